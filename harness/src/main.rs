@@ -1,0 +1,2 @@
+//! The `gwl4` command.
+fn main() {}

@@ -1,0 +1,5 @@
+//! reference-gateway
+//!
+//! # Layout
+//!
+//! (filled in as the crate grows)

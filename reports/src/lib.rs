@@ -1,0 +1,5 @@
+//! reports
+//!
+//! # Layout
+//!
+//! (filled in as the crate grows)

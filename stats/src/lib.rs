@@ -1,0 +1,5 @@
+//! stats
+//!
+//! # Layout
+//!
+//! (filled in as the crate grows)
