@@ -1,5 +1,8 @@
-//! reference-gateway
+//! gwl4's reference gateway: a Gateway API layer-4 gateway (TCPRoute,
+//! UDPRoute) that passes every gwl4 test.
 //!
 //! # Layout
 //!
-//! (filled in as the crate grows)
+//! - [`config`]: the data-plane configuration, the output of translation and
+//!   the input of the data plane (Listener → Route → Backend → Endpoint).
+pub mod config;
