@@ -54,7 +54,12 @@ fn p_value(dist: &Binomial, x: u64) -> f64 {
         let from = mean.ceil() as u64;
         let first = partition(from, n + 1, |i| dist.pmf(i) <= limit);
         // P(X ≤ x) + P(X ≥ first); `sf(k)` is P(X > k).
-        dist.cdf(x) + if first > n { 0.0 } else { tail_from(dist, first) }
+        dist.cdf(x)
+            + if first > n {
+                0.0
+            } else {
+                tail_from(dist, first)
+            }
     } else {
         // Outcomes ≤ floor(mean) with pmf ≤ limit: a bottom tail [0, end).
         let to = mean.floor() as u64 + 1;
@@ -145,7 +150,10 @@ fn region_near(trials: u64, p: f64, alpha: f64, guess: Option<Region>) -> Region
     };
     let first = mean.floor() as u64 + 1;
     let above = if first <= trials && rejected(trials) {
-        let mut x = guess.and_then(|g| g.above).unwrap_or(trials).clamp(first, trials);
+        let mut x = guess
+            .and_then(|g| g.above)
+            .unwrap_or(trials)
+            .clamp(first, trials);
         while !rejected(x) {
             x += 1;
         }
@@ -194,7 +202,10 @@ pub fn rejection_sample_size(share: f64, settings: &Settings) -> Result<u64, Err
     settings.validate()?;
     check_share(share)?;
     if share == 0.0 || share == 1.0 {
-        return Ok(crate::power::leak_sample_size(settings.effect, settings.power));
+        return Ok(crate::power::leak_sample_size(
+            settings.effect,
+            settings.power,
+        ));
     }
     let mut region = None;
     for n in 1..=MAX_BINOMIAL_SAMPLES.min(MAX_SAMPLES) {

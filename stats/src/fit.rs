@@ -217,7 +217,11 @@ impl<'a> DistributionJudge<'a> {
                     expected_share,
                     expected_count: n as f64 * expected_share,
                     observed,
-                    share: if n == 0 { 0.0 } else { observed as f64 / n as f64 },
+                    share: if n == 0 {
+                        0.0
+                    } else {
+                        observed as f64 / n as f64
+                    },
                     wilson: wilson(observed, n, settings.alpha),
                 }
             })

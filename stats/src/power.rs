@@ -124,7 +124,12 @@ pub fn distribution_sample_size(
             chi_squared_power(n, df, per_sample, settings.alpha)
         })?;
         // In integers: 5 / (1/1000) is not exactly 5000 in floating point.
-        let min_weight = split.backends.iter().map(|(_, w)| *w).filter(|w| *w > 0).min();
+        let min_weight = split
+            .backends
+            .iter()
+            .map(|(_, w)| *w)
+            .filter(|w| *w > 0)
+            .min();
         let min_weight = u64::from(min_weight.expect("two non-zero weights"));
         let counts = (MIN_EXPECTED_COUNT * split.total).div_ceil(min_weight);
         (Some(n), Some(counts))
@@ -176,7 +181,8 @@ pub(crate) fn detectable_effect(shares: &[f64], n: u64, power: f64, required: f6
             // The power depends on the shift only through n·λ₁(δ), which
             // grows with δ: find where it reaches the required noncentrality.
             let ncp = |effect: f64| {
-                worst_case_noncentrality_per_sample(shares, effect).map_or(0.0, |per| n as f64 * per)
+                worst_case_noncentrality_per_sample(shares, effect)
+                    .map_or(0.0, |per| n as f64 * per)
             };
             smallest_effect(0.5, required, ncp)
         }
@@ -348,12 +354,15 @@ mod tests {
         let settings = Settings::default();
         let plan = distribution_sample_size(&[("only", 5), ("off", 0)], &settings).unwrap();
         // ln(0.01)/ln(0.95) = 89.78…
-        assert_eq!(plan, SamplePlan {
-            n: 90,
-            for_power: None,
-            for_expected_counts: None,
-            for_leak: Some(90),
-        });
+        assert_eq!(
+            plan,
+            SamplePlan {
+                n: 90,
+                for_power: None,
+                for_expected_counts: None,
+                for_leak: Some(90),
+            }
+        );
         let effect = distribution_detectable_effect(&[("only", 1)], 90, &settings)
             .unwrap()
             .unwrap();
@@ -362,8 +371,7 @@ mod tests {
 
     #[test]
     fn extreme_weights_need_enough_expected_counts() {
-        let plan =
-            distribution_sample_size(&[("a", 999), ("b", 1)], &Settings::default()).unwrap();
+        let plan = distribution_sample_size(&[("a", 999), ("b", 1)], &Settings::default()).unwrap();
         assert_eq!(plan.for_expected_counts, Some(5000));
         assert_eq!(plan.n, 5000);
     }

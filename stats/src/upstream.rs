@@ -66,8 +66,14 @@ mod tests {
 
     #[test]
     fn weight_zero_unknown_and_missing_backends_fail() {
-        assert!(!attempt_passes(&WEIGHTS, &[("v1", 349), ("v2", 150), ("v3", 1)]));
-        assert!(!attempt_passes(&WEIGHTS, &[("v1", 349), ("v2", 150), ("x", 1)]));
+        assert!(!attempt_passes(
+            &WEIGHTS,
+            &[("v1", 349), ("v2", 150), ("v3", 1)]
+        ));
+        assert!(!attempt_passes(
+            &WEIGHTS,
+            &[("v1", 349), ("v2", 150), ("x", 1)]
+        ));
         assert!(!attempt_passes(&[("a", 1), ("b", 99)], &[("b", 500)]));
         assert!(!attempt_passes(&WEIGHTS, &[]));
     }

@@ -108,12 +108,12 @@ mod tests {
     #[test]
     fn bad_weights_are_errors_naming_the_backend() {
         assert_eq!(weight_share(&[], &[]), Err(Error::NoBackends));
-        assert_eq!(
-            weight_share(&[("a", 0)], &[]),
-            Err(Error::AllWeightsZero)
-        );
+        assert_eq!(weight_share(&[("a", 0)], &[]), Err(Error::AllWeightsZero));
         let err = weight_share(&[("a", 1), ("a", 2)], &[]).unwrap_err();
-        assert_eq!(err.to_string(), "weights: backend \"a\" appears more than once");
+        assert_eq!(
+            err.to_string(),
+            "weights: backend \"a\" appears more than once"
+        );
         let err = weight_share(&[("a", 1)], &["b"]).unwrap_err();
         assert!(err.to_string().contains("\"b\""), "{err}");
     }
