@@ -41,8 +41,18 @@ pub fn wilson(successes: u64, trials: u64, alpha: f64) -> Interval {
     let z2 = z * z;
     let centre = (x + z2 / 2.0) / (n + z2);
     let half = z / (n + z2) * (x * (n - x) / n + z2 / 4.0).sqrt();
+    // At 0 or n successes an end is exactly 0 or 1; say so rather than
+    // leave rounding residue like 1e-17.
     Interval {
-        lo: (centre - half).clamp(0.0, 1.0),
-        hi: (centre + half).clamp(0.0, 1.0),
+        lo: if x == 0.0 {
+            0.0
+        } else {
+            (centre - half).clamp(0.0, 1.0)
+        },
+        hi: if x == n {
+            1.0
+        } else {
+            (centre + half).clamp(0.0, 1.0)
+        },
     }
 }

@@ -61,7 +61,7 @@
 //! - [`weights`]: weight shares ([`weight_share`]).
 //! - [`upstream`]: the upstream conformance suite's ±5 pp rule, for
 //!   comparison only.
-//! - [`error`]: [`Error`].
+//! - [`error`]: the one error type, [`Error`].
 
 pub mod binomial;
 pub mod error;
