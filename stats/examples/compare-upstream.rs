@@ -57,7 +57,9 @@ fn main() {
             .filter(|_| upstream_passes(theirs.sample(&mut rng)))
             .count();
         let retried = (0..trials)
-            .filter(|_| (0..upstream::MAX_ATTEMPTS).any(|_| upstream_passes(theirs.sample(&mut rng))))
+            .filter(|_| {
+                (0..upstream::MAX_ATTEMPTS).any(|_| upstream_passes(theirs.sample(&mut rng)))
+            })
             .count();
         println!(
             "| {share:.2} | {:.4} | {:.4} | {:.4} |",

@@ -45,14 +45,53 @@ impl Settings {
             1.0,
             "alpha < power < 1",
         )?;
-        // 0.5 is allowed: up to there, every backend can be shifted by the
-        // effect in at least one direction without leaving [0, 1].
-        check_open(
-            "settings.effect",
-            self.effect,
-            0.0,
-            0.5 + f64::EPSILON,
-            "0 < effect <= 0.5",
-        )
+        // Up to 0.5, every backend can be shifted by the effect in at least
+        // one direction without leaving [0, 1].
+        if self.effect > 0.0 && self.effect <= 0.5 {
+            Ok(())
+        } else {
+            Err(Error::OutOfRange {
+                field: "settings.effect",
+                value: self.effect,
+                expected: "0 < effect <= 0.5",
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_ranges_are_enforced() {
+        assert!(Settings::default().validate().is_ok());
+        let with = |alpha, power, effect| {
+            Settings {
+                alpha,
+                power,
+                effect,
+            }
+            .validate()
+        };
+        assert!(with(0.001, 0.99, 0.5).is_ok());
+        let err = with(0.001, 0.99, 0.500_000_1).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "settings.effect = 0.5000001 is out of range: 0 < effect <= 0.5"
+        );
+        assert!(with(0.001, 0.99, 0.0).is_err());
+        assert!(with(0.0, 0.99, 0.05).is_err());
+        assert!(with(0.5, 0.4, 0.05).is_err());
+        assert!(with(0.001, 1.0, 0.05).is_err());
+        assert!(with(f64::NAN, 0.99, 0.05).is_err());
+    }
+
+    #[test]
+    fn settings_read_from_camel_case_and_reject_unknown_fields() {
+        let json = r#"{"alpha": 0.01, "power": 0.95, "effect": 0.1}"#;
+        let s: Settings = serde_json::from_str(json).unwrap();
+        assert_eq!((s.alpha, s.power, s.effect), (0.01, 0.95, 0.1));
+        assert!(serde_json::from_str::<Settings>(r#"{"alpha": 0.01, "powr": 1}"#).is_err());
     }
 }
