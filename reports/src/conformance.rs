@@ -359,8 +359,7 @@ pub fn conformance_report(record: &RunRecord) -> ConformanceReport {
 
 /// The report as YAML text.
 pub fn conformance_yaml(record: &RunRecord) -> Result<String, ReportError> {
-    serde_yaml::to_string(&conformance_report(record))
-        .map_err(|e| ReportError::Yaml(e.to_string()))
+    serde_yaml::to_string(&conformance_report(record)).map_err(|e| ReportError::Yaml(e.to_string()))
 }
 
 /// Writes the report to `path` (upstream's `--report-output`).
@@ -373,7 +372,9 @@ pub fn write_conformance_report(record: &RunRecord, path: &Path) -> Result<(), R
 pub fn suggested_file_name(record: &RunRecord) -> String {
     format!(
         "{}-{}-{}-report.yaml",
-        record.run.gateway_api_channel, record.run.implementation.version, record.run.conformance_mode
+        record.run.gateway_api_channel,
+        record.run.implementation.version,
+        record.run.conformance_mode
     )
 }
 

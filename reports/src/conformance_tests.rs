@@ -29,10 +29,16 @@ fn run(supported: &[&str], profiles: &[&str]) -> RunStarted {
 }
 
 /// (gwl4 name, upstream name, features, provisional, result)
-type Case<'a> = (&'a str, Option<&'a str>, &'a [&'a str], bool, Option<TestResult>);
+type Case<'a> = (
+    &'a str,
+    Option<&'a str>,
+    &'a [&'a str],
+    bool,
+    Option<TestResult>,
+);
 
 fn record(supported: &[&str], profiles: &[&str], cases: &[Case]) -> RunRecord {
-    let mut events = vec![TestEvent::RunStarted(run(supported, profiles))];
+    let mut events = vec![TestEvent::RunStarted(Box::new(run(supported, profiles)))];
     for (name, upstream, features, provisional, result) in cases {
         events.push(TestEvent::TestStarted(TestStarted {
             name: (*name).into(),
@@ -82,11 +88,21 @@ fn all_passed_is_success() {
     let r = conformance_report(&record(
         &[],
         &[],
-        &[("A", Some("A"), TCP, false, PASSED), ("B", Some("B"), TCP, true, PASSED)],
+        &[
+            ("A", Some("A"), TCP, false, PASSED),
+            ("B", Some("B"), TCP, true, PASSED),
+        ],
     ));
     let tcp = profile_named(&r, "GATEWAY-TCP");
     assert_eq!(tcp.core.result, ConformanceResult::Success);
-    assert_eq!(tcp.core.statistics, Statistics { passed: 2, failed: 0, skipped: 0 });
+    assert_eq!(
+        tcp.core.statistics,
+        Statistics {
+            passed: 2,
+            failed: 0,
+            skipped: 0
+        }
+    );
     assert_eq!(tcp.summary, "Core tests succeeded.");
     assert!(tcp.extended.is_none());
     assert_eq!(r.succeeded_provisional_tests, ["B"]);
@@ -107,7 +123,14 @@ fn any_failure_is_failure_even_with_skips() {
     ));
     let core = &profile_named(&r, "GATEWAY-TCP").core;
     assert_eq!(core.result, ConformanceResult::Failure);
-    assert_eq!(core.statistics, Statistics { passed: 1, failed: 1, skipped: 1 });
+    assert_eq!(
+        core.statistics,
+        Statistics {
+            passed: 1,
+            failed: 1,
+            skipped: 1
+        }
+    );
     assert_eq!(core.failed_tests, ["A"]);
     assert_eq!(core.skipped_tests, ["B"]);
 }
@@ -117,11 +140,17 @@ fn skips_without_failures_are_partial() {
     let r = conformance_report(&record(
         &[],
         &[],
-        &[("A", Some("A"), UDP, false, skipped()), ("B", Some("B"), UDP, false, PASSED)],
+        &[
+            ("A", Some("A"), UDP, false, skipped()),
+            ("B", Some("B"), UDP, false, PASSED),
+        ],
     ));
     let udp = profile_named(&r, "GATEWAY-UDP");
     assert_eq!(udp.core.result, ConformanceResult::Partial);
-    assert_eq!(udp.summary, "Core tests partially succeeded with 1 test skips.");
+    assert_eq!(
+        udp.summary,
+        "Core tests partially succeeded with 1 test skips."
+    );
 }
 
 #[test]
@@ -137,7 +166,14 @@ fn not_supported_and_provisional_skipped_are_not_counted_but_failed_provisional_
         ],
     ));
     let core = &profile_named(&r, "GATEWAY-TCP").core;
-    assert_eq!(core.statistics, Statistics { passed: 1, failed: 1, skipped: 0 });
+    assert_eq!(
+        core.statistics,
+        Statistics {
+            passed: 1,
+            failed: 1,
+            skipped: 0
+        }
+    );
     assert_eq!(core.failed_tests, ["C"]);
     assert!(core.skipped_tests.is_empty());
     assert!(r.succeeded_provisional_tests.is_empty());
@@ -148,9 +184,15 @@ fn gwl4_only_tests_do_not_count() {
     let r = conformance_report(&record(
         &[],
         &[],
-        &[("Mine", None, TCP, false, failed()), ("A", Some("A"), TCP, false, PASSED)],
+        &[
+            ("Mine", None, TCP, false, failed()),
+            ("A", Some("A"), TCP, false, PASSED),
+        ],
     ));
-    assert_eq!(profile_named(&r, "GATEWAY-TCP").core.result, ConformanceResult::Success);
+    assert_eq!(
+        profile_named(&r, "GATEWAY-TCP").core.result,
+        ConformanceResult::Success
+    );
 }
 
 #[test]
@@ -158,15 +200,24 @@ fn extended_tests_get_their_own_status_and_feature_lists() {
     let r = conformance_report(&record(
         &["Gateway", "TCPRoute", "GatewayStaticAddresses"],
         &["GATEWAY-TCP"],
-        &[("A", Some("A"), TCP, false, PASSED), ("S", Some("S"), TCP_STATIC, false, skipped())],
+        &[
+            ("A", Some("A"), TCP, false, PASSED),
+            ("S", Some("S"), TCP_STATIC, false, skipped()),
+        ],
     ));
     let tcp = profile_named(&r, "GATEWAY-TCP");
     assert_eq!(tcp.core.result, ConformanceResult::Success);
     let ext = tcp.extended.as_ref().unwrap();
     assert_eq!(ext.status.result, ConformanceResult::Partial);
     assert_eq!(ext.status.skipped_tests, ["S"]);
-    assert_eq!(ext.supported_features, ["GatewayStaticAddresses", "TCPRoute"]);
-    assert!(ext.unsupported_features.contains(&"GatewayPort8080".to_owned()));
+    assert_eq!(
+        ext.supported_features,
+        ["GatewayStaticAddresses", "TCPRoute"]
+    );
+    assert!(
+        ext.unsupported_features
+            .contains(&"GatewayPort8080".to_owned())
+    );
     assert_eq!(
         tcp.summary,
         "Core tests succeeded. Extended tests partially succeeded with 1 test skips."
@@ -178,8 +229,16 @@ fn gateway_only_tests_count_in_every_selected_profile() {
     let gw: &[&str] = &["Gateway"];
     let both = conformance_report(&record(&[], &[], &[("G", Some("G"), gw, false, failed())]));
     assert_eq!(both.profiles.len(), 2);
-    assert!(both.profiles.iter().all(|p| p.core.result == ConformanceResult::Failure));
-    let udp_only = conformance_report(&record(&[], &["GATEWAY-UDP"], &[("G", Some("G"), gw, false, PASSED)]));
+    assert!(
+        both.profiles
+            .iter()
+            .all(|p| p.core.result == ConformanceResult::Failure)
+    );
+    let udp_only = conformance_report(&record(
+        &[],
+        &["GATEWAY-UDP"],
+        &[("G", Some("G"), gw, false, PASSED)],
+    ));
     assert_eq!(udp_only.profiles.len(), 1);
     assert_eq!(udp_only.profiles[0].name, "GATEWAY-UDP");
 }
@@ -196,6 +255,13 @@ fn unfinished_tests_count_as_failed_and_merged_names_take_the_worst() {
         ],
     ));
     let core = &profile_named(&r, "GATEWAY-TCP").core;
-    assert_eq!(core.statistics, Statistics { passed: 0, failed: 2, skipped: 0 });
+    assert_eq!(
+        core.statistics,
+        Statistics {
+            passed: 0,
+            failed: 2,
+            skipped: 0
+        }
+    );
     assert_eq!(core.failed_tests, ["I", "M"]);
 }

@@ -20,7 +20,7 @@ pub const SCHEMA_VERSION: u32 = 1;
 #[serde(tag = "event", rename_all = "camelCase")]
 pub enum TestEvent {
     /// The run began; always the first event.
-    RunStarted(RunStarted),
+    RunStarted(Box<RunStarted>),
     /// A test began (or was judged not runnable: it still starts, then finishes).
     TestStarted(TestStarted),
     /// One step of a running test finished.

@@ -125,34 +125,55 @@ pub struct HistogramBucket {
     pub count: u64,
 }
 
+/// A Wilson score interval for a share, `lo ≤ hi`, both in 0..=1.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Interval {
+    /// Lower end.
+    pub lo: f64,
+    /// Upper end.
+    pub hi: f64,
+}
+
 /// A weighted split judged by Pearson's chi-squared goodness of fit.
+///
+/// Serialised exactly as the `stats` crate's `DistributionVerdict`, so the
+/// harness can pass a verdict through serde unchanged.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DistributionEvidence {
     /// Significance level of the test.
     pub alpha: f64,
-    /// Power the sample size was chosen for.
+    /// Power the sample size was planned for.
     pub power: f64,
-    /// Samples taken.
+    /// Effect (absolute share) the sample size was planned to detect.
+    pub effect: f64,
+    /// Samples observed, on any backend.
     pub n: u64,
-    /// Per backend: expected versus observed.
+    /// Per weighted backend: expected versus observed.
     pub backends: Vec<BackendShare>,
-    /// Pearson's chi-squared statistic over the non-zero-weight backends.
-    pub chi_squared: f64,
+    /// Backends that received samples but are not in the weights.
+    #[serde(default)]
+    pub unexpected: Vec<UnexpectedBackend>,
+    /// Pearson's statistic over the non-zero-weight backends (absent when no test ran).
+    pub chi_squared: Option<f64>,
     /// Degrees of freedom.
-    pub df: u64,
-    /// p-value of the statistic.
-    pub p_value: f64,
-    /// Smallest share deviation detectable with `power` at this `n`.
-    pub detectable_effect: f64,
+    pub df: u32,
+    /// p-value of the statistic (absent when no test ran).
+    pub p_value: Option<f64>,
+    /// Smallest single-backend shift detectable with `power` at this `n`.
+    pub detectable_effect: Option<f64>,
     /// The verdict (p ≥ α and weight-0 backends got nothing).
     pub passed: bool,
-    /// Why it failed (or notes on a pass), one sentence each.
+    /// Why it failed, one sentence per rule broken.
     #[serde(default)]
     pub reasons: Vec<String>,
+    /// Remarks that do not fail the step.
+    #[serde(default)]
+    pub notes: Vec<String>,
 }
 
-/// One backend in a distribution.
+/// One weighted backend in a distribution.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BackendShare {
@@ -165,46 +186,56 @@ pub struct BackendShare {
     /// Expected sample count.
     pub expected_count: f64,
     /// Observed sample count.
-    pub observed_count: u64,
+    pub observed: u64,
     /// Observed share.
-    pub observed_share: f64,
-    /// Wilson interval lower bound for the observed share.
-    pub wilson_lo: f64,
-    /// Wilson interval upper bound for the observed share.
-    pub wilson_hi: f64,
+    pub share: f64,
+    /// Wilson interval for the true share.
+    pub wilson: Interval,
+}
+
+/// Samples that landed on a backend not in the weights at all.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UnexpectedBackend {
+    /// The name samples reported.
+    pub name: String,
+    /// How many samples landed there.
+    pub observed: u64,
 }
 
 /// The share of traffic refused or dropped.
+///
+/// Serialised exactly as the `stats` crate's `RejectionVerdict`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RejectionEvidence {
+    /// Significance level.
+    pub alpha: f64,
+    /// Power the sample size was planned for.
+    pub power: f64,
+    /// Effect (absolute share) the sample size was planned to detect.
+    pub effect: f64,
     /// Expected rejected share (the invalid backends' weight share).
-    pub expected_reject_share: f64,
+    pub expected_share: f64,
+    /// `total · expected_share`.
+    pub expected_count: f64,
     /// Attempts rejected.
     pub rejected: u64,
     /// Attempts made.
     pub total: u64,
-    /// Wilson interval lower bound for the rejected share.
-    pub wilson_lo: f64,
-    /// Wilson interval upper bound for the rejected share.
-    pub wilson_hi: f64,
-    /// Two-sided exact binomial p-value against the expected share.
-    pub p_value: f64,
-    /// Significance level.
-    pub alpha: f64,
+    /// Observed rejected share.
+    pub share: f64,
+    /// Wilson interval for the true rejected share.
+    pub wilson: Interval,
+    /// Two-sided exact binomial p-value (absent when the rule is exact or nothing was sent).
+    pub p_value: Option<f64>,
+    /// Smallest departure from the expected share detectable at this n.
+    pub detectable_effect: Option<f64>,
     /// The verdict.
     pub passed: bool,
-}
-
-impl RejectionEvidence {
-    /// Observed rejected share (0 when nothing was sent).
-    pub fn observed_share(&self) -> f64 {
-        if self.total == 0 {
-            0.0
-        } else {
-            self.rejected as f64 / self.total as f64
-        }
-    }
+    /// Why it failed.
+    #[serde(default)]
+    pub reasons: Vec<String>,
 }
 
 /// Time until traffic reflected a change.

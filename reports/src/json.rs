@@ -23,7 +23,9 @@ pub fn write_json(record: &RunRecord, path: &Path) -> Result<(), ReportError> {
         path: Some(path.to_owned()),
         message: e.to_string(),
     })?;
-    writer.write_all(b"\n").map_err(|e| ReportError::io(path, e))?;
+    writer
+        .write_all(b"\n")
+        .map_err(|e| ReportError::io(path, e))?;
     writer.flush().map_err(|e| ReportError::io(path, e))
 }
 
@@ -50,7 +52,9 @@ pub fn json_from_str(text: &str) -> Result<RunRecord, ReportError> {
 fn record_from_value(value: serde_json::Value) -> Result<RunRecord, ReportError> {
     // Check the version first, so an old or newer file gets a clear error
     // rather than a confusing missing-field one.
-    let found = value.get("schemaVersion").and_then(serde_json::Value::as_u64);
+    let found = value
+        .get("schemaVersion")
+        .and_then(serde_json::Value::as_u64);
     if found != Some(u64::from(SCHEMA_VERSION)) {
         return Err(ReportError::SchemaVersion {
             path: None,

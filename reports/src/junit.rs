@@ -37,7 +37,11 @@ pub fn junit_report(record: &RunRecord) -> Report {
     let properties = run_properties(record);
     let names = PROFILES.iter().map(|p| p.name).chain([GWL4_SUITE]);
     for name in names {
-        let tests: Vec<&TestRecord> = record.tests.iter().filter(|t| suite_of(t) == name).collect();
+        let tests: Vec<&TestRecord> = record
+            .tests
+            .iter()
+            .filter(|t| suite_of(t) == name)
+            .collect();
         if tests.is_empty() {
             continue;
         }
@@ -87,7 +91,8 @@ fn test_case(suite: &str, test: &TestRecord) -> TestCase {
         }
         Some(TestResult::NotSupported { .. }) => {
             let mut s = TestCaseStatus::skipped();
-            s.set_message(test.result_message()).set_type("notSupported");
+            s.set_message(test.result_message())
+                .set_type("notSupported");
             s
         }
         Some(TestResult::Skipped { .. }) => {
@@ -145,11 +150,23 @@ fn run_properties(record: &RunRecord) -> Vec<Property> {
         Property::new("gatewayClass", run.gateway_class.as_str()),
         Property::new("gatewayAPIVersion", run.gateway_api_version.as_str()),
         Property::new("gatewayAPIChannel", run.gateway_api_channel.as_str()),
-        Property::new("implementation.organization", run.implementation.organization.as_str()),
-        Property::new("implementation.project", run.implementation.project.as_str()),
+        Property::new(
+            "implementation.organization",
+            run.implementation.organization.as_str(),
+        ),
+        Property::new(
+            "implementation.project",
+            run.implementation.project.as_str(),
+        ),
         Property::new("implementation.url", run.implementation.url.as_str()),
-        Property::new("implementation.version", run.implementation.version.as_str()),
-        Property::new("implementation.contact", run.implementation.contact.join(",")),
+        Property::new(
+            "implementation.version",
+            run.implementation.version.as_str(),
+        ),
+        Property::new(
+            "implementation.contact",
+            run.implementation.contact.join(","),
+        ),
         Property::new("settings.alpha", s.alpha.to_string()),
         Property::new("settings.power", s.power.to_string()),
         Property::new("settings.detectableEffect", s.detectable_effect.to_string()),
@@ -158,7 +175,10 @@ fn run_properties(record: &RunRecord) -> Vec<Property> {
         Property::new("settings.supportedFeatures", s.supported_features.join(",")),
     ];
     for (name, secs) in &s.timeouts {
-        props.push(Property::new(format!("timeouts.{name}"), format!("{secs}s")));
+        props.push(Property::new(
+            format!("timeouts.{name}"),
+            format!("{secs}s"),
+        ));
     }
     props
 }

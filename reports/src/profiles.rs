@@ -157,14 +157,20 @@ mod tests {
     #[test]
     fn membership_follows_upstream_features_only() {
         assert_eq!(names(&["Gateway", "TCPRoute"]), ["GATEWAY-TCP"]);
-        assert_eq!(names(&["Gateway", "UDPRoute", "ReferenceGrant"]), ["GATEWAY-UDP"]);
+        assert_eq!(
+            names(&["Gateway", "UDPRoute", "ReferenceGrant"]),
+            ["GATEWAY-UDP"]
+        );
         // Protocol-agnostic Gateway tests count in both, as upstream.
         assert_eq!(names(&["Gateway"]), ["GATEWAY-TCP", "GATEWAY-UDP"]);
         // TCP and UDP together fit neither profile.
         assert!(names(&["Gateway", "TCPRoute", "UDPRoute"]).is_empty());
         assert!(names(&["Gateway", "TLSRoute"]).is_empty());
         // gwl4's own features are ignored...
-        assert_eq!(names(&["Gateway", "TCPRoute", "TCPRouteWeights"]), ["GATEWAY-TCP"]);
+        assert_eq!(
+            names(&["Gateway", "TCPRoute", "TCPRouteWeights"]),
+            ["GATEWAY-TCP"]
+        );
         // ...but a test with nothing upstream is in no profile.
         assert!(names(&["UDPFlowAffinity"]).is_empty());
         assert!(names(&[]).is_empty());
@@ -174,8 +180,16 @@ mod tests {
     fn extended_means_a_non_core_upstream_feature() {
         assert!(!GATEWAY_TCP.is_extended_test(&f(&["Gateway", "TCPRoute", "ReferenceGrant"])));
         assert!(!GATEWAY_TCP.is_extended_test(&f(&["Gateway", "TCPRoute", "TCPRouteWeights"])));
-        assert!(GATEWAY_TCP.is_extended_test(&f(&["Gateway", "TCPRoute", "GatewayStaticAddresses"])));
+        assert!(GATEWAY_TCP.is_extended_test(&f(&[
+            "Gateway",
+            "TCPRoute",
+            "GatewayStaticAddresses"
+        ])));
         assert!(GATEWAY_UDP.extended.contains(&"UDPRoute"));
-        assert!(GATEWAY_UDP.extended.contains(&"GatewayFrontendClientCertificateValidationInsecureFallback"));
+        assert!(
+            GATEWAY_UDP
+                .extended
+                .contains(&"GatewayFrontendClientCertificateValidationInsecureFallback")
+        );
     }
 }

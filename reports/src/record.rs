@@ -200,7 +200,7 @@ impl RunRecord {
             }
             None => return Err(FoldError::NotStarted { found: "nothing" }),
         };
-        let mut record = RunRecord::new(first.clone());
+        let mut record = RunRecord::new(RunStarted::clone(first));
         for event in rest {
             record.apply(event.clone())?;
         }
@@ -244,7 +244,11 @@ impl RunRecord {
         }
     }
 
-    fn running_test(&mut self, event: &'static str, name: &str) -> Result<&mut TestRecord, FoldError> {
+    fn running_test(
+        &mut self,
+        event: &'static str,
+        name: &str,
+    ) -> Result<&mut TestRecord, FoldError> {
         let test = self
             .tests
             .iter_mut()

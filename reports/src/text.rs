@@ -23,6 +23,16 @@ pub fn p_value(p: f64) -> String {
     }
 }
 
+/// An optional p-value (`n/a` when no test ran).
+pub fn opt_p_value(p: Option<f64>) -> String {
+    p.map_or_else(|| "n/a".to_owned(), p_value)
+}
+
+/// An optional share as a percentage (`n/a` when absent).
+pub fn opt_pct(share: Option<f64>) -> String {
+    share.map_or_else(|| "n/a".to_owned(), pct)
+}
+
 /// Seconds with millisecond precision.
 pub fn seconds(secs: f64) -> String {
     format!("{secs:.3} s")
@@ -138,41 +148,58 @@ fn distribution_text(d: &DistributionEvidence) -> String {
             b.weight,
             pct(b.expected_share),
             b.expected_count,
-            pct(b.observed_share),
-            b.observed_count,
-            pct(b.wilson_lo),
-            pct(b.wilson_hi)
+            pct(b.share),
+            b.observed,
+            pct(b.wilson.lo),
+            pct(b.wilson.hi)
+        );
+    }
+    for u in &d.unexpected {
+        let _ = writeln!(
+            out,
+            "  {:<24} not in the weights, got {} samples",
+            u.name, u.observed
         );
     }
     let _ = writeln!(
         out,
-        "chi-squared={:.3} df={} p={} alpha={} power={} detectable effect={} at this n",
-        d.chi_squared,
+        "chi-squared={} df={} p={} alpha={} power={} planned effect={} detectable effect at this n={}",
+        d.chi_squared
+            .map_or_else(|| "n/a".to_owned(), |c| format!("{c:.3}")),
         d.df,
-        p_value(d.p_value),
+        opt_p_value(d.p_value),
         d.alpha,
         d.power,
-        pct(d.detectable_effect)
+        pct(d.effect),
+        opt_pct(d.detectable_effect)
     );
     for reason in &d.reasons {
         let _ = writeln!(out, "- {reason}");
+    }
+    for note in &d.notes {
+        let _ = writeln!(out, "note: {note}");
     }
     out
 }
 
 fn rejection_text(r: &RejectionEvidence) -> String {
-    format!(
-        "rejection: {}/{} rejected ({}, Wilson [{}, {}]), expected {}; binomial p={} alpha={}: {}\n",
+    let mut out = format!(
+        "rejection: {}/{} rejected ({}, Wilson [{}, {}]), expected {} ({:.1}); binomial p={} alpha={}: {}\n",
         r.rejected,
         r.total,
-        pct(r.observed_share()),
-        pct(r.wilson_lo),
-        pct(r.wilson_hi),
-        pct(r.expected_reject_share),
-        p_value(r.p_value),
+        pct(r.share),
+        pct(r.wilson.lo),
+        pct(r.wilson.hi),
+        pct(r.expected_share),
+        r.expected_count,
+        opt_p_value(r.p_value),
         r.alpha,
         if r.passed { "passed" } else { "FAILED" }
-    )
+    );
+    for reason in &r.reasons {
+        let _ = writeln!(out, "- {reason}");
+    }
+    out
 }
 
 fn convergence_text(c: &ConvergenceEvidence) -> String {

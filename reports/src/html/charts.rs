@@ -25,8 +25,8 @@ pub fn distribution_chart(d: &DistributionEvidence, title: &str) -> Result<Strin
         .iter()
         .map(|b| Bar {
             label: format!("{} (w={})", b.name, b.weight),
-            value: b.observed_share,
-            interval: Some((b.wilson_lo, b.wilson_hi)),
+            value: b.share,
+            interval: Some((b.wilson.lo, b.wilson.hi)),
             expected: Some(b.expected_share),
         })
         .collect();
@@ -35,19 +35,19 @@ pub fn distribution_chart(d: &DistributionEvidence, title: &str) -> Result<Strin
 
 /// Rejected and served shares against the expected split.
 pub fn rejection_chart(r: &RejectionEvidence, title: &str) -> Result<String, String> {
-    let observed = r.observed_share();
+    let observed = r.share;
     let bars = [
         Bar {
             label: "rejected".to_owned(),
             value: observed,
-            interval: Some((r.wilson_lo, r.wilson_hi)),
-            expected: Some(r.expected_reject_share),
+            interval: Some((r.wilson.lo, r.wilson.hi)),
+            expected: Some(r.expected_share),
         },
         Bar {
             label: "served".to_owned(),
             value: 1.0 - observed,
-            interval: Some((1.0 - r.wilson_hi, 1.0 - r.wilson_lo)),
-            expected: Some(1.0 - r.expected_reject_share),
+            interval: Some((1.0 - r.wilson.hi, 1.0 - r.wilson.lo)),
+            expected: Some(1.0 - r.expected_share),
         },
     ];
     share_chart("chart distribution rejection", title, &bars)
@@ -82,9 +82,11 @@ fn share_chart(class: &str, title: &str, bars: &[Bar]) -> Result<String, String>
     draw(class, title, bars, true)
 }
 
+const LEGEND_WIDTH: u32 = 150;
+
 fn draw(class: &str, title: &str, bars: &[Bar], shares: bool) -> Result<String, String> {
     let n = bars.len().max(1);
-    let width = (110 * n as u32 + 130).max(420);
+    let width = (110 * n as u32 + 110 + LEGEND_WIDTH).max(560);
     let height = 300;
     let top = bars
         .iter()
@@ -96,18 +98,19 @@ fn draw(class: &str, title: &str, bars: &[Bar], shares: bool) -> Result<String, 
             ]
         })
         .fold(0.0_f64, f64::max);
+    // Headroom for the value labels above the bars.
     let y_max = if shares {
-        (top * 1.15).clamp(0.05, 1.0)
+        (top * 1.15 + 0.04).clamp(0.05, 1.08)
     } else {
-        (top * 1.15).max(1.0)
+        (top * 1.2).max(1.0)
     };
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (width, height)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| e.to_string())?;
-        let mut chart = ChartBuilder::on(&root)
+        let (plot_area, legend_area) = root.split_horizontally(width - LEGEND_WIDTH);
+        let mut chart = ChartBuilder::on(&plot_area)
             .margin(12)
-            .caption(title, ("sans-serif", 18))
             .x_label_area_size(36)
             .y_label_area_size(56)
             .build_cartesian_2d(0f64..n as f64, 0f64..y_max)
@@ -136,67 +139,94 @@ fn draw(class: &str, title: &str, bars: &[Bar], shares: bool) -> Result<String, 
                 let x = i as f64;
                 Rectangle::new([(x + 0.2, 0.0), (x + 0.8, b.value)], observed_style)
             }))
-            .map_err(|e| e.to_string())?
-            .label("observed")
-            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], observed_style));
-        if bars.iter().any(|b| b.interval.is_some()) {
-            let whisker = BLACK.stroke_width(2);
-            chart
-                .draw_series(bars.iter().enumerate().filter_map(|(i, b)| {
-                    let (lo, hi) = b.interval?;
-                    let x = i as f64 + 0.5;
-                    Some(PathElement::new(
-                        vec![
-                            (x - 0.07, lo),
-                            (x + 0.07, lo),
-                            (x, lo),
-                            (x, hi),
-                            (x - 0.07, hi),
-                            (x + 0.07, hi),
-                        ],
-                        whisker,
-                    ))
-                }))
-                .map_err(|e| e.to_string())?
-                .label("Wilson interval")
-                .legend(move |(x, y)| PathElement::new(vec![(x + 6, y - 6), (x + 6, y + 6)], whisker));
-        }
-        if bars.iter().any(|b| b.expected.is_some()) {
-            let mark = EXPECTED.stroke_width(3);
-            chart
-                .draw_series(bars.iter().enumerate().filter_map(|(i, b)| {
-                    let e = b.expected?;
-                    let x = i as f64;
-                    Some(PathElement::new(vec![(x + 0.1, e), (x + 0.9, e)], mark))
-                }))
-                .map_err(|e| e.to_string())?
-                .label("expected")
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 12, y)], mark));
-        }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .label_font(("sans-serif", 15))
-            .draw()
             .map_err(|e| e.to_string())?;
-        // Category labels under each bar, and the observed value above it,
-        // drawn on the root area so they are not clipped to the plot.
-        let below = TextStyle::from(("sans-serif", 15).into_font()).pos(Pos::new(HPos::Center, VPos::Top));
-        let above = TextStyle::from(("sans-serif", 14).into_font()).pos(Pos::new(HPos::Center, VPos::Bottom));
+        let whisker = BLACK.stroke_width(2);
+        chart
+            .draw_series(bars.iter().enumerate().filter_map(|(i, b)| {
+                let (lo, hi) = b.interval?;
+                let x = i as f64 + 0.5;
+                Some(PathElement::new(
+                    vec![
+                        (x - 0.07, lo),
+                        (x + 0.07, lo),
+                        (x, lo),
+                        (x, hi),
+                        (x - 0.07, hi),
+                        (x + 0.07, hi),
+                    ],
+                    whisker,
+                ))
+            }))
+            .map_err(|e| e.to_string())?;
+        let mark = EXPECTED.stroke_width(3);
+        chart
+            .draw_series(bars.iter().enumerate().filter_map(|(i, b)| {
+                let e = b.expected?;
+                let x = i as f64;
+                Some(PathElement::new(vec![(x + 0.1, e), (x + 0.9, e)], mark))
+            }))
+            .map_err(|e| e.to_string())?;
+        // Category labels under each bar, and the observed value above it
+        // (and above its interval), drawn on the root area so they are not
+        // clipped to the plot.
+        let below =
+            TextStyle::from(("sans-serif", 15).into_font()).pos(Pos::new(HPos::Center, VPos::Top));
+        let above = TextStyle::from(("sans-serif", 14).into_font())
+            .pos(Pos::new(HPos::Center, VPos::Bottom));
         for (i, b) in bars.iter().enumerate() {
             let (px, py) = chart.backend_coord(&(i as f64 + 0.5, 0.0));
             root.draw(&Text::new(b.label.clone(), (px, py + 6), below.clone()))
                 .map_err(|e| e.to_string())?;
-            let value = if shares { pct(b.value) } else { format!("{}", b.value) };
-            let (vx, vy) = chart.backend_coord(&(i as f64 + 0.5, b.value));
-            root.draw(&Text::new(value, (vx, vy - 3), above.clone()))
+            let value = if shares {
+                pct(b.value)
+            } else {
+                format!("{}", b.value)
+            };
+            let label_at = b.interval.map_or(b.value, |(_, hi)| hi.max(b.value));
+            let (vx, vy) = chart.backend_coord(&(i as f64 + 0.5, label_at));
+            root.draw(&Text::new(value, (vx, vy - 4), above.clone()))
                 .map_err(|e| e.to_string())?;
         }
+        legend(&legend_area, bars, observed_style, whisker, mark).map_err(|e| e.to_string())?;
         root.present().map_err(|e| e.to_string())?;
     }
     Ok(tag_svg(&svg, class, title))
+}
+
+/// The key, drawn beside the plot so it never covers a bar.
+fn legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+    bars: &[Bar],
+    observed: ShapeStyle,
+    whisker: ShapeStyle,
+    mark: ShapeStyle,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    let font =
+        TextStyle::from(("sans-serif", 15).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
+    let mut y = 24;
+    area.draw(&Rectangle::new([(4, y - 6), (20, y + 6)], observed))?;
+    area.draw(&Text::new("observed", (28, y), font.clone()))?;
+    if bars.iter().any(|b| b.interval.is_some()) {
+        y += 24;
+        area.draw(&PathElement::new(
+            vec![
+                (8, y - 7),
+                (16, y - 7),
+                (12, y - 7),
+                (12, y + 7),
+                (8, y + 7),
+                (16, y + 7),
+            ],
+            whisker,
+        ))?;
+        area.draw(&Text::new("Wilson interval", (28, y), font.clone()))?;
+    }
+    if bars.iter().any(|b| b.expected.is_some()) {
+        y += 24;
+        area.draw(&PathElement::new(vec![(4, y), (20, y)], mark))?;
+        area.draw(&Text::new("expected", (28, y), font))?;
+    }
+    Ok(())
 }
 
 /// Adds the class and an accessible label to the root `<svg>` element, and
@@ -213,7 +243,7 @@ fn tag_svg(svg: &str, class: &str, title: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::evidence::BackendShare;
+    use crate::evidence::{BackendShare, Interval};
 
     #[test]
     fn a_distribution_chart_is_an_svg_with_a_bar_mark_and_label_per_backend() {
@@ -228,21 +258,26 @@ mod tests {
                     weight: 1,
                     expected_share: 0.5,
                     expected_count: 50.0,
-                    observed_count: 50,
-                    observed_share: 0.5,
-                    wilson_lo: 0.4,
-                    wilson_hi: 0.6,
+                    observed: 50,
+                    share: 0.5,
+                    wilson: Interval { lo: 0.4, hi: 0.6 },
                 })
                 .collect(),
-            chi_squared: 0.0,
+            effect: 0.05,
+            unexpected: vec![],
+            notes: vec![],
+            chi_squared: Some(0.0),
             df: 1,
-            p_value: 1.0,
-            detectable_effect: 0.1,
+            p_value: Some(1.0),
+            detectable_effect: Some(0.1),
             passed: true,
             reasons: vec![],
         };
         let svg = distribution_chart(&d, "T <step 1>").unwrap();
-        assert!(svg.starts_with("<svg class=\"chart distribution\""), "{svg}");
+        assert!(
+            svg.starts_with("<svg class=\"chart distribution\""),
+            "{svg}"
+        );
         assert!(svg.contains("aria-label=\"T &lt;step 1&gt;\""));
         assert!(svg.contains("a (w=1)") && svg.contains("b (w=1)"));
         assert!(svg.contains("expected") && svg.contains("Wilson interval"));

@@ -109,7 +109,7 @@ fn share<'a>(
 }
 
 fn observed(r: &RunRecord, test: &str, index: usize, backend: &str) -> Option<f64> {
-    share(r, test, index, backend).map(|b| b.observed_share)
+    share(r, test, index, backend).map(|b| b.share)
 }
 
 fn expected(runs: &[(String, RunRecord)], test: &str, index: usize, backend: &str) -> Option<f64> {

@@ -7,7 +7,7 @@ use crate::event::{StepOutcome, StepRecord};
 use crate::evidence::{
     ConvergenceEvidence, DistributionEvidence, Evidence, RejectionEvidence, TrafficEvidence,
 };
-use crate::text::{p_value, pct, seconds};
+use crate::text::{opt_p_value, opt_pct, pct, seconds};
 
 /// A step: kind, outcome, summary, time, then its evidence.
 pub fn step(test: &str, step: &StepRecord) -> Markup {
@@ -27,9 +27,9 @@ pub fn step(test: &str, step: &StepRecord) -> Markup {
     }
 }
 
-fn chart(result: Result<String, String>) -> Markup {
+fn chart(result: Result<String, String>, caption: &str) -> Markup {
     match result {
-        Ok(svg) => PreEscaped(svg),
+        Ok(svg) => html! { figure { (PreEscaped(svg)) figcaption.muted { (caption) } } },
         Err(e) => html! { p.message { "chart could not be drawn: " (e) } },
     }
 }
@@ -83,7 +83,7 @@ fn traffic(t: &TrafficEvidence, title: &str) -> Markup {
             }
         }
         @if let Some(l) = t.latency.as_ref().filter(|l| !l.buckets.is_empty()) {
-            (chart(charts::latency_chart(l, &format!("{title}: latency"))))
+            (chart(charts::latency_chart(l, &format!("{title}: latency")), "Latency of successful attempts: samples per bucket."))
         }
         @if !t.examples.is_empty() {
             details {
@@ -107,7 +107,7 @@ fn traffic(t: &TrafficEvidence, title: &str) -> Markup {
 
 fn distribution(d: &DistributionEvidence, title: &str) -> Markup {
     html! {
-        (chart(charts::distribution_chart(d, &format!("{title}: observed vs expected share"))))
+        (chart(charts::distribution_chart(d, &format!("{title}: observed vs expected share")), "Observed share per backend (bars) with Wilson intervals, against the share its weight sets (red marks)."))
         table.distribution {
             tr {
                 th { "backend" } th.num { "weight" } th.num { "expected" } th.num { "expected n" }
@@ -119,32 +119,46 @@ fn distribution(d: &DistributionEvidence, title: &str) -> Markup {
                     td.num { (b.weight) }
                     td.num { (pct(b.expected_share)) }
                     td.num { (format!("{:.1}", b.expected_count)) }
-                    td.num { (b.observed_count) }
-                    td.num { (pct(b.observed_share)) }
-                    td { "[" (pct(b.wilson_lo)) ", " (pct(b.wilson_hi)) "]" }
+                    td.num { (b.observed) }
+                    td.num { (pct(b.share)) }
+                    td { "[" (pct(b.wilson.lo)) ", " (pct(b.wilson.hi)) "]" }
+                }
+            }
+            @for u in &d.unexpected {
+                tr.unexpected {
+                    td { (u.name) } td { "not in the weights" } td {} td {}
+                    td.num { (u.observed) } td {} td {}
                 }
             }
         }
         p.stats {
-            "n = " (d.n) "; χ² = " (format!("{:.3}", d.chi_squared)) ", df = " (d.df)
-            ", p = " (p_value(d.p_value)) " against α = " (d.alpha)
-            "; detectable effect at this n: " (pct(d.detectable_effect)) " with power " (d.power) ". "
+            "n = " (d.n) "; χ² = " (d.chi_squared.map_or_else(|| "n/a".to_owned(), |c| format!("{c:.3}")))
+            ", df = " (d.df) ", p = " (opt_p_value(d.p_value)) " against α = " (d.alpha)
+            "; planned to detect " (pct(d.effect)) " with power " (d.power)
+            "; detectable at this n: " (opt_pct(d.detectable_effect)) ". "
             span.badge.(if d.passed { "passed" } else { "failed" }) { (if d.passed { "passed" } else { "failed" }) }
         }
         @if !d.reasons.is_empty() {
             ul.reasons { @for r in &d.reasons { li { (r) } } }
+        }
+        @if !d.notes.is_empty() {
+            ul.notes.muted { @for n in &d.notes { li { (n) } } }
         }
     }
 }
 
 fn rejection(r: &RejectionEvidence, title: &str) -> Markup {
     html! {
-        (chart(charts::rejection_chart(r, &format!("{title}: rejected share"))))
+        (chart(charts::rejection_chart(r, &format!("{title}: rejected share")), "Rejected and served shares (bars) with Wilson intervals, against the invalid backends' weight share (red marks)."))
         p.stats {
-            "rejected " (r.rejected) " of " (r.total) " (" (pct(r.observed_share())) ", Wilson ["
-            (pct(r.wilson_lo)) ", " (pct(r.wilson_hi)) "]); expected " (pct(r.expected_reject_share))
-            "; binomial p = " (p_value(r.p_value)) " against α = " (r.alpha) ". "
+            "rejected " (r.rejected) " of " (r.total) " (" (pct(r.share)) ", Wilson ["
+            (pct(r.wilson.lo)) ", " (pct(r.wilson.hi)) "]); expected " (pct(r.expected_share))
+            " (" (format!("{:.1}", r.expected_count)) "); binomial p = " (opt_p_value(r.p_value))
+            " against α = " (r.alpha) ". "
             span.badge.(if r.passed { "passed" } else { "failed" }) { (if r.passed { "passed" } else { "failed" }) }
+        }
+        @if !r.reasons.is_empty() {
+            ul.reasons { @for reason in &r.reasons { li { (reason) } } }
         }
     }
 }

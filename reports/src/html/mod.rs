@@ -31,7 +31,13 @@ const STYLE: &str = include_str!("style.css");
 pub fn anchor(name: &str) -> String {
     let safe: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect();
     format!("test-{safe}")
 }
@@ -167,7 +173,7 @@ fn verdict(record: &RunRecord) -> Markup {
 fn failures(tests: &[&TestRecord]) -> Markup {
     let failed: Vec<&&TestRecord> = tests.iter().filter(|t| t.kind().is_failure()).collect();
     html! {
-        section #failures .none[failed.is_empty()] {
+        section id="failures" class=(if failed.is_empty() { "none" } else { "some" }) {
             h2 { "Failures (" (failed.len()) ")" }
             @if failed.is_empty() {
                 p { "No test failed." }
@@ -188,27 +194,44 @@ fn failures(tests: &[&TestRecord]) -> Markup {
 /// Counts per result kind, keyed by (suite, feature); feature `""` is the suite total.
 fn matrix(record: &RunRecord) -> Markup {
     let mut rows: BTreeMap<(usize, String), [usize; 5]> = BTreeMap::new();
-    let suites: Vec<&str> = PROFILES.iter().map(|p| p.name).chain([GWL4_SUITE]).collect();
+    let suites: Vec<&str> = PROFILES
+        .iter()
+        .map(|p| p.name)
+        .chain([GWL4_SUITE])
+        .collect();
     for test in &record.tests {
         let suite = suite_of(test);
-        let order = suites.iter().position(|s| *s == suite).unwrap_or(suites.len());
-        let col = ResultKind::ALL.iter().position(|k| *k == test.kind()).unwrap_or(0);
+        let order = suites
+            .iter()
+            .position(|s| *s == suite)
+            .unwrap_or(suites.len());
+        let col = ResultKind::ALL
+            .iter()
+            .position(|k| *k == test.kind())
+            .unwrap_or(0);
         rows.entry((order, String::new())).or_default()[col] += 1;
         for feature in &test.info.features {
             rows.entry((order, feature.clone())).or_default()[col] += 1;
         }
     }
+    // "did not finish" only has a column when some test did not.
+    let shown: Vec<usize> = (0..ResultKind::ALL.len())
+        .filter(|i| {
+            ResultKind::ALL[*i] != ResultKind::Incomplete
+                || record.count(ResultKind::Incomplete) > 0
+        })
+        .collect();
     html! {
         table.matrix {
             tr {
                 th { "suite" } th { "feature" }
-                @for kind in ResultKind::ALL { th.num { (kind.label()) } }
+                @for i in &shown { th.num { (ResultKind::ALL[*i].label()) } }
             }
             @for ((order, feature), counts) in &rows {
                 tr.total[feature.is_empty()] {
                     td { (suites.get(*order).copied().unwrap_or("")) }
                     td { @if feature.is_empty() { strong { "all tests" } } @else { (feature) } }
-                    @for (i, n) in counts.iter().enumerate() {
+                    @for (i, n) in counts.iter().enumerate().filter(|(i, _)| shown.contains(i)) {
                         td class=(if *n > 0 { format!("num {}", ResultKind::ALL[i].as_str()) } else { "num".to_owned() }) { @if *n > 0 { (n) } @else { "·" } }
                     }
                 }

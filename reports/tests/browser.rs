@@ -1,0 +1,245 @@
+//! The HTML report in a real browser: headless Chromium loads the fixture
+//! run's page from a file, and the test checks the DOM it built, that nothing
+//! was fetched and nothing logged to the console, and takes a screenshot.
+//!
+//! Needs Debian's `chromium` (`apt-get install -y chromium`); fails with that
+//! advice when it is missing. `GWL4_SKIP_BROWSER=1` skips it explicitly.
+//! `GWL4_CHROMIUM` names another binary.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use reports::{Evidence, RunRecord, html_report};
+
+/// Generous: a cold Chromium start on a loaded 2-core machine takes seconds.
+const BROWSER_DEADLINE: Duration = Duration::from_secs(120);
+
+fn chromium() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("GWL4_CHROMIUM") {
+        return Some(PathBuf::from(path));
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    ["chromium", "chromium-browser", "google-chrome"]
+        .iter()
+        .flat_map(|name| std::env::split_paths(&path).map(move |dir| dir.join(name)))
+        .chain([PathBuf::from("/usr/bin/chromium")])
+        .find(|p| p.is_file())
+}
+
+/// Runs Chromium headless on `page` with `extra` flags; returns its output.
+fn run_chromium(bin: &Path, profile: &Path, page: &Path, extra: &[String]) -> Output {
+    let mut cmd = Command::new(bin);
+    cmd.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--enable-logging=stderr",
+        "--v=0",
+    ])
+    .arg(format!("--user-data-dir={}", profile.display()))
+    .args(extra)
+    .arg(format!("file://{}", page.display()))
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    let child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting {}: {e}", bin.display()));
+    let pid = child.id();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(BROWSER_DEADLINE) {
+        Ok(output) => output.expect("waiting for chromium"),
+        Err(_) => {
+            let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+            panic!("chromium did not finish within {BROWSER_DEADLINE:?}");
+        }
+    }
+}
+
+/// Console messages Chromium logged (`...:CONSOLE...] "message", source: ...`).
+fn console_lines(stderr: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(stderr)
+        .lines()
+        .filter(|l| {
+            l.contains(":CONSOLE")
+                || l.contains("Failed to load resource")
+                || l.contains("net::ERR_")
+        })
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Every `src`/`href` value in the markup.
+fn links(markup: &str) -> Vec<&str> {
+    ["src=\"", "href=\""]
+        .iter()
+        .flat_map(|attr| markup.split(attr).skip(1))
+        .map(|rest| &rest[..rest.find('"').unwrap_or(rest.len())])
+        .collect()
+}
+
+fn chart_steps(record: &RunRecord) -> usize {
+    record
+        .tests
+        .iter()
+        .flat_map(|t| &t.steps)
+        .filter(|s| {
+            s.evidence
+                .iter()
+                .any(|e| matches!(e, Evidence::Distribution(_) | Evidence::Rejection(_)))
+        })
+        .count()
+}
+
+#[test]
+fn the_report_renders_offline_in_chromium() {
+    if std::env::var("GWL4_SKIP_BROWSER").is_ok_and(|v| v == "1") {
+        eprintln!("NOTE: GWL4_SKIP_BROWSER=1, so the browser test of the HTML report did not run");
+        return;
+    }
+    let bin = chromium().expect(
+        "chromium not found (looked for GWL4_CHROMIUM, chromium, chromium-browser, google-chrome on PATH and \
+         /usr/bin/chromium): install it with `apt-get update && apt-get install -y chromium`, or set \
+         GWL4_SKIP_BROWSER=1 to skip this test explicitly",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let record = common::record();
+    let page = dir.path().join("report.html");
+    std::fs::write(&page, html_report(&record)).unwrap();
+
+    // The control: a page that logs a console error must be caught, or the
+    // "no console errors" check below proves nothing.
+    let control = dir.path().join("control.html");
+    std::fs::write(
+        &control,
+        "<!DOCTYPE html><title>c</title><script>console.error('control-error')</script>",
+    )
+    .unwrap();
+    let out = run_chromium(
+        &bin,
+        &dir.path().join("profile-control"),
+        &control,
+        &["--dump-dom".into()],
+    );
+    assert!(
+        console_lines(&out.stderr)
+            .iter()
+            .any(|l| l.contains("control-error")),
+        "chromium's console log is not visible on stderr, so console errors cannot be checked:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let out = run_chromium(
+        &bin,
+        &dir.path().join("profile-dom"),
+        &page,
+        &["--dump-dom".into()],
+    );
+    assert!(
+        out.status.success(),
+        "chromium failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dom = String::from_utf8(out.stdout).expect("UTF-8 DOM");
+    let console = console_lines(&out.stderr);
+    assert!(
+        console.is_empty(),
+        "console messages or failed loads: {console:#?}"
+    );
+
+    // A row per test, with its result.
+    assert_eq!(
+        dom.matches("<tr data-test=\"").count(),
+        record.tests.len(),
+        "one summary row per test"
+    );
+    for test in &record.tests {
+        let row = format!(
+            "<tr data-test=\"{}\" data-result=\"{}\">",
+            test.info.name,
+            test.kind().as_str()
+        );
+        assert!(dom.contains(&row), "missing {row}");
+    }
+    // A chart per distribution or rejection step, drawn as SVG in the DOM.
+    assert_eq!(
+        dom.matches("<svg class=\"chart distribution").count(),
+        chart_steps(&record)
+    );
+    assert!(
+        dom.contains("<rect") && dom.contains("<polyline"),
+        "bars and whiskers are drawn"
+    );
+    // Failures first: their list is above the summary, and failed tests lead the details.
+    let failures = dom
+        .find("<section id=\"failures\"")
+        .expect("failures section");
+    assert!(
+        failures
+            < dom
+                .find("<section id=\"summary\"")
+                .expect("summary section")
+    );
+    let failures_html = &dom[failures..dom[failures..].find("</section>").unwrap() + failures];
+    for name in [
+        "UDPRouteWeightedRouting",
+        "TCPRouteMultipleRoutesAttachment",
+    ] {
+        assert!(
+            failures_html.contains(&format!("href=\"#test-{name}\"")),
+            "{name} is listed under failures"
+        );
+    }
+    let first = dom.find("<section class=\"test\"").unwrap();
+    assert!(dom[first..].starts_with(
+        "<section class=\"test\" id=\"test-UDPRouteWeightedRouting\" data-result=\"failed\""
+    ));
+    // Nothing points outside the page (the implementation URL is text).
+    let outside: Vec<&str> = links(&dom)
+        .into_iter()
+        .filter(|l| !l.starts_with('#'))
+        .collect();
+    assert!(
+        outside.is_empty(),
+        "links or sources outside the page: {outside:?}"
+    );
+    assert!(!dom.contains("url("), "no CSS fetches");
+
+    let shot = dir.path().join("report.png");
+    let out = run_chromium(
+        &bin,
+        &dir.path().join("profile-shot"),
+        &page,
+        &[
+            format!("--screenshot={}", shot.display()),
+            "--window-size=1280,2000".into(),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "screenshot failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let png = std::fs::read(&shot).expect("screenshot written");
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 20_000,
+        "a real screenshot ({} bytes)",
+        png.len()
+    );
+    // Kept for a human to look at.
+    let keep = Path::new(env!("CARGO_TARGET_TMPDIR")).join("report-screenshot.png");
+    std::fs::copy(&shot, &keep).unwrap();
+    eprintln!("screenshot: {}", keep.display());
+}
