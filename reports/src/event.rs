@@ -111,8 +111,10 @@ pub struct RunStarted {
     /// The implementation under test.
     pub implementation: Implementation,
     /// Gateway API version the run was made for (e.g. `v1.6.1`).
+    #[serde(rename = "gatewayAPIVersion")]
     pub gateway_api_version: String,
     /// Gateway API channel (`standard` or `experimental`).
+    #[serde(rename = "gatewayAPIChannel")]
     pub gateway_api_channel: String,
     /// Statistical settings, timeouts and selection.
     pub settings: RunSettings,
