@@ -20,7 +20,7 @@ const BROWSER_DEADLINE: Duration = Duration::from_secs(120);
 
 fn chromium() -> Option<PathBuf> {
     if let Some(path) = std::env::var_os("GWL4_CHROMIUM") {
-        return Some(PathBuf::from(path));
+        return Some(PathBuf::from(path)).filter(|p| p.is_file());
     }
     let path = std::env::var_os("PATH").unwrap_or_default();
     ["chromium", "chromium-browser", "google-chrome"]

@@ -2,7 +2,7 @@
 
 use maud::html;
 
-use super::{anchor, badge, page};
+use super::{badge, page};
 use crate::evidence::Evidence;
 use crate::record::RunRecord;
 use crate::text::pct;
@@ -85,8 +85,7 @@ pub fn compare_html(runs: &[(String, RunRecord)]) -> String {
                 }
             }
         }
-        p.muted { "Each run's own report has the evidence; test anchors there are "
-            code { (anchor("Name")) } "." }
+        p.muted { "Each run's own report.html has the evidence behind every result." }
     };
     page("gwl4 comparison", body)
 }
