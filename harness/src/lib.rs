@@ -2,4 +2,18 @@
 //!
 //! # Layout
 //!
-//! (filled in as the crate grows)
+//! - [`suite`]: the test file format (header + steps + manifests), strict
+//!   parsing, and the catalog embedded in the binary.
+//! - [`traffic`]: TCP/UDP probes against echo servers, each ending in one
+//!   `Outcome` with evidence, and a bounded-concurrency sampler.
+//! - [`settings`]: timeouts (upstream's TimeoutConfig) and feature selection.
+//! - [`cluster`]: where tests' objects live: the [`cluster::World`] trait and
+//!   the local backend (processes on loopback, no Kubernetes).
+//! - [`run`]: the runner and the steps' executors.
+//! - [`exit`]: exit codes.
+pub mod cluster;
+pub mod exit;
+pub mod run;
+pub mod settings;
+pub mod suite;
+pub mod traffic;

@@ -1,0 +1,186 @@
+//! Child processes of a local-mode run: echo backends and the gateway.
+//!
+//! Every child is registered in one process-wide table so Ctrl-C can stop
+//! them all. Children are also tied to our lifetime without `unsafe`: their
+//! stdin is a pipe we hold, and gwl4's own hidden subcommands exit when it
+//! closes (see `GWL4_EXIT_ON_STDIN_EOF`), so even a SIGKILL of gwl4 leaves
+//! nothing running.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// The environment variable that makes gwl4's hidden subcommands exit when
+/// their stdin closes.
+pub const EXIT_ON_STDIN_EOF: &str = "GWL4_EXIT_ON_STDIN_EOF";
+
+/// PIDs of every live child, for the Ctrl-C handler.
+fn registry() -> &'static Mutex<BTreeMap<u32, String>> {
+    static REG: OnceLock<Mutex<BTreeMap<u32, String>>> = OnceLock::new();
+    REG.get_or_init(|| Mutex::new(BTreeMap::new()))
+}
+
+/// Sends SIGKILL to every registered child (the Ctrl-C path; the normal path
+/// stops children one by one with SIGTERM first).
+pub fn kill_all() {
+    let reg = registry().lock().unwrap_or_else(|e| e.into_inner());
+    for pid in reg.keys() {
+        let _ = kill(Pid::from_raw(*pid as i32), Signal::SIGKILL);
+    }
+}
+
+/// How many children are alive (for tests of cleanup).
+pub fn live_children() -> usize {
+    registry().lock().map(|r| r.len()).unwrap_or(0)
+}
+
+/// A running child. Dropping it kills the process.
+#[derive(Debug)]
+pub struct Process {
+    name: String,
+    pid: Option<u32>,
+    child: Child,
+    log: PathBuf,
+    ready: Arc<Mutex<Option<String>>>,
+}
+
+/// A process that did not start or did not become ready.
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessError {
+    /// Spawning failed.
+    #[error("cannot start {name} ({program}): {source}")]
+    Spawn {
+        /// What the process is.
+        name: String,
+        /// The program.
+        program: String,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// It exited or stayed silent before printing its ready line.
+    #[error("{name} did not become ready within {timeout:?}: {detail}; last log lines:\n{log_tail}")]
+    NotReady {
+        /// What the process is.
+        name: String,
+        /// How long we waited.
+        timeout: Duration,
+        /// Exit status or "no ready line".
+        detail: String,
+        /// The end of its log.
+        log_tail: String,
+    },
+}
+
+impl Process {
+    /// Starts `program args…`, logging its stdout and stderr to `log`.
+    /// Lines on stdout starting with `ready_prefix` are remembered (the
+    /// latest one is returned by [`Process::wait_ready`]).
+    pub async fn spawn(
+        name: &str,
+        program: &Path,
+        args: &[String],
+        env: &[(String, String)],
+        log: PathBuf,
+        ready_prefix: &'static str,
+    ) -> Result<Process, ProcessError> {
+        let spawn_err = |source| ProcessError::Spawn { name: name.to_string(), program: program.display().to_string(), source };
+        let log_file = std::fs::File::create(&log).map_err(spawn_err)?;
+        let mut cmd = Command::new(program);
+        cmd.args(args)
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .env(EXIT_ON_STDIN_EOF, "1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(log_file)
+            .kill_on_drop(true);
+        let mut child = cmd.spawn().map_err(spawn_err)?;
+        let pid = child.id();
+        if let Some(pid) = pid {
+            registry().lock().unwrap_or_else(|e| e.into_inner()).insert(pid, name.to_string());
+        }
+        let ready = Arc::new(Mutex::new(None));
+        if let Some(stdout) = child.stdout.take() {
+            let ready = ready.clone();
+            let log = log.clone();
+            tokio::spawn(async move {
+                let mut lines = BufReader::new(stdout).lines();
+                let mut out = tokio::fs::OpenOptions::new().append(true).open(&log).await.ok();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    if line.starts_with(ready_prefix) {
+                        *ready.lock().unwrap_or_else(|e| e.into_inner()) = Some(line.clone());
+                    }
+                    if let Some(f) = out.as_mut() {
+                        use tokio::io::AsyncWriteExt;
+                        let _ = f.write_all(format!("{line}\n").as_bytes()).await;
+                    }
+                }
+            });
+        }
+        Ok(Process { name: name.to_string(), pid, child, log, ready })
+    }
+
+    /// Waits for the ready line (or for the process to die).
+    pub async fn wait_ready(&mut self, timeout: Duration) -> Result<String, ProcessError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if let Some(line) = self.ready.lock().unwrap_or_else(|e| e.into_inner()).clone() {
+                return Ok(line);
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(self.not_ready(timeout, format!("exited with {status}")));
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(self.not_ready(timeout, "no ready line".into()));
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    fn not_ready(&self, timeout: Duration, detail: String) -> ProcessError {
+        ProcessError::NotReady { name: self.name.clone(), timeout, detail, log_tail: self.log_tail(20) }
+    }
+
+    /// Whether it is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// The last `n` lines of its log.
+    pub fn log_tail(&self, n: usize) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(n)..].join("\n")
+    }
+
+    /// SIGTERM, then SIGKILL after `grace`.
+    pub async fn stop(mut self, grace: Duration) {
+        if let Some(pid) = self.pid {
+            let _ = kill(Pid::from_raw(pid as i32), Signal::SIGTERM);
+            if tokio::time::timeout(grace, self.child.wait()).await.is_err() {
+                let _ = self.child.kill().await;
+            }
+        }
+        self.unregister();
+    }
+
+    fn unregister(&mut self) {
+        if let Some(pid) = self.pid.take() {
+            registry().lock().unwrap_or_else(|e| e.into_inner()).remove(&pid);
+        }
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        // kill_on_drop sends SIGKILL; the registry must forget the pid.
+        self.unregister();
+        let _ = self.child.start_kill();
+    }
+}

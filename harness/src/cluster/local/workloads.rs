@@ -1,0 +1,235 @@
+//! Deployments become echo-server processes (one per replica, each on its
+//! own loopback address); Services with selectors become EndpointSlices
+//! listing the ready replicas, as the EndpointSlice controller would.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::addresses::AddressPool;
+use super::process::{Process, ProcessError};
+use super::store::Store;
+use crate::cluster::{ClusterError, ObjectKey};
+
+/// Label marking the EndpointSlices local mode writes.
+pub const MANAGED_BY: &str = "gwl4.dev/local";
+
+/// One running replica.
+#[derive(Debug)]
+pub struct Replica {
+    /// Pod name (`<deployment>-gwl4-<i>`: upstream strips the last two
+    /// segments to get the backend name).
+    pub pod: String,
+    /// Its address.
+    pub address: Ipv4Addr,
+    process: Process,
+}
+
+/// A Deployment's replicas and the template they were started from.
+#[derive(Debug)]
+struct Running {
+    template: Value,
+    replicas: Vec<Replica>,
+}
+
+/// The processes behind every Deployment of one world.
+#[derive(Debug, Default)]
+pub struct Workloads {
+    running: BTreeMap<ObjectKey, Running>,
+}
+
+/// How to start echo servers.
+#[derive(Debug, Clone)]
+pub struct EchoLauncher<'a> {
+    /// The gwl4 binary (`gwl4 echo-server …`).
+    pub program: &'a Path,
+    /// The image a Deployment must use to be run as an echo server.
+    pub image: &'a str,
+    /// Where logs go.
+    pub log_dir: &'a Path,
+    /// How long a replica may take to start.
+    pub timeout: Duration,
+}
+
+impl Workloads {
+    /// Starts, restarts and stops replicas so they match the store's
+    /// Deployments.
+    pub async fn reconcile(&mut self, store: &Store, pool: &AddressPool, launch: &EchoLauncher<'_>) -> Result<(), ClusterError> {
+        let wanted: BTreeMap<ObjectKey, Value> = store.of_kind("Deployment").map(|(k, v)| (k.clone(), v.clone())).collect();
+        let stale: Vec<ObjectKey> = self
+            .running
+            .iter()
+            .filter(|(k, r)| wanted.get(*k).is_none_or(|d| d["spec"] != r.template))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in stale {
+            if let Some(r) = self.running.remove(&key) {
+                stop_all(r.replicas, pool).await;
+            }
+        }
+        for (key, deployment) in wanted {
+            if self.running.contains_key(&key) {
+                continue;
+            }
+            let replicas = start_replicas(&key, &deployment, pool, launch).await?;
+            self.running.insert(key, Running { template: deployment["spec"].clone(), replicas });
+        }
+        Ok(())
+    }
+
+    /// Ready replicas of the Deployments in `namespace` whose pod labels
+    /// match `selector`, with the Deployment's containers.
+    fn matching<'a>(&'a self, store: &'a Store, namespace: &'a str, selector: &'a serde_json::Map<String, Value>) -> Vec<(&'a Replica, &'a Value)> {
+        let mut out = Vec::new();
+        for (key, running) in &self.running {
+            if key.namespace != namespace {
+                continue;
+            }
+            let Some(dep) = store.get(key) else { continue };
+            let labels = &dep["spec"]["template"]["metadata"]["labels"];
+            if !selector.is_empty() && selector.iter().all(|(k, v)| &labels[k] == v) {
+                for r in &running.replicas {
+                    out.push((r, dep));
+                }
+            }
+        }
+        out
+    }
+
+    /// EndpointSlices for every Service with a selector.
+    pub fn endpoint_slices(&self, store: &Store) -> Vec<Value> {
+        let mut slices = Vec::new();
+        for (key, svc) in store.of_kind("Service") {
+            let Some(selector) = svc["spec"]["selector"].as_object() else { continue };
+            let pods = self.matching(store, &key.namespace, selector);
+            let ports: Vec<Value> = svc["spec"]["ports"]
+                .as_array()
+                .map(|ports| ports.iter().map(|p| slice_port(p, pods.first().map(|(_, d)| *d))).collect())
+                .unwrap_or_default();
+            let endpoints: Vec<Value> = pods
+                .iter()
+                .map(|(r, _)| {
+                    json!({"addresses": [r.address.to_string()], "conditions": {"ready": true},
+                           "targetRef": {"kind": "Pod", "name": r.pod, "namespace": key.namespace}})
+                })
+                .collect();
+            slices.push(json!({
+                "apiVersion": "discovery.k8s.io/v1",
+                "kind": "EndpointSlice",
+                "metadata": {"name": format!("{}-gwl4", key.name), "namespace": key.namespace,
+                    "labels": {"kubernetes.io/service-name": key.name, "endpointslice.kubernetes.io/managed-by": MANAGED_BY}},
+                "addressType": "IPv4",
+                "endpoints": endpoints,
+                "ports": ports,
+            }));
+        }
+        slices
+    }
+
+    /// Addresses of the replicas behind a Service (for direct probes).
+    pub fn service_addresses(&self, store: &Store, namespace: &str, service: &str) -> Vec<IpAddr> {
+        let key = ObjectKey::new("Service", namespace, service);
+        let Some(selector) = store.get(&key).and_then(|s| s["spec"]["selector"].as_object()) else { return Vec::new() };
+        self.matching(store, namespace, selector).iter().map(|(r, _)| IpAddr::V4(r.address)).collect()
+    }
+
+    /// Stops everything.
+    pub async fn stop(&mut self, pool: &AddressPool) {
+        for (_, r) in std::mem::take(&mut self.running) {
+            stop_all(r.replicas, pool).await;
+        }
+    }
+}
+
+/// A slice port for a Service port: the targetPort, resolved by name
+/// through the containers' ports when it is a name.
+fn slice_port(svc_port: &Value, deployment: Option<&Value>) -> Value {
+    let protocol = svc_port["protocol"].as_str().unwrap_or("TCP");
+    let port = match &svc_port["targetPort"] {
+        Value::Number(n) => n.as_i64(),
+        Value::String(name) => deployment.and_then(|d| {
+            d["spec"]["template"]["spec"]["containers"].as_array()?.iter().find_map(|c| {
+                c["ports"].as_array()?.iter().find(|p| p["name"] == name.as_str()).and_then(|p| p["containerPort"].as_i64())
+            })
+        }),
+        _ => svc_port["port"].as_i64(),
+    };
+    let mut p = json!({"protocol": protocol, "port": port});
+    if let Some(name) = svc_port["name"].as_str() {
+        p["name"] = json!(name);
+    }
+    p
+}
+
+async fn stop_all(replicas: Vec<Replica>, pool: &AddressPool) {
+    let stops = replicas.into_iter().map(|r| async move {
+        r.process.stop(Duration::from_secs(2)).await;
+        r.address
+    });
+    for addr in futures::future::join_all(stops).await {
+        pool.release(addr);
+    }
+}
+
+async fn start_replicas(key: &ObjectKey, dep: &Value, pool: &AddressPool, launch: &EchoLauncher<'_>) -> Result<Vec<Replica>, ClusterError> {
+    let container = &dep["spec"]["template"]["spec"]["containers"][0];
+    let image = container["image"].as_str().unwrap_or("");
+    if image != launch.image {
+        return Err(ClusterError::Rejected {
+            key: key.clone(),
+            message: format!(
+                "spec.template.spec.containers[0].image: local mode runs only the echo image {:?} (got {image:?}); write {{ECHO_IMAGE}} in suite manifests",
+                launch.image
+            ),
+        });
+    }
+    let count = dep["spec"]["replicas"].as_u64().unwrap_or(1);
+    let mut replicas = Vec::new();
+    for i in 0..count {
+        let address = pool.allocate().ok_or_else(|| ClusterError::Setup("no free backend loopback address".into()))?;
+        let pod = format!("{}-gwl4-{i}", key.name);
+        let mut args = vec!["echo-server".to_string()];
+        args.extend(container["args"].as_array().into_iter().flatten().filter_map(|a| a.as_str().map(str::to_string)));
+        args.extend(["--bind".to_string(), address.to_string()]);
+        let env = container_env(container, &pod, &key.namespace, address);
+        let log = launch.log_dir.join(format!("{}.{}.log", key.namespace, pod));
+        let spawned = async {
+            let mut p = Process::spawn(&format!("echo backend {}/{pod}", key.namespace), launch.program, &args, &env, log, "listening").await?;
+            p.wait_ready(launch.timeout).await?;
+            Ok::<_, ProcessError>(p)
+        }
+        .await;
+        match spawned {
+            Ok(process) => replicas.push(Replica { pod, address, process }),
+            Err(e) => {
+                pool.release(address);
+                stop_all(replicas, pool).await;
+                return Err(ClusterError::Setup(format!("Deployment {}/{}: {e}", key.namespace, key.name)));
+            }
+        }
+    }
+    Ok(replicas)
+}
+
+/// The container's env with the downward API resolved.
+fn container_env(container: &Value, pod: &str, namespace: &str, address: Ipv4Addr) -> Vec<(String, String)> {
+    let mut env = Vec::new();
+    for e in container["env"].as_array().into_iter().flatten() {
+        let Some(name) = e["name"].as_str() else { continue };
+        let value = if let Some(v) = e["value"].as_str() {
+            v.to_string()
+        } else {
+            match e.pointer("/valueFrom/fieldRef/fieldPath").and_then(Value::as_str) {
+                Some("metadata.name") => pod.to_string(),
+                Some("metadata.namespace") => namespace.to_string(),
+                Some("status.podIP") => address.to_string(),
+                _ => continue,
+            }
+        };
+        env.push((name.to_string(), value));
+    }
+    env
+}

@@ -1,0 +1,4 @@
+//! Run settings: timeouts, feature selection.
+
+pub mod features;
+pub mod timeout;

@@ -1,0 +1,284 @@
+//! Suites: the test catalog's file format.
+//!
+//! A test is one YAML file: a header document ([`TestSpec`]: name, the spec
+//! rule as a description, features, steps), then the Kubernetes objects it
+//! needs. Parsing is strict: unknown fields are rejected and every error
+//! names the file, line and field path.
+
+pub mod load;
+pub mod matcher;
+pub mod step;
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+pub use step::Step;
+
+/// Namespace a test's objects and steps default to.
+pub const DEFAULT_NAMESPACE: &str = "gateway-conformance-infra";
+
+/// One test, parsed and checked.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TestSpec {
+    /// PascalCase, unique; the upstream ShortName where one exists.
+    pub name: String,
+    /// The spec rule the test checks, as a sentence.
+    pub description: String,
+    /// Features a gateway must support for the test to run.
+    pub features: Vec<String>,
+    /// The equivalent upstream conformance test, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<String>,
+    /// Upstream marks the test provisional.
+    pub provisional: bool,
+    /// Default namespace for steps.
+    pub namespace: String,
+    /// Steps, in order.
+    pub steps: Vec<Step>,
+    /// The Kubernetes objects, as YAML text (templated when applied).
+    pub manifests: Vec<Manifest>,
+    /// Where the test came from (file path, or `builtin:<path>`).
+    pub source: String,
+}
+
+/// One Kubernetes object of a test file, kept as written.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Manifest {
+    /// Line in the source file where the document starts (1-based).
+    pub line: usize,
+    /// The document's YAML value (not yet templated).
+    pub value: serde_json::Value,
+}
+
+/// The header document, as written.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Header {
+    name: String,
+    description: String,
+    features: Vec<String>,
+    #[serde(default)]
+    upstream: Option<String>,
+    #[serde(default)]
+    provisional: bool,
+    #[serde(default)]
+    namespace: Option<String>,
+    steps: Vec<step::StepDoc>,
+}
+
+/// A suite file that could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum SuiteError {
+    /// The file could not be read.
+    #[error("{path}: {source}")]
+    Read {
+        /// File.
+        path: PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// The file is not a valid test.
+    #[error("{source_name}:{line}: {field}: {message}")]
+    Invalid {
+        /// File.
+        source_name: String,
+        /// Line (1-based; 0 when unknown).
+        line: usize,
+        /// Field path, e.g. `steps[2].tcp.expect`.
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// Features gwl4 knows: upstream's names for the L4 profiles and what their
+/// tests touch, plus gwl4's own.
+pub const KNOWN_FEATURES: &[&str] = &[
+    "Gateway",
+    "ReferenceGrant",
+    "TCPRoute",
+    "UDPRoute",
+    "HTTPRoute",
+    "TLSRoute",
+    "GatewayPort8080",
+    "GatewayStaticAddresses",
+];
+
+/// Parses one suite file's text.
+pub fn parse(source_name: &str, text: &str) -> Result<TestSpec, SuiteError> {
+    let invalid = |line: usize, field: &str, message: String| SuiteError::Invalid {
+        source_name: source_name.to_string(),
+        line,
+        field: field.to_string(),
+        message,
+    };
+    let starts = document_lines(text);
+    let mut docs = serde_yaml::Deserializer::from_str(text);
+    let header_doc = docs
+        .next()
+        .ok_or_else(|| invalid(1, "(header)", "the file is empty: a test starts with a header document".into()))?;
+    let header: Header = serde_path_to_error::deserialize(header_doc).map_err(|e| {
+        let line = e.inner().location().map(|l| l.line()).unwrap_or(0);
+        let path = e.path().to_string();
+        let message = strip_location(&e.inner().to_string());
+        invalid(line, &path, message)
+    })?;
+
+    let mut steps = Vec::with_capacity(header.steps.len());
+    for (i, doc) in header.steps.into_iter().enumerate() {
+        let step = doc.into_step().map_err(|keys| {
+            let msg = if keys.is_empty() {
+                "a step needs one kind: assert, assertNever, apply, patch, delete, wait, tcp, udp, distribution, rejection, flowAffinity or convergence".to_string()
+            } else {
+                format!("a step has exactly one kind, found {}", keys.join(", "))
+            };
+            invalid(0, &format!("steps[{i}]"), msg)
+        })?;
+        check_step(&step).map_err(|m| invalid(0, &format!("steps[{i}].{}", step.kind()), m))?;
+        steps.push(step);
+    }
+
+    let mut manifests = Vec::new();
+    for (i, doc) in docs.enumerate() {
+        let line = starts.get(i + 1).copied().unwrap_or(0);
+        let value: serde_json::Value = serde_path_to_error::deserialize(doc).map_err(|e| {
+            invalid(line, &format!("documents[{}]", i + 1), strip_location(&e.inner().to_string()))
+        })?;
+        if value.is_null() {
+            continue; // an empty document (trailing `---`)
+        }
+        for key in ["apiVersion", "kind"] {
+            if value.get(key).and_then(|v| v.as_str()).is_none() {
+                return Err(invalid(line, &format!("documents[{}].{key}", i + 1), format!("a manifest needs {key}")));
+            }
+        }
+        if value.pointer("/metadata/name").and_then(|v| v.as_str()).is_none() {
+            return Err(invalid(line, &format!("documents[{}].metadata.name", i + 1), "a manifest needs metadata.name".into()));
+        }
+        manifests.push(Manifest { line, value });
+    }
+
+    let spec = TestSpec {
+        name: header.name,
+        description: header.description.trim().to_string(),
+        features: header.features,
+        upstream: header.upstream,
+        provisional: header.provisional,
+        namespace: header.namespace.unwrap_or_else(|| DEFAULT_NAMESPACE.to_string()),
+        steps,
+        manifests,
+        source: source_name.to_string(),
+    };
+    check_header(&spec).map_err(|(field, m)| invalid(1, field, m))?;
+    Ok(spec)
+}
+
+fn check_header(spec: &TestSpec) -> Result<(), (&'static str, String)> {
+    let pascal = spec.name.chars().next().is_some_and(|c| c.is_ascii_uppercase())
+        && spec.name.chars().all(|c| c.is_ascii_alphanumeric());
+    if !pascal {
+        return Err(("name", format!("{:?} is not PascalCase", spec.name)));
+    }
+    if spec.description.is_empty() {
+        return Err(("description", "state the spec rule the test checks".into()));
+    }
+    if spec.features.is_empty() {
+        return Err(("features", "list the features the test needs (at least Gateway)".into()));
+    }
+    for f in &spec.features {
+        if !KNOWN_FEATURES.contains(&f.as_str()) {
+            return Err(("features", format!("unknown feature {f:?}; known: {}", KNOWN_FEATURES.join(", "))));
+        }
+    }
+    if spec.steps.is_empty() {
+        return Err(("steps", "a test needs at least one step".into()));
+    }
+    Ok(())
+}
+
+/// Checks that serde cannot express.
+fn check_step(step: &Step) -> Result<(), String> {
+    use step::Step as S;
+    let target_ok = |t: &step::Target| {
+        if t.listener.is_some() == t.port.is_some() {
+            Err("give exactly one of listener and port".to_string())
+        } else {
+            Ok(())
+        }
+    };
+    match step {
+        S::Assert(m) | S::AssertNever(step::AssertNever { r#match: m, .. }) => {
+            if m.listener.is_some() && m.object.kind != "Gateway" {
+                return Err("listener applies only to kind Gateway".into());
+            }
+            if m.parent.is_some() && !m.object.kind.ends_with("Route") {
+                return Err("parent applies only to routes".into());
+            }
+            if m.no_parent_entry.is_some() && m.parent.is_none() {
+                return Err("noParentEntry needs parent".into());
+            }
+            Ok(())
+        }
+        S::Tcp(t) => target_ok(&t.target),
+        S::Udp(u) => target_ok(&u.target),
+        S::Distribution(d) => {
+            target_ok(&d.target)?;
+            if d.weights.values().all(|w| *w == 0) {
+                return Err("at least one weight must be non-zero".into());
+            }
+            Ok(())
+        }
+        S::Rejection(r) => {
+            target_ok(&r.target)?;
+            if !(0.0..=1.0).contains(&r.share) {
+                return Err(format!("share {} is not between 0 and 1", r.share));
+            }
+            Ok(())
+        }
+        S::FlowAffinity(f) => {
+            target_ok(&f.target)?;
+            if f.flows == 0 || f.datagrams < 2 {
+                return Err("need at least one flow and two datagrams per flow".into());
+            }
+            Ok(())
+        }
+        S::Convergence(c) => target_ok(&c.target),
+        S::Apply(_) | S::Patch(_) | S::Delete(_) | S::Wait(_) => Ok(()),
+    }
+}
+
+/// Line numbers (1-based) where each YAML document starts.
+fn document_lines(text: &str) -> Vec<usize> {
+    let mut starts = vec![1];
+    for (i, line) in text.lines().enumerate() {
+        if line.trim_end() == "---" {
+            if i == 0 {
+                starts[0] = 2;
+            } else {
+                starts.push(i + 2);
+            }
+        }
+    }
+    starts
+}
+
+/// serde_yaml appends " at line L column C"; we print the line ourselves.
+fn strip_location(message: &str) -> String {
+    match message.find(" at line ") {
+        Some(i) => message[..i].to_string(),
+        None => message.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn unknown_field_inside_flattened_step_is_rejected() {
+        let text = "name: T\ndescription: d\nfeatures: [Gateway]\nsteps:\n  - tcp: {gateway: gw, listener: tcp, bogus: 1}\n";
+        let err = super::parse("t.yaml", text).unwrap_err().to_string();
+        assert!(err.contains("bogus"), "{err}");
+    }
+}
