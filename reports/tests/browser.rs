@@ -1,6 +1,7 @@
 //! The HTML report in a real browser: headless Chromium loads the fixture
 //! run's page from a file, and the test checks the DOM it built, that nothing
-//! was fetched and nothing logged to the console, and takes a screenshot.
+//! was fetched and nothing logged to the console, prints it to PDF, and takes
+//! a screenshot (kept in the target directory for a human to look at).
 //!
 //! Needs Debian's `chromium` (`apt-get install -y chromium`); fails with that
 //! advice when it is missing. `GWL4_SKIP_BROWSER=1` skips it explicitly.
@@ -237,6 +238,28 @@ fn the_report_renders_offline_in_chromium() {
         png.starts_with(b"\x89PNG") && png.len() > 20_000,
         "a real screenshot ({} bytes)",
         png.len()
+    );
+    // Printable: Chromium lays the page out for paper without trouble.
+    let pdf = dir.path().join("report.pdf");
+    let out = run_chromium(
+        &bin,
+        &dir.path().join("profile-pdf"),
+        &page,
+        &[
+            format!("--print-to-pdf={}", pdf.display()),
+            "--no-pdf-header-footer".into(),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "printing failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pdf = std::fs::read(&pdf).expect("PDF written");
+    assert!(
+        pdf.starts_with(b"%PDF") && pdf.len() > 20_000,
+        "a real PDF ({} bytes)",
+        pdf.len()
     );
     // Kept for a human to look at.
     let keep = Path::new(env!("CARGO_TARGET_TMPDIR")).join("report-screenshot.png");

@@ -107,7 +107,7 @@ fn traffic(t: &TrafficEvidence, title: &str) -> Markup {
 
 fn distribution(d: &DistributionEvidence, title: &str) -> Markup {
     html! {
-        (chart(charts::distribution_chart(d, &format!("{title}: observed vs expected share")), "Observed share per backend (bars) with Wilson intervals, against the share its weight sets (red marks)."))
+        (chart(charts::distribution_chart(d, &format!("{title}: observed vs expected share")), "Observed share per backend (bars) with Wilson intervals at confidence 1 − α, against the share its weight sets (red marks)."))
         table.distribution {
             tr {
                 th { "backend" } th.num { "weight" } th.num { "expected" } th.num { "expected n" }
@@ -149,7 +149,7 @@ fn distribution(d: &DistributionEvidence, title: &str) -> Markup {
 
 fn rejection(r: &RejectionEvidence, title: &str) -> Markup {
     html! {
-        (chart(charts::rejection_chart(r, &format!("{title}: rejected share")), "Rejected and served shares (bars) with Wilson intervals, against the invalid backends' weight share (red marks)."))
+        (chart(charts::rejection_chart(r, &format!("{title}: rejected share")), "Rejected and served shares (bars) with Wilson intervals at confidence 1 − α, against the invalid backends' weight share (red marks)."))
         p.stats {
             "rejected " (r.rejected) " of " (r.total) " (" (pct(r.share)) ", Wilson ["
             (pct(r.wilson.lo)) ", " (pct(r.wilson.hi)) "]); expected " (pct(r.expected_share))
