@@ -28,6 +28,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::ReportError;
+use crate::event::Implementation;
 use crate::profiles::{PROFILES, Profile, profile, profiles_of};
 use crate::record::{ResultKind, RunRecord};
 
@@ -362,8 +363,46 @@ pub fn conformance_yaml(record: &RunRecord) -> Result<String, ReportError> {
     serde_yaml::to_string(&conformance_report(record)).map_err(|e| ReportError::Yaml(e.to_string()))
 }
 
-/// Writes the report to `path` (upstream's `--report-output`).
+/// Checks the implementation fields upstream requires in a report
+/// (`Implementation.Validate`): all set, and an absolute http(s) URL.
+pub fn validate_implementation(imp: &Implementation) -> Result<(), ReportError> {
+    let missing = |field: &'static str, flag: &'static str| ReportError::Implementation {
+        field,
+        problem: format!("is empty; set it with {flag}"),
+    };
+    if imp.organization.trim().is_empty() {
+        return Err(missing("organization", "--organization"));
+    }
+    if imp.project.trim().is_empty() {
+        return Err(missing("project", "--project"));
+    }
+    if imp.url.trim().is_empty() {
+        return Err(missing("url", "--url"));
+    }
+    let host = imp
+        .url
+        .strip_prefix("https://")
+        .or_else(|| imp.url.strip_prefix("http://"))
+        .map(|rest| rest.split(['/', '?', '#']).next().unwrap_or(""));
+    if host.is_none_or(str::is_empty) {
+        return Err(ReportError::Implementation {
+            field: "url",
+            problem: format!("{:?} is not an absolute http(s) URL with a host", imp.url),
+        });
+    }
+    if imp.version.trim().is_empty() {
+        return Err(missing("version", "--version"));
+    }
+    if imp.contact.iter().all(|c| c.trim().is_empty()) {
+        return Err(missing("contact", "--contact"));
+    }
+    Ok(())
+}
+
+/// Writes the report to `path` (upstream's `--report-output`), after
+/// [`validate_implementation`], as upstream refuses a report without them.
 pub fn write_conformance_report(record: &RunRecord, path: &Path) -> Result<(), ReportError> {
+    validate_implementation(&record.run.implementation)?;
     let yaml = conformance_yaml(record)?;
     std::fs::write(path, yaml).map_err(|e| ReportError::io(path, e))
 }

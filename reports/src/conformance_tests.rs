@@ -265,3 +265,52 @@ fn unfinished_tests_count_as_failed_and_merged_names_take_the_worst() {
     );
     assert_eq!(core.failed_tests, ["I", "M"]);
 }
+
+#[test]
+fn a_report_needs_every_implementation_field_and_a_real_url() {
+    let good = Implementation {
+        organization: "o".into(),
+        project: "p".into(),
+        url: "https://example.org/p".into(),
+        version: "v1".into(),
+        contact: vec!["@o".into()],
+    };
+    assert!(validate_implementation(&good).is_ok());
+    let err = |imp: Implementation| validate_implementation(&imp).unwrap_err().to_string();
+    assert_eq!(
+        err(Implementation {
+            organization: String::new(),
+            ..good.clone()
+        }),
+        "ConformanceReport: implementation.organization is empty; set it with --organization"
+    );
+    assert!(
+        err(Implementation {
+            url: "example.org".into(),
+            ..good.clone()
+        })
+        .contains("not an absolute http(s) URL")
+    );
+    assert!(
+        err(Implementation {
+            url: "https://".into(),
+            ..good.clone()
+        })
+        .contains("url")
+    );
+    assert!(
+        err(Implementation {
+            contact: vec![],
+            ..good.clone()
+        })
+        .contains("--contact")
+    );
+
+    // The writer refuses, naming the field; nothing is written.
+    let dir = std::env::temp_dir().join(format!("gwl4-reports-{}", std::process::id()));
+    let path = dir.join("report.yaml");
+    let r = record(&[], &[], &[("A", Some("A"), TCP, false, PASSED)]);
+    let e = write_conformance_report(&r, &path).unwrap_err();
+    assert!(e.to_string().contains("implementation.organization"), "{e}");
+    assert!(!path.exists());
+}

@@ -36,7 +36,7 @@ use std::path::{Path, PathBuf};
 pub use conformance::{
     API_VERSION, ConformanceReport, ConformanceResult, ExtendedStatus, KIND, ProfileReport,
     ReportImplementation, Statistics, Status, conformance_report, conformance_yaml,
-    suggested_file_name, write_conformance_report,
+    suggested_file_name, validate_implementation, write_conformance_report,
 };
 pub use event::{
     Implementation, Mode, RunFinished, RunSettings, RunStarted, SCHEMA_VERSION, StepFinished,
@@ -97,13 +97,13 @@ pub enum ReportError {
         /// The version this build reads.
         expected: u32,
     },
-    /// A chart could not be drawn.
-    #[error("chart for {what}: {message}")]
-    Chart {
-        /// Which chart (test and step).
-        what: String,
-        /// plotters' error.
-        message: String,
+    /// The implementation fields a ConformanceReport requires are missing or malformed.
+    #[error("ConformanceReport: implementation.{field} {problem}")]
+    Implementation {
+        /// The field of `implementation`.
+        field: &'static str,
+        /// What is wrong and how to fix it.
+        problem: String,
     },
 }
 
