@@ -15,11 +15,19 @@
 //! - `profiles`: upstream GATEWAY-TCP / GATEWAY-UDP profiles and membership.
 //! - `text`: evidence as plain text and shared number formatting.
 //! - `junit`: JUnit XML (quick-junit).
-//! - `conformance`: upstream `ConformanceReport` (`apis/v1`) and its rules.
+//! - `conformance`: upstream `ConformanceReport` (`apis/v1`) and its rules
+//!   (unit tests of the rules in `conformance_tests.rs`).
 //! - `json`: the record as JSON, and its reader.
-//! - `html`: the HTML report (maud) with SVG charts (plotters), and the
-//!   comparison page.
+//! - `html`: the HTML report (maud; `html/evidence.rs` renders steps,
+//!   `html/charts.rs` draws SVG with plotters, `html/style.css` is inlined),
+//!   and `html/compare.rs`, the comparison page.
 //! - `write_all` (here): every format into one report directory.
+//!
+//! Tests: `tests/formats.rs` (insta snapshots of JUnit, ConformanceReport
+//! and JSON from the fixed run in `tests/common`, each format read back by
+//! an independent parser), `tests/browser.rs` (headless Chromium; needs
+//! Debian's `chromium`, or `GWL4_SKIP_BROWSER=1`), `tests/stats_compat.rs`
+//! (the `stats` crate's verdicts deserialise as evidence unchanged).
 
 mod conformance;
 mod event;
