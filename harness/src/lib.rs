@@ -10,8 +10,12 @@
 //! - [`cluster`]: where tests' objects live: the [`cluster::World`] trait and
 //!   the local backend (processes on loopback, no Kubernetes).
 //! - [`run`]: the runner and the steps' executors.
+//! - [`cli`] and [`app`]: the command line and a whole run; [`compare`]: `gwl4 compare`.
 //! - [`exit`]: exit codes.
+pub mod app;
+pub mod cli;
 pub mod cluster;
+pub mod compare;
 pub mod exit;
 pub mod run;
 pub mod settings;

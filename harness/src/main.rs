@@ -1,2 +1,42 @@
-//! The `gwl4` command.
-fn main() {}
+//! The `gwl4` command: runs the catalog, or one of the subcommands.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use harness::cli::{Cli, Command};
+use harness::cluster::local::process::EXIT_ON_STDIN_EOF;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let code = match cli.command {
+        Some(Command::EchoServer(args)) => {
+            exit_with_parent();
+            match echo_server::run_blocking(args) {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprintln!("echo-server: {e}");
+                    1
+                }
+            }
+        }
+        Some(Command::Compare(args)) => harness::compare::run(&args),
+        None => harness::app::run(cli.run),
+    };
+    ExitCode::from(code)
+}
+
+/// When started by gwl4 local mode, stop (gracefully, via SIGTERM to
+/// ourselves) once gwl4 goes away and our stdin pipe closes.
+fn exit_with_parent() {
+    if std::env::var_os(EXIT_ON_STDIN_EOF).is_none() {
+        return;
+    }
+    std::thread::spawn(|| {
+        let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+        let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGTERM);
+    });
+}

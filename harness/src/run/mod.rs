@@ -1,4 +1,106 @@
 //! The runner: turns each test into a libtest-mimic trial and runs its steps
-//! against a cluster backend's world.
+//! against a cluster backend's world, emitting `reports::TestEvent`s.
+//!
+//! A test's steps run in order; the first failing step fails the test and
+//! the rest are reported as skipped. Set-up (applying the base and the
+//! test's manifests) failing fails the test with the API's message.
 
+pub mod context;
+pub mod events;
 pub mod status_match;
+pub mod steps;
+
+use std::time::Duration;
+
+use reports::{StepFinished, StepOutcome, StepRecord, TestEvent, TestFinished, TestResult, TestStarted};
+use serde_json::Value;
+
+use self::context::{Ctx, RunSettings, StepReport, template};
+use self::events::Events;
+use self::steps::{converge, mutate, split, status, traffic};
+use crate::cluster::World;
+use crate::suite::{Step, TestSpec};
+
+/// Base manifests applied before every test: the conformance namespaces.
+pub const BASE_MANIFESTS: &str = include_str!("../../../manifests/base/namespaces.yaml");
+
+/// The base manifests as objects.
+pub fn base_objects() -> Vec<Value> {
+    serde_yaml::Deserializer::from_str(BASE_MANIFESTS)
+        .filter_map(|d| serde::Deserialize::deserialize(d).ok())
+        .filter(|v: &Value| !v.is_null())
+        .collect()
+}
+
+/// The `TestStarted` event for a test.
+pub fn started(spec: &TestSpec) -> TestEvent {
+    TestEvent::TestStarted(TestStarted {
+        name: spec.name.clone(),
+        description: spec.description.clone(),
+        features: spec.features.clone(),
+        upstream: spec.upstream.clone(),
+        provisional: spec.provisional,
+    })
+}
+
+/// Runs one test in `world` and returns its result (the caller emits
+/// `TestStarted` and `TestFinished`, and cleans the world up).
+pub async fn run_test<W: World>(world: &W, spec: &TestSpec, run: &RunSettings, events: &Events) -> TestResult {
+    let mut objects = base_objects();
+    objects.extend(spec.manifests.iter().map(|m| mutate::with_namespace(template(&m.value, run), &spec.namespace)));
+    if let Err(e) = world.apply(objects).await {
+        return TestResult::Failed { message: format!("applying the test's manifests: {e}") };
+    }
+    let ctx = Ctx { world, spec, run };
+    let mut failed: Option<String> = None;
+    for (index, step) in spec.steps.iter().enumerate() {
+        if failed.is_some() {
+            events.emit(step_event(spec, index, step, StepReport::pass("not run: an earlier step failed"), Duration::ZERO, StepOutcome::Skipped));
+            continue;
+        }
+        let start = tokio::time::Instant::now();
+        let report = execute(&ctx, step).await;
+        let outcome = if report.failure.is_some() { StepOutcome::Failed } else { StepOutcome::Passed };
+        if let Some(why) = &report.failure {
+            failed = Some(format!("step {} ({}: {}): {why}", index + 1, step.kind(), report.summary));
+        }
+        events.emit(step_event(spec, index, step, report, start.elapsed(), outcome));
+    }
+    match failed {
+        Some(message) => TestResult::Failed { message },
+        None => TestResult::Passed,
+    }
+}
+
+fn step_event(spec: &TestSpec, index: usize, step: &Step, report: StepReport, elapsed: Duration, outcome: StepOutcome) -> TestEvent {
+    let mut summary = report.summary;
+    if let Some(why) = report.failure {
+        summary = format!("{summary} — FAILED: {why}");
+    }
+    TestEvent::StepFinished(StepFinished {
+        test: spec.name.clone(),
+        step: StepRecord { index, kind: step.kind().to_string(), summary, outcome, elapsed, evidence: report.evidence },
+    })
+}
+
+/// The `TestFinished` event.
+pub fn finished(spec: &TestSpec, result: TestResult, elapsed: Duration) -> TestEvent {
+    TestEvent::TestFinished(TestFinished { test: spec.name.clone(), result, elapsed })
+}
+
+async fn execute<W: World>(ctx: &Ctx<'_, W>, step: &Step) -> StepReport {
+    match step {
+        Step::Assert(m) => status::assert(ctx, m).await,
+        Step::AssertNever(s) => status::assert_never(ctx, s).await,
+        Step::Apply(s) => mutate::apply(ctx, s).await,
+        Step::Patch(s) => mutate::patch(ctx, s).await,
+        Step::Delete(s) => mutate::delete(ctx, s).await,
+        Step::Wait(s) => mutate::wait(s).await,
+        Step::Tcp(s) => traffic::tcp(ctx, s).await,
+        Step::Udp(s) => traffic::udp(ctx, s).await,
+        Step::Distribution(s) => split::distribution(ctx, s).await,
+        Step::Rejection(s) => split::rejection(ctx, s).await,
+        Step::FlowAffinity(s) => traffic::flow_affinity(ctx, s).await,
+        Step::Convergence(s) => converge::convergence(ctx, s).await,
+    }
+}

@@ -92,6 +92,29 @@ timeouts! {
 }
 
 impl TimeoutConfig {
+    /// Local-mode defaults: upstream's are sized for clusters pulling images
+    /// and provisioning load balancers; a local gateway reconciles in
+    /// milliseconds, and shorter bounds keep a failing run short. Every
+    /// status wait is 15 s, MaxTimeToConsistency 10 s, RequestTimeout 5 s.
+    pub fn local() -> TimeoutConfig {
+        let s = Duration::from_secs;
+        TimeoutConfig {
+            gateway_must_have_address: s(15),
+            gateway_must_have_condition: s(15),
+            gateway_status_must_have_listeners: s(15),
+            gateway_listeners_must_have_conditions: s(15),
+            gwc_must_be_accepted: s(15),
+            tcp_route_must_have_condition: s(15),
+            udp_route_must_have_condition: s(15),
+            route_must_have_parents: s(15),
+            latest_observed_generation_set: s(15),
+            namespaces_must_be_ready: s(30),
+            max_time_to_consistency: s(10),
+            request_timeout: s(5),
+            ..TimeoutConfig::default()
+        }
+    }
+
     /// Probes in a row for convergence (`RequiredConsecutiveSuccesses`).
     pub fn consecutive_successes(&self) -> u32 {
         self.required_consecutive_successes.as_secs().max(1) as u32

@@ -400,6 +400,10 @@ pub struct Distribution {
     /// Sample count; default from the power rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub samples: Option<u64>,
+    /// Detectable effect (absolute share) for the power rule; default the
+    /// run's (0.05). Extreme ratios need a smaller one to mean anything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effect: Option<f64>,
     /// Samples in flight at once (default 10).
     #[serde(default = "ten")]
     pub concurrency: u32,
@@ -422,9 +426,13 @@ pub struct Rejection {
     /// Sample count; default from the power rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub samples: Option<u64>,
-    /// Samples in flight at once (default 10).
-    #[serde(default = "ten")]
-    pub concurrency: u32,
+    /// Detectable effect (absolute share); default the run's (0.05).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effect: Option<f64>,
+    /// Samples in flight at once (default 10 for TCP; 200 for UDP, where a
+    /// dropped datagram costs a one-second wait).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<u32>,
 }
 
 /// `flowAffinity`: K datagrams on each of F flows; every flow stays on one backend.

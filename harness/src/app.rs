@@ -1,0 +1,336 @@
+//! A whole test run, from parsed flags to exit code: load the catalog,
+//! select features, start the cluster backend, run the trials, write the
+//! reports, print the summary.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use libtest_mimic::{Completion, Failed, Trial};
+use reports::{Implementation, Mode, RunFinished, RunRecord, RunSettings as ReportSettings, RunStarted, TestEvent, TestResult};
+
+use crate::cli::{ClusterKind, Options, RunArgs};
+use crate::cluster::World;
+use crate::cluster::local::{LocalCluster, LocalSettings, process};
+use crate::exit;
+use crate::run::context::RunSettings;
+use crate::run::events::Events;
+use crate::run::{self, finished, started};
+use crate::settings::features::{self, Selection};
+use crate::settings::timeout::TimeoutConfig;
+use crate::suite::{self, Step, TestSpec};
+
+/// Default GatewayClass in local mode.
+pub const LOCAL_GATEWAY_CLASS: &str = "gwl4-reference";
+/// The reference gateway's controllerName.
+pub const REFERENCE_CONTROLLER: &str = "gwl4.dev/reference-gateway";
+/// Default echo image (also what local mode recognises).
+pub const DEFAULT_ECHO_IMAGE: &str = "ghcr.io/gwl4/echo-server:latest";
+
+/// A setup error: printed, exit 2.
+fn setup(msg: impl std::fmt::Display) -> u8 {
+    eprintln!("gwl4: error: {msg}");
+    exit::SETUP_ERROR
+}
+
+/// Runs the tests; returns the exit code.
+pub fn run(args: RunArgs) -> u8 {
+    let RunArgs { mut test, options } = args;
+    let options = match &options.conformance_options_file {
+        Some(path) => match Options::from_file(path) {
+            Ok(file) => options.over(file),
+            Err(e) => return setup(e),
+        },
+        None => options,
+    };
+    let mut catalog = match suite::load::builtin() {
+        Ok(c) => c,
+        Err(e) => return setup(e),
+    };
+    for dir in options.suite_dir.iter().flatten() {
+        match suite::load::from_dir(dir).and_then(|extra| suite::load::merge(catalog.clone(), extra)) {
+            Ok(c) => catalog = c,
+            Err(e) => return setup(e),
+        }
+    }
+    let kind = options.cluster.unwrap_or(if options.gateway_class.is_some() && options.gateway_command.is_none() {
+        ClusterKind::Kube
+    } else {
+        ClusterKind::Local
+    });
+    let mut timeouts = match kind {
+        ClusterKind::Local => TimeoutConfig::local(),
+        ClusterKind::Kube => TimeoutConfig::default(),
+    };
+    if let Some(o) = &options.timeout_config_overrides
+        && let Err(e) = timeouts.apply_overrides(o)
+    {
+        return setup(e);
+    }
+    let mut profiles = Vec::new();
+    for name in options.conformance_profiles.iter().flatten() {
+        match features::profile(name) {
+            Some(p) => profiles.push(p),
+            None => return setup(format!("--conformance-profiles: unknown profile {name:?}; known: GATEWAY-TCP, GATEWAY-UDP")),
+        }
+    }
+    if let Some(only) = &options.run_test {
+        if !catalog.iter().any(|t| &t.name == only) {
+            return setup(format!("--run-test: no test named {only:?}"));
+        }
+        test.filter = Some(only.clone());
+        test.exact = true;
+    }
+    if let Some(skip) = &options.skip_tests {
+        test.skip.extend(skip.iter().cloned());
+    }
+    if test.list {
+        let trials = catalog.iter().map(|t| Trial::test(&t.name, || Ok(())).with_kind(t.features.join(","))).collect();
+        let _ = libtest_mimic::run(&test, trials);
+        return exit::SUCCESS;
+    }
+    if kind == ClusterKind::Kube {
+        return setup("Kubernetes mode is not built yet; run without --gateway-class for local mode, or pass --cluster local");
+    }
+    let gwl4 = match std::env::current_exe() {
+        Ok(p) => p,
+        Err(e) => return setup(format!("cannot find the gwl4 binary: {e}")),
+    };
+    let run_id = format!("{}-{}", humantime::format_rfc3339_seconds(SystemTime::now()).to_string().replace([':', '-'], ""), std::process::id());
+    let run_dir = std::env::temp_dir().join(format!("gwl4-{run_id}"));
+    let gateway_command = options.gateway_command.as_ref().map(|c| c.split_whitespace().map(str::to_string).collect::<Vec<_>>());
+    if gateway_command.as_ref().is_some_and(Vec::is_empty) {
+        return setup("--gateway-command is empty");
+    }
+    let gateway_class = options.gateway_class.clone().unwrap_or_else(|| LOCAL_GATEWAY_CLASS.into());
+    let echo_image = options.echo_image.clone().unwrap_or_else(|| DEFAULT_ECHO_IMAGE.into());
+    let local = LocalSettings {
+        gwl4,
+        gateway_command: gateway_command.clone(),
+        gateway_class: gateway_class.clone(),
+        controller_name: options.controller_name.clone().unwrap_or_else(|| REFERENCE_CONTROLLER.into()),
+        echo_image: echo_image.clone(),
+        run_dir: run_dir.clone(),
+        keep: options.cleanup == Some(false),
+        timeouts: timeouts.clone(),
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => return setup(format!("tokio runtime: {e}")),
+    };
+    let cluster = match LocalCluster::new(local) {
+        Ok(c) => Arc::new(c),
+        Err(e) => return setup(e),
+    };
+    install_interrupt_handler(&rt, run_dir.clone());
+
+    // Features: flags, or the GatewayClass's status (read from a gateway
+    // started just for that).
+    let class_features = if options.supported_features.is_none() && !options.all_features {
+        match rt.block_on(class_supported_features(&cluster, &gateway_class, timeouts.gwc_must_be_accepted)) {
+            Ok(f) => f,
+            Err(e) => return setup(e),
+        }
+    } else {
+        None
+    };
+    let selection = Selection::new(
+        options.supported_features.as_deref(),
+        options.all_features,
+        options.exempt_features.as_deref().unwrap_or_default(),
+        class_features.as_deref(),
+        profiles,
+    );
+    let catalog: Vec<TestSpec> = catalog.into_iter().filter(|t| selection.in_profiles(&t.features)).collect();
+
+    // Statistics: Bonferroni over the statistical steps that will run.
+    let statistical = catalog
+        .iter()
+        .filter(|t| selection.missing(&t.features).is_empty() && !test.skip.contains(&t.name))
+        .flat_map(|t| t.steps.iter())
+        .filter(|s| matches!(s, Step::Distribution(_) | Step::Rejection(_)))
+        .count() as u32;
+    let mut stats_settings = stats::Settings::default();
+    if let Some(p) = options.power {
+        stats_settings.power = p;
+    }
+    if let Some(e) = options.effect {
+        stats_settings.effect = e;
+    }
+    if let Some(run_alpha) = options.alpha {
+        match stats::per_test_alpha(run_alpha, statistical.max(1)) {
+            Ok(a) => stats_settings.alpha = a,
+            Err(e) => return setup(format!("--alpha: {e}")),
+        }
+    }
+    if let Err(e) = stats_settings.validate() {
+        return setup(e);
+    }
+    let family_wise = stats::family_wise_bound(stats_settings.alpha, statistical).unwrap_or(1.0);
+
+    let events = Events::new(options.verbose);
+    let start = tokio::time::Instant::now();
+    events.emit(TestEvent::RunStarted(Box::new(RunStarted {
+        schema_version: reports::SCHEMA_VERSION,
+        run_id: run_id.clone(),
+        start_time: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+        gwl4_version: env!("CARGO_PKG_VERSION").to_string(),
+        mode: Mode::Local,
+        conformance_mode: "default".into(),
+        gateway_class: gateway_class.clone(),
+        implementation: Implementation {
+            organization: options.organization.clone().unwrap_or_else(|| if gateway_command.is_none() { "gwl4".into() } else { String::new() }),
+            project: options.project.clone().unwrap_or_else(|| if gateway_command.is_none() { "reference-gateway".into() } else { String::new() }),
+            url: options.url.clone().unwrap_or_default(),
+            version: options.version.clone().unwrap_or_else(|| if gateway_command.is_none() { env!("CARGO_PKG_VERSION").into() } else { String::new() }),
+            contact: options.contact.clone().unwrap_or_default(),
+        },
+        gateway_api_version: "v1.6.1".into(),
+        gateway_api_channel: "standard".into(),
+        settings: ReportSettings {
+            alpha: stats_settings.alpha,
+            power: stats_settings.power,
+            detectable_effect: stats_settings.effect,
+            family_wise_bound: family_wise,
+            timeouts: timeouts.as_map(),
+            profiles: selection.profiles.iter().map(|p| p.name.to_string()).collect(),
+            supported_features: selection.supported.iter().cloned().collect(),
+        },
+    })));
+
+    let settings = Arc::new(RunSettings { timeouts, stats: stats_settings, gateway_class, echo_image });
+    let handle = rt.handle().clone();
+    let trials: Vec<Trial> = catalog
+        .iter()
+        .map(|spec| {
+            let kind = spec.features.join(",");
+            let spec = spec.clone();
+            let missing = selection.missing(&spec.features);
+            let (cluster, settings, events, handle) = (cluster.clone(), settings.clone(), events.clone(), handle.clone());
+            Trial::ignorable_test(spec.name.clone(), move || {
+                events.emit(started(&spec));
+                if !missing.is_empty() {
+                    events.emit(finished(&spec, TestResult::NotSupported { missing_features: missing.clone() }, Duration::ZERO));
+                    return Ok(Completion::ignored_with(format!("not supported: needs {}", missing.join(", "))));
+                }
+                let result = handle.block_on(async {
+                    let begin = tokio::time::Instant::now();
+                    let result = match cluster.world(&spec.name).await {
+                        Ok(world) => {
+                            let r = run::run_test(&world, &spec, &settings, &events).await;
+                            world.cleanup().await;
+                            r
+                        }
+                        Err(e) => TestResult::Failed { message: format!("setting up the test's world: {e}") },
+                    };
+                    (result, begin.elapsed())
+                });
+                events.emit(finished(&spec, result.0.clone(), result.1));
+                match result.0 {
+                    TestResult::Failed { message } => Err(Failed::from(message)),
+                    _ => Ok(Completion::Completed),
+                }
+            })
+            .with_kind(kind)
+        })
+        .collect();
+    if test.test_threads.is_none() {
+        // Tests mostly wait on sockets and status files, not on the CPU.
+        test.test_threads = Some(8);
+    }
+    let conclusion = libtest_mimic::run(&test, trials);
+    events.emit(TestEvent::RunFinished(RunFinished {
+        end_time: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+        elapsed: start.elapsed(),
+    }));
+    if options.cleanup != Some(false) {
+        let _ = std::fs::remove_dir_all(&run_dir);
+    } else {
+        eprintln!("kept the run directory (--cleanup=false): {}", run_dir.display());
+    }
+    let record = match RunRecord::from_events(&events.snapshot()) {
+        Ok(r) => r,
+        Err(e) => return setup(format!("building the report: {e}")),
+    };
+    let report_dir = options.report_dir.clone().unwrap_or_else(|| PathBuf::from("gwl4-reports"));
+    print_summary(&record, statistical, stats_settings.alpha, family_wise);
+    match reports::write_all(&record, &report_dir, options.report_output.as_deref()) {
+        Ok(paths) => {
+            for p in paths {
+                println!("wrote {}", p.display());
+            }
+        }
+        Err(e) => return setup(format!("writing reports: {e}")),
+    }
+    if conclusion.num_failed > 0 {
+        exit::TEST_FAILED
+    } else if conclusion.num_passed == 0 {
+        exit::NOTHING_RAN
+    } else {
+        exit::SUCCESS
+    }
+}
+
+/// Reads the GatewayClass's `status.supportedFeatures` from a gateway
+/// started for that purpose.
+async fn class_supported_features(cluster: &LocalCluster, class: &str, timeout: Duration) -> Result<Option<Vec<String>>, String> {
+    let world = cluster.world("gatewayclass-features").await.map_err(|e| e.to_string())?;
+    let key = crate::cluster::ObjectKey::new("GatewayClass", "", class);
+    let deadline = tokio::time::Instant::now() + timeout;
+    let result = loop {
+        if let Ok(Some(obj)) = world.get(&key).await
+            && let Some(list) = obj.pointer("/status/supportedFeatures").and_then(|v| v.as_array())
+        {
+            break Ok(Some(list.iter().filter_map(|f| f.get("name").or(Some(f)).and_then(|n| n.as_str()).map(str::to_string)).collect()));
+        }
+        if tokio::time::Instant::now() >= deadline {
+            break Err(format!(
+                "GatewayClass {class} has no status.supportedFeatures after {timeout:?}; pass --supported-features or --conformance-profiles\n{}",
+                world.diagnostics()
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    world.cleanup().await;
+    result
+}
+
+fn print_summary(record: &RunRecord, statistical: u32, alpha: f64, family_wise: f64) {
+    use reports::ResultKind;
+    println!();
+    println!("gwl4 summary");
+    for t in record.tests_failures_first() {
+        let kind = t.kind();
+        if kind.is_failure() {
+            println!("  FAILED         {}: {}", t.info.name, t.result_message().lines().next().unwrap_or_default());
+        }
+    }
+    println!(
+        "  {} passed, {} failed, {} not supported, {} skipped",
+        record.count(ResultKind::Passed),
+        record.count(ResultKind::Failed) + record.count(ResultKind::Incomplete),
+        record.count(ResultKind::NotSupported),
+        record.count(ResultKind::Skipped)
+    );
+    println!(
+        "  statistics: {statistical} statistical steps at alpha {alpha:.2e} each; family-wise false-failure bound {family_wise:.4} (Bonferroni)"
+    );
+}
+
+/// Ctrl-C / SIGTERM: kill every child, remove the run directory, exit 130.
+fn install_interrupt_handler(rt: &tokio::runtime::Runtime, run_dir: PathBuf) {
+    rt.spawn(async move {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => return,
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        eprintln!("\ngwl4: interrupted; stopping gateways and backends");
+        process::kill_all();
+        let _ = std::fs::remove_dir_all(&run_dir);
+        std::process::exit(i32::from(exit::INTERRUPTED));
+    });
+}

@@ -1,0 +1,8 @@
+//! One executor per step kind.
+
+pub mod converge;
+pub mod mutate;
+pub mod probe;
+pub mod split;
+pub mod status;
+pub mod traffic;

@@ -1,0 +1,240 @@
+//! One probe of a traffic step, and judging it against an expectation.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use reports::{Evidence, HistogramBucket, LatencySummary, TrafficEvidence, TrafficExample};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::settings::timeout::TimeoutConfig;
+use crate::suite::step::{Expect, ExpectedOutcome, Protocol, TcpMode};
+use crate::traffic::{self, Evidence as ProbeEvidence, Outcome, Probe, Sample, Tcp, UdpFlow, UdpOptions};
+
+/// What one probe does.
+#[derive(Debug, Clone)]
+pub enum ProbeKind {
+    /// A new TCP connection doing one of the TCP modes.
+    Tcp(TcpMode, u64),
+    /// A new UDP flow sending one datagram: `HELLO`, or `n` bytes to echo.
+    Udp(Option<u64>),
+    /// A new UDP flow expecting a fixed-text reply.
+    UdpText,
+}
+
+impl ProbeKind {
+    /// An identity probe for the protocol.
+    pub fn identify(protocol: Protocol) -> ProbeKind {
+        match protocol {
+            Protocol::Tcp => ProbeKind::Tcp(TcpMode::Identify, 0),
+            Protocol::Udp => ProbeKind::Udp(None),
+        }
+    }
+}
+
+/// Timeouts for one probe: RequestTimeout, or `udp_timeout` for UDP.
+#[derive(Debug, Clone, Copy)]
+pub struct ProbeTimeouts {
+    /// TCP connect and per-read/write deadline.
+    pub tcp: Duration,
+    /// UDP reply deadline.
+    pub udp: Duration,
+}
+
+impl ProbeTimeouts {
+    /// From the run's TimeoutConfig.
+    pub fn from(t: &TimeoutConfig) -> ProbeTimeouts {
+        ProbeTimeouts { tcp: t.request_timeout, udp: t.request_timeout }
+    }
+}
+
+/// Runs one probe.
+pub async fn run(kind: &ProbeKind, addr: SocketAddr, t: ProbeTimeouts, expect_text: Option<&str>) -> Result<Probe, traffic::Error> {
+    let tcp = Tcp { connect_timeout: t.tcp, io_timeout: t.tcp };
+    match kind {
+        ProbeKind::Tcp(TcpMode::Identify, _) => tcp.identify(addr).await,
+        ProbeKind::Tcp(TcpMode::Echo, n) => tcp.echo(addr, &payload(*n)).await,
+        ProbeKind::Tcp(TcpMode::Stream, n) => tcp.stream(addr, *n).await,
+        ProbeKind::Tcp(TcpMode::Text, _) => Ok(tcp_text(addr, t.tcp, expect_text.unwrap_or_default()).await),
+        ProbeKind::Udp(n) => {
+            let mut flow = UdpFlow::open(addr, UdpOptions { timeout: t.udp, ..UdpOptions::default() }).await?;
+            match n {
+                None => flow.identify().await,
+                Some(n) => flow.echo(&payload(*n)).await,
+            }
+        }
+        ProbeKind::UdpText => Ok(udp_text(addr, t.udp, expect_text.unwrap_or_default()).await),
+    }
+}
+
+fn payload(n: u64) -> Vec<u8> {
+    (0..n).map(|i| (i % 251) as u8).collect()
+}
+
+/// Reads what a `--text` backend sends on connect, until EOF.
+async fn tcp_text(addr: SocketAddr, timeout: Duration, want: &str) -> Probe {
+    let start = tokio::time::Instant::now();
+    let mut ev = ProbeEvidence { remote: Some(addr), ..ProbeEvidence::default() };
+    let result = tokio::time::timeout(timeout, async {
+        let mut s = tokio::net::TcpStream::connect(addr).await?;
+        ev.local = s.local_addr().ok();
+        s.shutdown().await?;
+        let mut buf = Vec::new();
+        s.read_to_end(&mut buf).await?;
+        Ok::<_, std::io::Error>(buf)
+    })
+    .await;
+    ev.elapsed = start.elapsed();
+    let outcome = match result {
+        Err(_) => Outcome::Timeout,
+        Ok(Err(e)) => {
+            ev.detail = e.to_string();
+            traffic::classify(&e).unwrap_or(Outcome::Unreachable)
+        }
+        Ok(Ok(buf)) => text_outcome(&buf, want, &mut ev),
+    };
+    Probe { outcome, evidence: ev, reply: None }
+}
+
+/// Sends one datagram and expects a fixed-text reply.
+async fn udp_text(addr: SocketAddr, timeout: Duration, want: &str) -> Probe {
+    let start = tokio::time::Instant::now();
+    let mut ev = ProbeEvidence { remote: Some(addr), ..ProbeEvidence::default() };
+    let bind: SocketAddr = if addr.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" }.parse().expect("literal");
+    let result = tokio::time::timeout(timeout, async {
+        let s = tokio::net::UdpSocket::bind(bind).await?;
+        ev.local = s.local_addr().ok();
+        s.send_to(b"hello\n", addr).await?;
+        let mut buf = vec![0u8; 65_536];
+        let (n, from) = s.recv_from(&mut buf).await?;
+        buf.truncate(n);
+        Ok::<_, std::io::Error>((buf, from))
+    })
+    .await;
+    ev.elapsed = start.elapsed();
+    let outcome = match result {
+        Err(_) => Outcome::Timeout,
+        Ok(Err(e)) => {
+            ev.detail = e.to_string();
+            traffic::classify(&e).unwrap_or(Outcome::Unreachable)
+        }
+        Ok(Ok((buf, from))) => {
+            ev.reply_from = Some(from);
+            text_outcome(&buf, want, &mut ev)
+        }
+    };
+    Probe { outcome, evidence: ev, reply: None }
+}
+
+fn text_outcome(buf: &[u8], want: &str, ev: &mut ProbeEvidence) -> Outcome {
+    ev.bytes_received = buf.len() as u64;
+    let got = String::from_utf8_lossy(buf);
+    if got.trim_end() == want.trim_end() {
+        Outcome::Ok
+    } else if buf.is_empty() {
+        ev.detail = "closed without sending the text".into();
+        Outcome::ClosedWithoutReply
+    } else {
+        ev.detail = format!("got {:?}, want {want:?}", got.trim_end());
+        Outcome::Mismatch
+    }
+}
+
+/// Whether a probe meets the expectation; the error says how it missed.
+pub fn judge(p: &Probe, expect: &Expect, gateway: SocketAddr, protocol: Protocol) -> Result<(), String> {
+    let want = expect.outcome.unwrap_or(ExpectedOutcome::Ok);
+    let outcome_ok = match want {
+        ExpectedOutcome::Ok => p.outcome == Outcome::Ok,
+        ExpectedOutcome::Rejected => match protocol {
+            Protocol::Tcp => matches!(p.outcome, Outcome::Refused | Outcome::Reset),
+            Protocol::Udp => matches!(p.outcome, Outcome::Timeout | Outcome::Refused),
+        },
+        ExpectedOutcome::Refused => p.outcome == Outcome::Refused,
+        ExpectedOutcome::Reset => p.outcome == Outcome::Reset,
+        ExpectedOutcome::ClosedWithoutReply => p.outcome == Outcome::ClosedWithoutReply,
+        ExpectedOutcome::Timeout => p.outcome == Outcome::Timeout,
+    };
+    if !outcome_ok {
+        let want_s = serde_json::to_value(want).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+        return Err(format!("{}: want {want_s}{}", describe(p), if want_s == "rejected" { " (refused or reset for TCP, no reply for UDP)" } else { "" }));
+    }
+    if want != ExpectedOutcome::Ok {
+        return Ok(());
+    }
+    let service = p.reply.as_ref().map(|r| r.service.as_str());
+    if let Some(b) = &expect.backend
+        && service != Some(b.as_str())
+    {
+        return Err(format!("{}: want a reply from backend {b}", describe(p)));
+    }
+    if let Some(set) = &expect.backend_in
+        && !service.is_some_and(|s| set.iter().any(|b| b == s))
+    {
+        return Err(format!("{}: want a reply from one of {set:?}", describe(p)));
+    }
+    if let Some(ns) = &expect.namespace
+        && p.reply.as_ref().map(|r| r.namespace.as_str()) != Some(ns.as_str())
+    {
+        return Err(format!("{}: want a backend in namespace {ns}", describe(p)));
+    }
+    if expect.reply_from_gateway == Some(true) && p.evidence.reply_from != Some(gateway) {
+        return Err(format!("{}: the reply came from {}, not from the gateway address {gateway}", describe(p), p.evidence.reply_from.map_or("nowhere".into(), |a| a.to_string())));
+    }
+    Ok(())
+}
+
+/// One line about a probe: outcome, backend, addresses, detail.
+pub fn describe(p: &Probe) -> String {
+    let mut s = p.outcome.as_str().to_string();
+    if let Some(b) = p.backend() {
+        s += &format!(" from {b}");
+    }
+    if let (Some(l), Some(r)) = (p.evidence.local, p.evidence.remote) {
+        s += &format!(" ({l} -> {r})");
+    }
+    if !p.evidence.detail.is_empty() {
+        s += &format!(": {}", p.evidence.detail);
+    }
+    s
+}
+
+/// Traffic evidence for reports.
+pub fn traffic_evidence(sample: &Sample) -> Evidence {
+    let outcomes: BTreeMap<String, u64> = sample.outcomes.iter().map(|(o, n)| (o.as_str().to_string(), *n)).collect();
+    let mut backends: BTreeMap<String, u64> = BTreeMap::new();
+    for (b, n) in &sample.backends {
+        *backends.entry(b.service.clone()).or_default() += n;
+    }
+    let mut examples: Vec<&Probe> = sample.probes.iter().filter(|p| !p.is_ok()).take(5).collect();
+    if examples.is_empty() {
+        examples = sample.probes.iter().take(2).collect();
+    }
+    let h = &sample.latency_us;
+    let latency = (h.len() > 0).then(|| LatencySummary {
+        p50_us: h.value_at_quantile(0.5),
+        p90_us: h.value_at_quantile(0.9),
+        p99_us: h.value_at_quantile(0.99),
+        p999_us: h.value_at_quantile(0.999),
+        max_us: h.max(),
+        buckets: h
+            .iter_log(100, 2.0)
+            .map(|v| HistogramBucket { le_us: v.value_iterated_to(), count: v.count_since_last_iteration() })
+            .collect(),
+    });
+    Evidence::Traffic(TrafficEvidence {
+        attempts: sample.probes.len() as u64,
+        outcomes,
+        backends,
+        examples: examples
+            .into_iter()
+            .map(|p| TrafficExample {
+                outcome: p.outcome.as_str().to_string(),
+                local: p.evidence.local.map(|a| a.to_string()),
+                remote: p.evidence.remote.map(|a| a.to_string()),
+                backend: p.backend().map(|b| b.to_string()),
+                detail: p.evidence.detail.clone(),
+            })
+            .collect(),
+        latency,
+    })
+}
