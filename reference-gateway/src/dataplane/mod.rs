@@ -1,0 +1,213 @@
+//! The data plane: a TCP and UDP proxy that serves a [`Config`].
+//!
+//! [`DataPlane::apply`] diffs the new config against the bound listeners
+//! (keyed by [`ListenerKey`]): new listeners are bound (failures are
+//! returned, for `PortUnavailable`), removed ones are closed together with
+//! their connections and sessions, and changed ones get their new route
+//! swapped in atomically (`arc-swap`: the accept and new-session paths take
+//! no lock).
+//!
+//! What survives a reload: an established TCP connection or UDP session
+//! stays as long as its listener keeps the same route and that route still
+//! has the connection's backend (by name) with the connection's endpoint
+//! among its ready endpoints. Weight changes, added backends and added
+//! endpoints affect new connections only. A connection whose route was
+//! deleted or replaced, or whose backend or endpoint was removed (or became
+//! a reject share), is closed with a reset on both sides; a UDP session in
+//! that case is dropped and its flow re-balanced on its next datagram.
+//!
+//! See [`select`](self) for the weighted choice, `tcp` and `udp` for each
+//! protocol.
+
+pub mod metrics;
+
+mod copy;
+mod select;
+mod state;
+mod tcp;
+mod udp;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{info, warn};
+
+use self::copy::SpliceBudget;
+use self::metrics::Metrics;
+use self::state::ListenerState;
+use crate::config::{Config, Listener, ListenerKey, Protocol};
+
+/// Tunables of the data plane.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Deadline for connecting to one backend endpoint.
+    pub connect_timeout: Duration,
+    /// A UDP session with no datagram either way for this long is removed.
+    pub udp_idle_timeout: Duration,
+    /// Most UDP sessions per listener; a new flow beyond it evicts the
+    /// least recently used session.
+    pub udp_max_sessions: usize,
+    /// Most TCP connections that splice at once (others copy through a
+    /// buffer). `None`: a sixteenth of the open-files soft limit.
+    pub max_spliced_connections: Option<usize>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(5),
+            udp_idle_timeout: Duration::from_secs(60),
+            udp_max_sessions: 65_536,
+            max_spliced_connections: None,
+        }
+    }
+}
+
+/// What every listener task needs. Cheap to clone.
+#[derive(Debug, Clone)]
+pub(crate) struct Ctx {
+    options: Arc<Options>,
+    metrics: Metrics,
+    budget: SpliceBudget,
+    tracker: TaskTracker,
+}
+
+/// A bound listener, shared by its task and its connections.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    /// The listener's name when it was bound (log and metric label).
+    name: String,
+    state: ArcSwap<ListenerState>,
+    /// Pinged after each swap of `state`, so connections recheck.
+    changes: watch::Sender<()>,
+    /// Stop accepting (shutdown, removal).
+    stop_accept: CancellationToken,
+    /// Close every connection and session (removal, end of drain).
+    closed: CancellationToken,
+}
+
+/// A bind failure: which listener, and the OS error.
+pub type BindFailures = BTreeMap<ListenerKey, String>;
+
+/// The running data plane. Methods need a tokio runtime.
+#[derive(Debug)]
+pub struct DataPlane {
+    ctx: Ctx,
+    listeners: Mutex<BTreeMap<ListenerKey, (Arc<Shared>, SocketAddr)>>,
+    /// Parent of every listener's `closed`: cancels all at the end of a drain.
+    kill: CancellationToken,
+}
+
+impl DataPlane {
+    /// A data plane with no listeners.
+    pub fn new(options: Options, metrics: Metrics) -> Self {
+        let budget = match options.max_spliced_connections {
+            Some(permits) => SpliceBudget::new(permits),
+            None => {
+                let (soft, _hard) = rlimit::Resource::NOFILE.get().unwrap_or((1024, 1024));
+                SpliceBudget::from_open_files(soft)
+            }
+        };
+        Self {
+            ctx: Ctx {
+                options: Arc::new(options),
+                metrics,
+                budget,
+                tracker: TaskTracker::new(),
+            },
+            listeners: Mutex::new(BTreeMap::new()),
+            kill: CancellationToken::new(),
+        }
+    }
+
+    /// Serves `config` from now on. Returns the listeners that could not be
+    /// bound (they are retried on the next apply).
+    pub fn apply(&self, config: &Config) -> BindFailures {
+        let wanted: BTreeMap<ListenerKey, &Listener> =
+            config.listeners.iter().map(|l| (l.key, l)).collect();
+        let mut listeners = self.listeners.lock().unwrap_or_else(PoisonError::into_inner);
+        listeners.retain(|key, (shared, _)| {
+            let keep = wanted.contains_key(key);
+            if !keep {
+                info!(listener = %shared.name, ?key, "listener removed");
+                shared.stop_accept.cancel();
+                shared.closed.cancel();
+            }
+            keep
+        });
+        let mut failed = BindFailures::new();
+        for (key, listener) in wanted {
+            if let Some((shared, _)) = listeners.get(&key) {
+                if shared.state.load().config != *listener {
+                    shared.state.store(Arc::new(ListenerState::new(listener, &self.ctx.metrics)));
+                    shared.changes.send_replace(());
+                }
+                continue;
+            }
+            match self.bind(listener) {
+                Ok(bound) => {
+                    listeners.insert(key, bound);
+                }
+                Err(error) => {
+                    warn!(listener = %listener.name, ?key, %error, "cannot bind listener");
+                    failed.insert(key, error.to_string());
+                }
+            }
+        }
+        failed
+    }
+
+    /// The bound listeners and their local addresses.
+    pub fn bound(&self) -> BTreeMap<ListenerKey, SocketAddr> {
+        let listeners = self.listeners.lock().unwrap_or_else(PoisonError::into_inner);
+        listeners.iter().map(|(key, (_, addr))| (*key, *addr)).collect()
+    }
+
+    /// Stops accepting, lets connections finish for up to `drain`, then
+    /// closes the rest.
+    pub async fn shutdown(&self, drain: Duration) {
+        let listeners = std::mem::take(&mut *self.listeners.lock().unwrap_or_else(PoisonError::into_inner));
+        for (shared, _) in listeners.values() {
+            shared.stop_accept.cancel();
+        }
+        self.ctx.tracker.close();
+        if tokio::time::timeout(drain, self.ctx.tracker.wait()).await.is_err() {
+            info!(remaining = self.ctx.tracker.len(), "drain period over, closing connections");
+        }
+        self.kill.cancel();
+        self.ctx.tracker.wait().await;
+    }
+
+    fn bind(&self, listener: &Listener) -> std::io::Result<(Arc<Shared>, SocketAddr)> {
+        let shared = Arc::new(Shared {
+            name: listener.name.clone(),
+            state: ArcSwap::from_pointee(ListenerState::new(listener, &self.ctx.metrics)),
+            changes: watch::Sender::new(()),
+            stop_accept: CancellationToken::new(),
+            closed: self.kill.child_token(),
+        });
+        let ctx = self.ctx.clone();
+        let local = match listener.key.protocol {
+            Protocol::Tcp => {
+                let socket = tcp::bind(&listener.key)?;
+                let local = socket.local_addr()?;
+                self.ctx.tracker.spawn(tcp::serve(socket, shared.clone(), ctx));
+                local
+            }
+            Protocol::Udp => {
+                let socket = udp::bind(&listener.key)?;
+                let local = socket.local_addr()?;
+                self.ctx.tracker.spawn(udp::serve(socket, shared.clone(), ctx));
+                local
+            }
+        };
+        info!(listener = %listener.name, %local, "listener bound");
+        Ok((shared, local))
+    }
+}

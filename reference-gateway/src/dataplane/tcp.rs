@@ -1,0 +1,158 @@
+//! TCP listeners: accept, choose a backend by weight, connect, proxy.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use socket2::{Domain, SockRef, Socket, Type};
+use tokio::net::{TcpListener, TcpStream};
+use tracing::{debug, warn};
+
+use super::metrics::Metrics;
+use super::state::{Decision, ListenerState};
+use super::{Ctx, Shared, copy, select};
+use crate::config::ListenerKey;
+
+/// Binds a listening socket (SO_REUSEADDR so a restart can rebind at once).
+pub(crate) fn bind(key: &ListenerKey) -> io::Result<TcpListener> {
+    let addr = SocketAddr::new(key.address, key.port);
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(socket2::Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(4096)?;
+    TcpListener::from_std(socket.into())
+}
+
+/// Accepts until the listener is stopped, one task per connection.
+pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>, ctx: Ctx) {
+    loop {
+        let (stream, peer) = tokio::select! {
+            () = shared.stop_accept.cancelled() => return,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Typically EMFILE: back off instead of spinning.
+                    warn!(listener = %shared.name, %error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    continue;
+                }
+            },
+        };
+        let state = shared.state.load_full();
+        let decision = state.decide(&mut rand::rng());
+        match decision {
+            Decision::Forward(index) => {
+                let shared = shared.clone();
+                let ctx2 = ctx.clone();
+                ctx.tracker.spawn(async move {
+                    proxy(stream, peer, state, index, shared, ctx2).await;
+                });
+            }
+            Decision::Reject { reason, .. } => {
+                debug!(listener = %shared.name, %peer, reason, "connection rejected");
+                Metrics::reason(&ctx.metrics.tcp_rejected, &shared.name, reason).inc();
+                reset(&stream);
+            }
+        }
+    }
+}
+
+/// Makes the close of `stream` a reset (RST) rather than a FIN: the client
+/// sees ECONNRESET, never a clean EOF it could take for an empty reply.
+fn reset(stream: &TcpStream) {
+    let _ = SockRef::from(stream).set_linger(Some(Duration::ZERO));
+}
+
+/// Proxies one connection to the backend at `index`.
+async fn proxy(
+    mut client: TcpStream,
+    peer: SocketAddr,
+    state: Arc<ListenerState>,
+    index: usize,
+    shared: Arc<Shared>,
+    ctx: Ctx,
+) {
+    let Some((backend, endpoints)) = state.forward_target(index) else {
+        reset(&client);
+        return;
+    };
+    let Some((mut upstream, endpoint)) = connect(endpoints, &ctx, &shared.name, &backend.name).await
+    else {
+        Metrics::reason(&ctx.metrics.tcp_rejected, &shared.name, "unreachable").inc();
+        reset(&client);
+        return;
+    };
+    let _ = client.set_nodelay(true);
+    let _ = upstream.set_nodelay(true);
+    let metrics = &backend.metrics;
+    metrics.accepted.inc();
+    metrics.active.inc();
+    let binding = state.binding(Some(index), Some(endpoint));
+    debug!(listener = %shared.name, %peer, backend = %backend.name, %endpoint, "proxying");
+
+    // Subscribe before re-checking so a reload between accept and here is
+    // not missed.
+    let mut changes = shared.changes.subscribe();
+    let mut keep = shared.state.load().keeps(&binding);
+    let moved = if keep {
+        let copy = copy::bidirectional(&mut client, &mut upstream, &ctx.budget);
+        tokio::pin!(copy);
+        loop {
+            tokio::select! {
+                moved = &mut copy => break Some(moved),
+                () = shared.closed.cancelled() => break None,
+                changed = changes.changed() => {
+                    keep = changed.is_ok() && shared.state.load().keeps(&binding);
+                    if !keep {
+                        break None;
+                    }
+                }
+            }
+        }
+    } else {
+        None
+    };
+    metrics.active.dec();
+    match moved {
+        Some(moved) => {
+            metrics.bytes_up.inc_by(moved.upstream);
+            metrics.bytes_down.inc_by(moved.downstream);
+            if let Some(error) = moved.error {
+                debug!(listener = %shared.name, %peer, %error, "connection ended with an error");
+            }
+        }
+        None => {
+            // The route or the backend is gone (or the gateway is stopping
+            // past its drain period): reset both sides.
+            ctx.metrics
+                .tcp_closed_by_reload
+                .get_or_create_owned(&super::metrics::ListenerLabels {
+                    listener: shared.name.clone(),
+                })
+                .inc();
+            reset(&client);
+            reset(&upstream);
+        }
+    }
+}
+
+/// Connects to the first endpoint that answers within the connect timeout,
+/// starting from a random one.
+async fn connect(
+    endpoints: &[SocketAddr],
+    ctx: &Ctx,
+    listener: &str,
+    backend: &str,
+) -> Option<(TcpStream, SocketAddr)> {
+    for i in select::endpoint_order(endpoints.len(), &mut rand::rng()) {
+        let endpoint = endpoints[i];
+        match tokio::time::timeout(ctx.options.connect_timeout, TcpStream::connect(endpoint)).await {
+            Ok(Ok(stream)) => return Some((stream, endpoint)),
+            Ok(Err(error)) => warn!(listener, backend, %endpoint, %error, "connect failed"),
+            Err(_) => warn!(listener, backend, %endpoint, "connect timed out"),
+        }
+    }
+    None
+}
