@@ -1,0 +1,80 @@
+//! Many probes with bounded concurrency, summarised: outcomes in order,
+//! latency histogram, counts per outcome and per backend.
+
+use std::collections::BTreeMap;
+
+use futures::{StreamExt, TryStreamExt, stream};
+use hdrhistogram::Histogram;
+
+use super::outcome::{Backend, Error, Outcome, Probe};
+
+/// Significant figures kept by the latency histogram (0.1% resolution).
+const SIGFIGS: u8 = 3;
+
+/// Largest latency the histogram tells apart (one hour, in microseconds);
+/// longer ones are recorded as this.
+const MAX_LATENCY_US: u64 = 3_600_000_000;
+
+/// The result of [`sample`].
+#[derive(Debug, Clone)]
+pub struct Sample {
+    /// Every probe, in the order they were started (index `i` is probe `i`).
+    pub probes: Vec<Probe>,
+    /// Latency of the probes whose outcome is [`Outcome::Ok`], in
+    /// microseconds (failures would mix in timeouts and instant refusals).
+    pub latency_us: Histogram<u64>,
+    /// How many probes ended in each outcome (outcomes with none are absent).
+    pub outcomes: BTreeMap<Outcome, u64>,
+    /// How many identity replies each backend gave, over probes whose
+    /// outcome is [`Outcome::Ok`].
+    pub backends: BTreeMap<Backend, u64>,
+}
+
+impl Sample {
+    /// How many probes ended in `outcome`.
+    pub fn count(&self, outcome: Outcome) -> u64 {
+        self.outcomes.get(&outcome).copied().unwrap_or(0)
+    }
+}
+
+/// Runs `n` probes, at most `concurrency` at a time (at least one), all on
+/// the current task. `probe(i)` makes probe `i`. Stops at the first local
+/// [`Error`] (our own failure invalidates the sample).
+pub async fn sample<F, Fut>(n: usize, concurrency: usize, probe: F) -> Result<Sample, Error>
+where
+    F: FnMut(usize) -> Fut,
+    Fut: Future<Output = Result<Probe, Error>>,
+{
+    let probes: Vec<Probe> = stream::iter(0..n)
+        .map(probe)
+        .buffered(concurrency.max(1))
+        .try_collect()
+        .await?;
+    Ok(summarise(probes))
+}
+
+/// Builds the counts and histogram over finished probes.
+pub fn summarise(probes: Vec<Probe>) -> Sample {
+    let mut latency_us =
+        Histogram::new_with_max(MAX_LATENCY_US, SIGFIGS).expect("constant bounds are valid");
+    let mut outcomes = BTreeMap::new();
+    let mut backends = BTreeMap::new();
+    for p in &probes {
+        *outcomes.entry(p.outcome).or_insert(0) += 1;
+        if p.is_ok() {
+            let us = u64::try_from(p.evidence.elapsed.as_micros()).unwrap_or(u64::MAX);
+            // A fixed range (auto-resizing histograms do not resize on
+            // `saturating_record`): anything beyond it counts as the maximum.
+            latency_us.saturating_record(us);
+            if let Some(b) = p.backend() {
+                *backends.entry(b).or_insert(0) += 1;
+            }
+        }
+    }
+    Sample {
+        probes,
+        latency_us,
+        outcomes,
+        backends,
+    }
+}

@@ -1,0 +1,389 @@
+//! TCP probes against an echo server (directly or through a gateway). Each
+//! probe is one fresh connection: connect, one command, close.
+//!
+//! Precedence when both directions fail: a wrong reply ([`Outcome::Mismatch`])
+//! is reported first, then a write error, then the read side's result. A peer
+//! that closes while we are still sending usually resets the connection (its
+//! kernel answers our data with RST), so such probes report `reset`.
+
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use echo_server::protocol::Reply;
+use rand::{RngCore, SeedableRng, rngs::StdRng};
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+
+use super::outcome::{Error, Evidence, Outcome, Probe, classify, excerpt};
+
+/// Longest identity line we read; a real one is a few hundred bytes.
+const MAX_REPLY_LINE: u64 = 64 * 1024;
+
+/// Chunk size for streaming: big enough for throughput, small enough that a
+/// 1 GiB stream never sits in memory.
+const CHUNK: usize = 64 * 1024;
+
+/// Deadlines for TCP probes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tcp {
+    /// Longest wait for the connection to be established.
+    pub connect_timeout: Duration,
+    /// Longest wait for any single read or write to make progress (not the
+    /// whole exchange, so long streams do not need a long deadline).
+    pub io_timeout: Duration,
+}
+
+impl Default for Tcp {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(5),
+            io_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A read or write failure, or a wrong reply.
+enum Fail {
+    Io(io::Error),
+    Wrong(Outcome, String),
+}
+
+impl From<io::Error> for Fail {
+    fn from(e: io::Error) -> Self {
+        Self::Io(e)
+    }
+}
+
+/// Bookkeeping for one probe, turned into a [`Probe`] at the end.
+struct Attempt {
+    target: SocketAddr,
+    started: Instant,
+    evidence: Evidence,
+}
+
+impl Attempt {
+    fn new(target: SocketAddr) -> Self {
+        Self {
+            target,
+            started: Instant::now(),
+            evidence: Evidence {
+                remote: Some(target),
+                ..Evidence::default()
+            },
+        }
+    }
+
+    fn finish(mut self, outcome: Outcome, detail: String, reply: Option<Reply>) -> Probe {
+        self.evidence.elapsed = self.started.elapsed();
+        self.evidence.detail = detail;
+        Probe {
+            outcome,
+            evidence: self.evidence,
+            reply,
+        }
+    }
+
+    /// Classifies `fail`; an unclassifiable io error is our own problem.
+    fn fail(self, action: &'static str, fail: Fail) -> Result<Probe, Error> {
+        match fail {
+            Fail::Wrong(outcome, detail) => Ok(self.finish(outcome, detail, None)),
+            Fail::Io(source) => match classify(&source) {
+                Some(outcome) => Ok(self.finish(outcome, format!("{action}: {source}"), None)),
+                None => Err(Error {
+                    protocol: "tcp",
+                    target: self.target,
+                    action,
+                    source,
+                }),
+            },
+        }
+    }
+}
+
+/// Awaits `f` for at most `limit`; running out is an [`io::ErrorKind::TimedOut`]
+/// error, which [`classify`] turns into [`Outcome::Timeout`].
+async fn deadline<T>(
+    limit: Duration,
+    what: &str,
+    f: impl Future<Output = io::Result<T>>,
+) -> io::Result<T> {
+    tokio::time::timeout(limit, f).await.unwrap_or_else(|_| {
+        Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!("no {what} within {limit:?}"),
+        ))
+    })
+}
+
+impl Tcp {
+    async fn connect(&self, attempt: &mut Attempt) -> io::Result<TcpStream> {
+        let stream = deadline(
+            self.connect_timeout,
+            "connection",
+            TcpStream::connect(attempt.target),
+        )
+        .await?;
+        attempt.evidence.local = stream.local_addr().ok();
+        Ok(stream)
+    }
+
+    /// `HELLO <nonce>`: which backend answers, and the client address it
+    /// sees. A reply that is not identity JSON, or carries another nonce, is
+    /// a [`Outcome::Mismatch`].
+    pub async fn identify(&self, target: SocketAddr) -> Result<Probe, Error> {
+        let mut attempt = Attempt::new(target);
+        let mut stream = match self.connect(&mut attempt).await {
+            Ok(s) => s,
+            Err(e) => return attempt.fail("connecting", e.into()),
+        };
+        let nonce = format!("{:016x}", rand::random::<u64>());
+        let request = format!("HELLO {nonce}\n");
+        if let Err(e) = deadline(
+            self.io_timeout,
+            "write progress",
+            stream.write_all(request.as_bytes()),
+        )
+        .await
+        {
+            return attempt.fail("sending HELLO", e.into());
+        }
+        attempt.evidence.bytes_sent = request.len() as u64;
+        let mut line = Vec::new();
+        let mut reader = BufReader::new(&mut stream).take(MAX_REPLY_LINE);
+        let read = deadline(
+            self.io_timeout,
+            "reply",
+            reader.read_until(b'\n', &mut line),
+        )
+        .await;
+        attempt.evidence.bytes_received = line.len() as u64;
+        if let Err(e) = read {
+            return attempt.fail("reading the identity reply", e.into());
+        }
+        if line.is_empty() {
+            return Ok(attempt.finish(
+                Outcome::ClosedWithoutReply,
+                "connection closed before any reply".into(),
+                None,
+            ));
+        }
+        if line.last() != Some(&b'\n') {
+            let detail = format!("identity reply not newline-terminated: {}", excerpt(&line));
+            return Ok(attempt.finish(Outcome::Mismatch, detail, None));
+        }
+        match serde_json::from_slice::<Reply>(&line) {
+            Ok(reply) if reply.nonce == nonce => {
+                let detail = format!("answered by {}/{}", reply.service, reply.pod);
+                Ok(attempt.finish(Outcome::Ok, detail, Some(reply)))
+            }
+            Ok(reply) => {
+                let detail = format!("reply carries nonce {:?}, sent {nonce:?}", reply.nonce);
+                Ok(attempt.finish(Outcome::Mismatch, detail, Some(reply)))
+            }
+            Err(e) => {
+                let detail = format!("not an identity reply ({e}): {}", excerpt(&line));
+                Ok(attempt.finish(Outcome::Mismatch, detail, None))
+            }
+        }
+    }
+
+    /// `ECHO <n>` + `payload`: the same bytes must come back. Sends and
+    /// receives at once, so large payloads cannot deadlock.
+    pub async fn echo(&self, target: SocketAddr, payload: &[u8]) -> Result<Probe, Error> {
+        let mut attempt = Attempt::new(target);
+        let mut stream = match self.connect(&mut attempt).await {
+            Ok(s) => s,
+            Err(e) => return attempt.fail("connecting", e.into()),
+        };
+        let header = format!("ECHO {}\n", payload.len());
+        let (mut r, mut w) = stream.split();
+        let mut sent = 0u64;
+        let mut received = 0u64;
+        let send = async {
+            self.write_chunk(&mut w, header.as_bytes(), &mut sent)
+                .await?;
+            for chunk in payload.chunks(CHUNK) {
+                self.write_chunk(&mut w, chunk, &mut sent).await?;
+            }
+            io::Result::Ok(())
+        };
+        let receive = self.read_expecting(&mut r, payload, &mut received);
+        let (sent_result, received_result) = tokio::join!(send, receive);
+        attempt.evidence.bytes_sent = sent;
+        attempt.evidence.bytes_received = received;
+        match decide(sent_result, received_result) {
+            Ok(()) => {
+                Ok(attempt.finish(Outcome::Ok, format!("{} bytes echoed", payload.len()), None))
+            }
+            Err((action, fail)) => attempt.fail(action, fail),
+        }
+    }
+
+    /// `STREAM`: sends `len` pseudo-random bytes, half-closes, reads the echo
+    /// to EOF, and compares SHA-256 digests of what went out and came back.
+    /// Memory use is one chunk each way, whatever `len` is.
+    pub async fn stream(&self, target: SocketAddr, len: u64) -> Result<Probe, Error> {
+        let mut attempt = Attempt::new(target);
+        let mut stream = match self.connect(&mut attempt).await {
+            Ok(s) => s,
+            Err(e) => return attempt.fail("connecting", e.into()),
+        };
+        let (mut r, mut w) = stream.split();
+        let mut sent = 0u64;
+        let mut received = 0u64;
+        let send = async {
+            self.write_chunk(&mut w, b"STREAM\n", &mut sent).await?;
+            let mut rng = StdRng::seed_from_u64(rand::random());
+            let mut digest = Sha256::new();
+            let mut chunk = vec![0u8; CHUNK];
+            let mut left = len;
+            while left > 0 {
+                let n = left.min(CHUNK as u64) as usize;
+                rng.fill_bytes(&mut chunk[..n]);
+                digest.update(&chunk[..n]);
+                self.write_chunk(&mut w, &chunk[..n], &mut sent).await?;
+                left -= n as u64;
+            }
+            // Half-close: the server finishes echoing, then closes.
+            deadline(self.io_timeout, "write progress", w.shutdown()).await?;
+            io::Result::Ok(digest.finalize())
+        };
+        let receive = async {
+            let mut digest = Sha256::new();
+            let mut buf = vec![0u8; CHUNK];
+            loop {
+                let n = deadline(self.io_timeout, "read progress", r.read(&mut buf)).await?;
+                if n == 0 {
+                    return io::Result::Ok(digest.finalize());
+                }
+                received += n as u64;
+                digest.update(&buf[..n]);
+            }
+        };
+        let (sent_digest, received_digest) = tokio::join!(send, receive);
+        attempt.evidence.bytes_sent = sent;
+        attempt.evidence.bytes_received = received;
+        let payload_received = received;
+        let verdict = match (sent_digest, received_digest) {
+            (Ok(out), Ok(back)) if payload_received == len && out == back => Ok(()),
+            (Ok(_), Ok(_)) if payload_received == 0 && len > 0 => Err((
+                "reading the stream",
+                Fail::Wrong(
+                    Outcome::ClosedWithoutReply,
+                    "connection closed before any reply".into(),
+                ),
+            )),
+            (Ok(out), Ok(back)) => Err((
+                "comparing the stream",
+                Fail::Wrong(
+                    Outcome::Mismatch,
+                    format!(
+                        "sent {len} bytes (sha256 {}), got {payload_received} back (sha256 {})",
+                        hex::encode(out),
+                        hex::encode(back)
+                    ),
+                ),
+            )),
+            (Err(e), _) => Err(("sending the stream", Fail::Io(e))),
+            (Ok(_), Err(e)) => Err(("reading the stream", Fail::Io(e))),
+        };
+        match verdict {
+            Ok(()) => Ok(attempt.finish(Outcome::Ok, format!("{len} bytes streamed intact"), None)),
+            Err((action, fail)) => attempt.fail(action, fail),
+        }
+    }
+
+    async fn write_chunk<W: AsyncWrite + Unpin>(
+        &self,
+        w: &mut W,
+        bytes: &[u8],
+        sent: &mut u64,
+    ) -> io::Result<()> {
+        deadline(self.io_timeout, "write progress", w.write_all(bytes)).await?;
+        *sent += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Reads `expected.len()` bytes, comparing as they arrive.
+    async fn read_expecting<R: AsyncRead + Unpin>(
+        &self,
+        r: &mut R,
+        expected: &[u8],
+        received: &mut u64,
+    ) -> Result<(), Fail> {
+        let mut buf = vec![0u8; CHUNK];
+        let mut at = 0usize;
+        while at < expected.len() {
+            let want = (expected.len() - at).min(CHUNK);
+            let n = deadline(self.io_timeout, "read progress", r.read(&mut buf[..want])).await?;
+            if n == 0 {
+                return Err(if at == 0 {
+                    Fail::Wrong(
+                        Outcome::ClosedWithoutReply,
+                        "connection closed before any reply".into(),
+                    )
+                } else {
+                    Fail::Wrong(
+                        Outcome::Mismatch,
+                        format!("reply ended after {at} of {} bytes", expected.len()),
+                    )
+                });
+            }
+            *received += n as u64;
+            if let Some(i) = (0..n).find(|&i| buf[i] != expected[at + i]) {
+                return Err(Fail::Wrong(
+                    Outcome::Mismatch,
+                    format!(
+                        "byte {} differs: sent {:#04x}, got {:#04x}; reply from there: {}",
+                        at + i,
+                        expected[at + i],
+                        buf[i],
+                        excerpt(&buf[i..n])
+                    ),
+                ));
+            }
+            at += n;
+        }
+        Ok(())
+    }
+}
+
+/// Combines both directions by the precedence in the module docs.
+fn decide(sent: io::Result<()>, received: Result<(), Fail>) -> Result<(), (&'static str, Fail)> {
+    match (sent, received) {
+        (_, Err(Fail::Wrong(Outcome::Mismatch, d))) => {
+            Err(("reading the echo", Fail::Wrong(Outcome::Mismatch, d)))
+        }
+        (Err(e), _) => Err(("sending the payload", Fail::Io(e))),
+        (Ok(()), Err(f)) => Err(("reading the echo", f)),
+        (Ok(()), Ok(())) => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mismatch_beats_write_error_beats_read_result() {
+        let reset = || io::Error::from(io::ErrorKind::ConnectionReset);
+        let wrong = || Fail::Wrong(Outcome::Mismatch, "x".into());
+        let closed = || Fail::Wrong(Outcome::ClosedWithoutReply, "y".into());
+        assert!(matches!(
+            decide(Err(reset()), Err(wrong())),
+            Err((_, Fail::Wrong(Outcome::Mismatch, _)))
+        ));
+        assert!(matches!(
+            decide(Err(reset()), Err(closed())),
+            Err((_, Fail::Io(_)))
+        ));
+        assert!(matches!(
+            decide(Ok(()), Err(closed())),
+            Err((_, Fail::Wrong(Outcome::ClosedWithoutReply, _)))
+        ));
+        assert!(decide(Ok(()), Ok(())).is_ok());
+    }
+}

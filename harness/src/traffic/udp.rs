@@ -1,0 +1,355 @@
+//! UDP probes. A flow is one client socket, so one source port: the unit a
+//! gateway keeps affinity for.
+//!
+//! By default the socket is unconnected and replies are read with
+//! `recv_from`, so a reply from the wrong source address is seen (and
+//! reported as [`Outcome::Mismatch`]) instead of being silently dropped by
+//! the kernel. The price: Linux reports ICMP port-unreachable only to
+//! connected sockets, so an unconnected flow sees a closed port as
+//! [`Outcome::Timeout`]. [`UdpOptions::connected`] trades the other way.
+
+use std::io;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::Duration;
+
+use echo_server::protocol::Reply;
+use tokio::net::UdpSocket;
+use tokio::time::Instant;
+
+use super::outcome::{Backend, Error, Evidence, Outcome, Probe, classify, excerpt};
+
+/// How a flow's socket behaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UdpOptions {
+    /// How long to wait for each reply.
+    pub timeout: Duration,
+    /// Connect the socket to the target: ICMP port-unreachable becomes
+    /// [`Outcome::Refused`], but replies from other addresses are filtered
+    /// out by the kernel (and so time out).
+    pub connected: bool,
+}
+
+impl Default for UdpOptions {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(2),
+            connected: false,
+        }
+    }
+}
+
+/// One UDP flow (one client socket) to a target.
+#[derive(Debug)]
+pub struct UdpFlow {
+    socket: UdpSocket,
+    target: SocketAddr,
+    local: SocketAddr,
+    options: UdpOptions,
+    /// Tags nonces so replies to earlier (timed-out) probes are recognised.
+    flow_tag: u64,
+    next_seq: u64,
+    buf: Vec<u8>,
+}
+
+/// The replies to [`UdpFlow::burst`], one probe per datagram in send order.
+#[derive(Debug, Clone)]
+pub struct Burst {
+    /// One identify probe per datagram.
+    pub probes: Vec<Probe>,
+}
+
+impl Burst {
+    /// The distinct backends that answered.
+    pub fn backends(&self) -> std::collections::BTreeSet<Backend> {
+        self.probes.iter().filter_map(Probe::backend).collect()
+    }
+
+    /// Each reply's `flowSeq` (`None` where there was no identity reply).
+    pub fn flow_seqs(&self) -> Vec<Option<u64>> {
+        self.probes
+            .iter()
+            .map(|p| p.reply.as_ref().and_then(|r| r.flow_seq))
+            .collect()
+    }
+
+    /// How many datagrams got a correct reply.
+    pub fn ok_count(&self) -> usize {
+        self.probes.iter().filter(|p| p.is_ok()).count()
+    }
+}
+
+/// Why a wait for a reply ended without one.
+enum NoReply {
+    Io(io::Error),
+    Timeout,
+}
+
+impl UdpFlow {
+    /// Binds a new socket on an ephemeral port of the source address the
+    /// kernel would route from to reach `target` (so [`Self::local_addr`]
+    /// is the address the server sees, not a wildcard), connected to
+    /// `target` if the options say so.
+    pub async fn open(target: SocketAddr, options: UdpOptions) -> Result<Self, Error> {
+        let err = |action, source| Error {
+            protocol: "udp",
+            target,
+            action,
+            source,
+        };
+        let any: SocketAddr = if target.is_ipv4() {
+            (Ipv4Addr::UNSPECIFIED, 0).into()
+        } else {
+            (Ipv6Addr::UNSPECIFIED, 0).into()
+        };
+        // Connecting a UDP socket only does a route lookup; nothing is sent.
+        let route = UdpSocket::bind(any)
+            .await
+            .map_err(|e| err("binding a socket", e))?;
+        route
+            .connect(target)
+            .await
+            .map_err(|e| err("finding the route", e))?;
+        let source = route
+            .local_addr()
+            .map_err(|e| err("finding the route", e))?
+            .ip();
+        drop(route);
+        let socket = UdpSocket::bind((source, 0))
+            .await
+            .map_err(|e| err("binding a socket", e))?;
+        if options.connected {
+            socket
+                .connect(target)
+                .await
+                .map_err(|e| err("connecting the socket", e))?;
+        }
+        let local = socket
+            .local_addr()
+            .map_err(|e| err("reading the local address", e))?;
+        Ok(Self {
+            socket,
+            target,
+            local,
+            options,
+            flow_tag: rand::random(),
+            next_seq: 0,
+            buf: vec![0u8; 65_536],
+        })
+    }
+
+    /// This flow's local address (the source address of every datagram).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// Sends `HELLO <nonce>` and awaits the identity reply. Replies to
+    /// earlier probes of this flow (recognised by nonce) are skipped.
+    pub async fn identify(&mut self) -> Result<Probe, Error> {
+        self.next_seq += 1;
+        let nonce = format!("{:016x}-{}", self.flow_tag, self.next_seq);
+        let started = Instant::now();
+        let mut evidence = self.evidence();
+        let request = format!("HELLO {nonce}");
+        if let Some(probe) = self
+            .send(request.as_bytes(), &mut evidence, started)
+            .await?
+        {
+            return Ok(probe);
+        }
+        let deadline = started + self.options.timeout;
+        let mut stale = 0usize;
+        loop {
+            let (n, from) = match self.receive(deadline).await {
+                Ok(r) => r,
+                Err(no) => return self.no_reply(no, evidence, started, "identity reply"),
+            };
+            evidence.bytes_received += n as u64;
+            evidence.reply_from = Some(from);
+            let reply = match serde_json::from_slice::<Reply>(&self.buf[..n]) {
+                Ok(r) => r,
+                Err(e) => {
+                    let detail =
+                        format!("not an identity reply ({e}): {}", excerpt(&self.buf[..n]));
+                    return Ok(finish(Outcome::Mismatch, evidence, started, detail, None));
+                }
+            };
+            if reply.nonce != nonce && self.is_earlier_nonce(&reply.nonce) {
+                stale += 1;
+                continue;
+            }
+            let (outcome, mut detail) = if reply.nonce != nonce {
+                (
+                    Outcome::Mismatch,
+                    format!("reply carries nonce {:?}, sent {nonce:?}", reply.nonce),
+                )
+            } else if from != self.target {
+                (
+                    Outcome::Mismatch,
+                    format!("reply came from {from}, sent to {}", self.target),
+                )
+            } else {
+                (
+                    Outcome::Ok,
+                    format!("answered by {}/{}", reply.service, reply.pod),
+                )
+            };
+            if stale > 0 {
+                detail.push_str(&format!(
+                    " ({stale} late replies to earlier probes skipped)"
+                ));
+            }
+            return Ok(finish(outcome, evidence, started, detail, Some(reply)));
+        }
+    }
+
+    /// Sends `payload` and expects it back verbatim, from the target.
+    /// (A payload starting with `HELLO` gets an identity reply instead.)
+    pub async fn echo(&mut self, payload: &[u8]) -> Result<Probe, Error> {
+        let started = Instant::now();
+        let mut evidence = self.evidence();
+        if let Some(probe) = self.send(payload, &mut evidence, started).await? {
+            return Ok(probe);
+        }
+        let deadline = started + self.options.timeout;
+        let (n, from) = match self.receive(deadline).await {
+            Ok(r) => r,
+            Err(no) => return self.no_reply(no, evidence, started, "echo"),
+        };
+        evidence.bytes_received = n as u64;
+        evidence.reply_from = Some(from);
+        let got = &self.buf[..n];
+        let (outcome, detail) = if got != payload {
+            let detail = match got.iter().zip(payload).position(|(a, b)| a != b) {
+                Some(i) => format!("byte {i} differs; reply from there: {}", excerpt(&got[i..])),
+                None => format!("reply has {n} bytes, sent {}", payload.len()),
+            };
+            (Outcome::Mismatch, detail)
+        } else if from != self.target {
+            (
+                Outcome::Mismatch,
+                format!("reply came from {from}, sent to {}", self.target),
+            )
+        } else {
+            (Outcome::Ok, format!("{n} bytes echoed"))
+        };
+        Ok(finish(outcome, evidence, started, detail, None))
+    }
+
+    /// Sends `k` `HELLO` datagrams on this flow, one at a time: each is sent
+    /// only after the previous one was answered or timed out, so the burst
+    /// is paced by the round trip and a lost datagram shows as one
+    /// [`Outcome::Timeout`] without disturbing the rest (late replies are
+    /// recognised by nonce and skipped).
+    pub async fn burst(&mut self, k: usize) -> Result<Burst, Error> {
+        let mut probes = Vec::with_capacity(k);
+        for _ in 0..k {
+            probes.push(self.identify().await?);
+        }
+        Ok(Burst { probes })
+    }
+
+    fn evidence(&self) -> Evidence {
+        Evidence {
+            local: Some(self.local),
+            remote: Some(self.target),
+            ..Evidence::default()
+        }
+    }
+
+    /// Sends one datagram; `Some(probe)` if sending already decided the outcome.
+    async fn send(
+        &self,
+        datagram: &[u8],
+        evidence: &mut Evidence,
+        started: Instant,
+    ) -> Result<Option<Probe>, Error> {
+        let sent = if self.options.connected {
+            self.socket.send(datagram).await
+        } else {
+            self.socket.send_to(datagram, self.target).await
+        };
+        match sent {
+            Ok(n) => {
+                evidence.bytes_sent += n as u64;
+                Ok(None)
+            }
+            // A connected socket reports an earlier ICMP error on the next send.
+            Err(e) => self
+                .io_failure(e, evidence.clone(), started, "sending")
+                .map(Some),
+        }
+    }
+
+    async fn receive(&mut self, deadline: Instant) -> Result<(usize, SocketAddr), NoReply> {
+        match tokio::time::timeout_at(deadline, self.socket.recv_from(&mut self.buf)).await {
+            Ok(Ok(r)) => Ok(r),
+            Ok(Err(e)) => Err(NoReply::Io(e)),
+            Err(_) => Err(NoReply::Timeout),
+        }
+    }
+
+    fn no_reply(
+        &self,
+        no: NoReply,
+        evidence: Evidence,
+        started: Instant,
+        what: &str,
+    ) -> Result<Probe, Error> {
+        match no {
+            NoReply::Timeout => {
+                let detail = format!("no {what} within {:?}", self.options.timeout);
+                Ok(finish(Outcome::Timeout, evidence, started, detail, None))
+            }
+            NoReply::Io(e) => self.io_failure(e, evidence, started, "awaiting the reply"),
+        }
+    }
+
+    fn io_failure(
+        &self,
+        e: io::Error,
+        evidence: Evidence,
+        started: Instant,
+        action: &'static str,
+    ) -> Result<Probe, Error> {
+        match classify(&e) {
+            Some(outcome) => Ok(finish(
+                outcome,
+                evidence,
+                started,
+                format!("{action}: {e}"),
+                None,
+            )),
+            None => Err(Error {
+                protocol: "udp",
+                target: self.target,
+                action,
+                source: e,
+            }),
+        }
+    }
+
+    /// Whether `nonce` belongs to an earlier probe of this flow.
+    fn is_earlier_nonce(&self, nonce: &str) -> bool {
+        let Some((tag, seq)) = nonce.split_once('-') else {
+            return false;
+        };
+        tag == format!("{:016x}", self.flow_tag)
+            && seq.parse::<u64>().is_ok_and(|s| s < self.next_seq)
+    }
+}
+
+fn finish(
+    outcome: Outcome,
+    mut evidence: Evidence,
+    started: Instant,
+    detail: String,
+    reply: Option<Reply>,
+) -> Probe {
+    evidence.elapsed = started.elapsed();
+    evidence.detail = detail;
+    Probe {
+        outcome,
+        evidence,
+        reply,
+    }
+}

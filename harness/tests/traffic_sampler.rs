@@ -1,0 +1,125 @@
+//! The sampler: order, concurrency bound, outcome and backend counts, and
+//! the latency histogram, with synthetic probes and with real echo servers.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use echo_server::{Config, Identity, Running};
+use harness::traffic::{Backend, Evidence, Outcome, Probe, Tcp, sample};
+use tokio::sync::Barrier;
+
+const PATIENCE: Duration = Duration::from_secs(60);
+
+fn synthetic(outcome: Outcome, elapsed: Duration) -> Probe {
+    Probe {
+        outcome,
+        evidence: Evidence {
+            elapsed,
+            ..Evidence::default()
+        },
+        reply: None,
+    }
+}
+
+#[tokio::test]
+async fn concurrency_reaches_but_never_exceeds_the_bound() {
+    const BOUND: usize = 4;
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let max_seen = Arc::new(AtomicUsize::new(0));
+    // Each probe waits until BOUND probes are in flight together: with fewer
+    // allowed the barrier never opens (the test times out), with more the
+    // maximum shows it.
+    let barrier = Arc::new(Barrier::new(BOUND));
+    let run = sample(48, BOUND, |i| {
+        let (in_flight, max_seen, barrier) = (in_flight.clone(), max_seen.clone(), barrier.clone());
+        async move {
+            let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            max_seen.fetch_max(now, Ordering::SeqCst);
+            barrier.wait().await;
+            in_flight.fetch_sub(1, Ordering::SeqCst);
+            Ok(synthetic(Outcome::Ok, Duration::from_micros(i as u64)))
+        }
+    });
+    let result = tokio::time::timeout(PATIENCE, run)
+        .await
+        .expect("barrier opened")
+        .unwrap();
+    assert_eq!(max_seen.load(Ordering::SeqCst), BOUND);
+    assert_eq!(result.probes.len(), 48);
+    // Results come back in probe order.
+    for (i, p) in result.probes.iter().enumerate() {
+        assert_eq!(p.evidence.elapsed, Duration::from_micros(i as u64));
+    }
+}
+
+#[tokio::test]
+async fn counts_outcomes_and_histograms_ok_latency() {
+    let result = sample(100, 10, |i| async move {
+        Ok(match i % 4 {
+            0 => synthetic(Outcome::Refused, Duration::from_secs(9)),
+            _ => synthetic(Outcome::Ok, Duration::from_millis(i as u64 + 1)),
+        })
+    })
+    .await
+    .unwrap();
+    assert_eq!(result.count(Outcome::Refused), 25);
+    assert_eq!(result.count(Outcome::Ok), 75);
+    assert_eq!(result.count(Outcome::Timeout), 0);
+    let h = &result.latency_us;
+    assert_eq!(h.len(), 75, "only ok probes are in the histogram");
+    // i = 1 -> 2 ms is the fastest ok probe; i = 99 -> 100 ms the slowest.
+    assert!(h.equivalent(h.min(), 2_000), "min {}", h.min());
+    assert!(h.equivalent(h.max(), 100_000), "max {}", h.max());
+    assert!(h.value_at_quantile(0.5) > 40_000 && h.value_at_quantile(0.5) < 60_000);
+}
+
+#[tokio::test]
+async fn latency_beyond_the_range_is_clamped_not_lost() {
+    let result = sample(2, 1, |i| async move {
+        Ok(synthetic(
+            Outcome::Ok,
+            Duration::from_secs(if i == 0 { 1 } else { 10 * 3600 }),
+        ))
+    })
+    .await
+    .unwrap();
+    let h = &result.latency_us;
+    assert_eq!(h.len(), 2);
+    assert!(h.equivalent(h.min(), 1_000_000), "min {}", h.min());
+    assert!(h.max() >= 3_599_000_000, "max {}", h.max());
+}
+
+async fn echo_server(service: &str) -> Running {
+    let identity = Identity {
+        pod: format!("{service}-0"),
+        namespace: "ns".into(),
+        service: service.into(),
+    };
+    let mut config = Config::loopback(identity);
+    config.udp_port = None;
+    echo_server::start(config).await.unwrap()
+}
+
+#[tokio::test]
+async fn counts_backends_over_real_probes() {
+    let a = echo_server("a").await;
+    let b = echo_server("b").await;
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let closed_addr = closed.local_addr().unwrap();
+    drop(closed);
+    let targets = [a.tcp_addr().unwrap(), b.tcp_addr().unwrap(), closed_addr];
+    let tcp = Tcp::default();
+    let run = sample(90, 16, |i| tcp.identify(targets[i % 3]));
+    let result = tokio::time::timeout(PATIENCE, run).await.unwrap().unwrap();
+    let backend = |s: &str| Backend {
+        service: s.into(),
+        pod: format!("{s}-0"),
+    };
+    assert_eq!(result.backends.get(&backend("a")), Some(&30));
+    assert_eq!(result.backends.get(&backend("b")), Some(&30));
+    assert_eq!(result.count(Outcome::Ok), 60);
+    assert_eq!(result.count(Outcome::Refused), 30);
+    assert_eq!(result.latency_us.len(), 60);
+    assert_eq!(result.probes[2].outcome, Outcome::Refused);
+}

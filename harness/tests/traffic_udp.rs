@@ -1,0 +1,248 @@
+//! UDP flows on loopback: identify, echo and bursts against an in-process
+//! echo server, and every failure outcome produced for real.
+
+use std::time::Duration;
+
+use echo_server::{Config, Identity, Running};
+use harness::traffic::{Outcome, UdpFlow, UdpOptions};
+use tokio::net::UdpSocket;
+
+const PATIENCE: Duration = Duration::from_secs(60);
+
+const QUICK: UdpOptions = UdpOptions {
+    timeout: Duration::from_millis(300),
+    connected: false,
+};
+
+async fn echo_server() -> Running {
+    let identity = Identity {
+        pod: "pod-u".into(),
+        namespace: "ns".into(),
+        service: "svc-u".into(),
+    };
+    let mut config = Config::loopback(identity);
+    config.tcp_port = None;
+    echo_server::start(config).await.unwrap()
+}
+
+async fn within<F: Future>(f: F) -> F::Output {
+    tokio::time::timeout(PATIENCE, f)
+        .await
+        .expect("test timed out")
+}
+
+#[tokio::test]
+async fn identify_and_echo_on_one_flow() {
+    let server = echo_server().await;
+    let target = server.udp_addr().unwrap();
+    let mut flow = UdpFlow::open(target, UdpOptions::default()).await.unwrap();
+    let probe = within(flow.identify()).await.unwrap();
+    assert_eq!(probe.outcome, Outcome::Ok, "{}", probe.evidence.detail);
+    let reply = probe.reply.as_ref().unwrap();
+    assert_eq!(reply.service, "svc-u");
+    assert_eq!(reply.flow_seq, Some(1));
+    assert_eq!(probe.evidence.reply_from, Some(target));
+    assert_eq!(probe.evidence.local, Some(flow.local_addr()));
+    assert_eq!(reply.peer, flow.local_addr().to_string());
+
+    let payload = vec![0xabu8; echo_server::protocol::MAX_DATAGRAM];
+    let probe = within(flow.echo(&payload)).await.unwrap();
+    assert_eq!(probe.outcome, Outcome::Ok, "{}", probe.evidence.detail);
+    assert_eq!(probe.evidence.bytes_received, payload.len() as u64);
+
+    let probe = within(flow.identify()).await.unwrap();
+    assert_eq!(
+        probe.reply.unwrap().flow_seq,
+        Some(3),
+        "the echo counted as datagram 2"
+    );
+}
+
+#[tokio::test]
+async fn connected_flow_works_too() {
+    let server = echo_server().await;
+    let options = UdpOptions {
+        connected: true,
+        ..UdpOptions::default()
+    };
+    let mut flow = UdpFlow::open(server.udp_addr().unwrap(), options)
+        .await
+        .unwrap();
+    let probe = within(flow.identify()).await.unwrap();
+    assert_eq!(probe.outcome, Outcome::Ok, "{}", probe.evidence.detail);
+}
+
+#[tokio::test]
+async fn burst_stays_on_one_flow_and_counts_up() {
+    let server = echo_server().await;
+    let mut flow = UdpFlow::open(server.udp_addr().unwrap(), UdpOptions::default())
+        .await
+        .unwrap();
+    let burst = within(flow.burst(200)).await.unwrap();
+    assert_eq!(burst.ok_count(), 200);
+    let expected: Vec<Option<u64>> = (1..=200).map(Some).collect();
+    assert_eq!(burst.flow_seqs(), expected);
+    let backends = burst.backends();
+    assert_eq!(backends.len(), 1);
+    assert_eq!(backends.first().unwrap().to_string(), "svc-u/pod-u");
+}
+
+#[tokio::test]
+async fn silent_socket_is_a_timeout() {
+    let silent = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let target = silent.local_addr().unwrap();
+    let mut flow = UdpFlow::open(target, QUICK).await.unwrap();
+    let probe = within(flow.identify()).await.unwrap();
+    assert_eq!(probe.outcome, Outcome::Timeout, "{}", probe.evidence.detail);
+    let probe = within(flow.echo(b"x")).await.unwrap();
+    assert_eq!(probe.outcome, Outcome::Timeout, "{}", probe.evidence.detail);
+    // The datagrams did arrive; nobody answered.
+    let mut buf = [0u8; 64];
+    let (_, from) = silent.recv_from(&mut buf).await.unwrap();
+    assert_eq!(from, flow.local_addr());
+}
+
+#[tokio::test]
+async fn closed_port_is_refused_on_a_connected_flow_only() {
+    let closed = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let target = closed.local_addr().unwrap();
+    drop(closed);
+    let connected = UdpOptions {
+        connected: true,
+        ..QUICK
+    };
+    let mut flow = UdpFlow::open(target, connected).await.unwrap();
+    let probe = within(flow.identify()).await.unwrap();
+    assert_eq!(probe.outcome, Outcome::Refused, "{}", probe.evidence.detail);
+    // Unconnected sockets never hear about ICMP errors (see the module docs).
+    let mut flow = UdpFlow::open(target, QUICK).await.unwrap();
+    let probe = within(flow.identify()).await.unwrap();
+    assert_eq!(probe.outcome, Outcome::Timeout, "{}", probe.evidence.detail);
+}
+
+#[tokio::test]
+async fn reply_from_the_wrong_address_is_a_mismatch() {
+    // Receives on one socket, answers from another: the bug of a gateway
+    // replying from a socket other than its listener's.
+    let server = echo_server().await;
+    let real = server.udp_addr().unwrap();
+    let front = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let target = front.local_addr().unwrap();
+    let back = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let wrong = back.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; 65_536];
+        let upstream = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        loop {
+            let (n, client) = front.recv_from(&mut buf).await.unwrap();
+            upstream.send_to(&buf[..n], real).await.unwrap();
+            let (n, _) = upstream.recv_from(&mut buf).await.unwrap();
+            back.send_to(&buf[..n], client).await.unwrap();
+        }
+    });
+    let mut flow = UdpFlow::open(target, UdpOptions::default()).await.unwrap();
+    let probe = within(flow.identify()).await.unwrap();
+    assert_eq!(
+        probe.outcome,
+        Outcome::Mismatch,
+        "{}",
+        probe.evidence.detail
+    );
+    assert_eq!(probe.evidence.reply_from, Some(wrong));
+    assert_eq!(
+        probe.reply.unwrap().service,
+        "svc-u",
+        "the reply is kept as evidence"
+    );
+    let probe = within(flow.echo(b"data")).await.unwrap();
+    assert_eq!(
+        probe.outcome,
+        Outcome::Mismatch,
+        "{}",
+        probe.evidence.detail
+    );
+    assert!(
+        probe.evidence.detail.contains(&wrong.to_string()),
+        "{}",
+        probe.evidence.detail
+    );
+}
+
+#[tokio::test]
+async fn wrong_bytes_are_a_mismatch() {
+    // Answers every datagram with its bytes flipped.
+    let server_socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let target = server_socket.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; 65_536];
+        loop {
+            let (n, client) = server_socket.recv_from(&mut buf).await.unwrap();
+            let wrong: Vec<u8> = buf[..n].iter().map(|b| b ^ 0xff).collect();
+            server_socket.send_to(&wrong, client).await.unwrap();
+        }
+    });
+    let mut flow = UdpFlow::open(target, QUICK).await.unwrap();
+    let probe = within(flow.echo(b"abc")).await.unwrap();
+    assert_eq!(
+        probe.outcome,
+        Outcome::Mismatch,
+        "{}",
+        probe.evidence.detail
+    );
+    assert!(
+        probe.evidence.detail.contains("byte 0 differs"),
+        "{}",
+        probe.evidence.detail
+    );
+    let probe = within(flow.identify()).await.unwrap();
+    assert_eq!(
+        probe.outcome,
+        Outcome::Mismatch,
+        "{}",
+        probe.evidence.detail
+    );
+    assert!(
+        probe.evidence.detail.contains("not an identity reply"),
+        "{}",
+        probe.evidence.detail
+    );
+}
+
+#[tokio::test]
+async fn late_reply_to_an_earlier_probe_is_skipped() {
+    // Holds the first HELLO's reply back until the second HELLO arrives,
+    // then sends both: the first probe times out, the second must pick its
+    // own reply, not the stale one.
+    let server = echo_server().await;
+    let real = server.udp_addr().unwrap();
+    let front = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let target = front.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; 65_536];
+        let upstream = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let mut held: Option<Vec<u8>> = None;
+        loop {
+            let (n, client) = front.recv_from(&mut buf).await.unwrap();
+            upstream.send_to(&buf[..n], real).await.unwrap();
+            let (n, _) = upstream.recv_from(&mut buf).await.unwrap();
+            match held.take() {
+                None => held = Some(buf[..n].to_vec()),
+                Some(old) => {
+                    front.send_to(&old, client).await.unwrap();
+                    front.send_to(&buf[..n], client).await.unwrap();
+                }
+            }
+        }
+    });
+    let mut flow = UdpFlow::open(target, QUICK).await.unwrap();
+    let first = within(flow.identify()).await.unwrap();
+    assert_eq!(first.outcome, Outcome::Timeout, "{}", first.evidence.detail);
+    let second = within(flow.identify()).await.unwrap();
+    assert_eq!(second.outcome, Outcome::Ok, "{}", second.evidence.detail);
+    assert_eq!(second.reply.as_ref().unwrap().flow_seq, Some(2));
+    assert!(
+        second.evidence.detail.contains("1 late replies"),
+        "{}",
+        second.evidence.detail
+    );
+}
