@@ -265,11 +265,16 @@ fn document_lines(text: &str) -> Vec<usize> {
     starts
 }
 
-/// serde_yaml appends " at line L column C"; we print the line ourselves.
+/// serde_yaml prefixes the field path and appends " at line L column C";
+/// we print both ourselves.
 fn strip_location(message: &str) -> String {
-    match message.find(" at line ") {
-        Some(i) => message[..i].to_string(),
-        None => message.to_string(),
+    let message = match message.find(" at line ") {
+        Some(i) => &message[..i],
+        None => message,
+    };
+    match message.split_once(": ") {
+        Some((head, rest)) if !head.contains(' ') => rest.to_string(),
+        _ => message.to_string(),
     }
 }
 
