@@ -21,8 +21,6 @@ pub(crate) struct Moved {
     pub upstream: u64,
     /// Backend to client.
     pub downstream: u64,
-    /// Whether splice (true) or a buffered copy moved them.
-    pub spliced: bool,
     pub error: Option<std::io::Error>,
 }
 
@@ -59,7 +57,6 @@ pub(crate) async fn bidirectional(
                 return Moved {
                     upstream: result.tx as u64,
                     downstream: result.rx as u64,
-                    spliced: true,
                     error: result.error,
                 };
             }
@@ -69,7 +66,6 @@ pub(crate) async fn bidirectional(
         Ok((upstream, downstream)) => Moved {
             upstream,
             downstream,
-            spliced: false,
             error: None,
         },
         Err(error) => Moved {

@@ -146,7 +146,9 @@ async fn connect(
     listener: &str,
     backend: &str,
 ) -> Option<(TcpStream, SocketAddr)> {
-    for i in select::endpoint_order(endpoints.len(), &mut rand::rng()) {
+    // ThreadRng is not Send: draw the order before any await.
+    let order = select::endpoint_order(endpoints.len(), &mut rand::rng());
+    for i in order {
         let endpoint = endpoints[i];
         match tokio::time::timeout(ctx.options.connect_timeout, TcpStream::connect(endpoint)).await {
             Ok(Ok(stream)) => return Some((stream, endpoint)),

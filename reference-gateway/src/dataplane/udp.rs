@@ -175,7 +175,9 @@ fn forward(session: &Session, data: &[u8], counters: &Counters) {
                 counters.dropped_send.inc();
             }
         }
-        None => counters.dropped_rejected.inc(),
+        None => {
+            counters.dropped_rejected.inc();
+        }
     }
 }
 
@@ -270,7 +272,9 @@ async fn replies(
         });
         match sent {
             Ok(true) => last_seen.store(millis(epoch), Ordering::Relaxed),
-            Ok(false) => dropped.inc(),
+            Ok(false) => {
+                dropped.inc();
+            }
             // WouldBlock (spurious readiness) or an ICMP error such as
             // ECONNREFUSED from a backend that is not listening: keep going.
             Err(_) => {}
