@@ -82,7 +82,7 @@ pub async fn distribution<W: World>(ctx: &Ctx<'_, W>, step: &Distribution) -> St
     let mut report = if verdict.passed {
         StepReport::pass(summary)
     } else {
-        StepReport::fail(summary, format!("{} (p = {})", verdict.reasons.join("; "), verdict.p_value.map_or("n/a".into(), |p| format!("{p:.3e}"))))
+        StepReport::fail(summary, verdict.reasons.join("; "))
     };
     if let Some(ev) = convert::<_, DistributionEvidence>(&verdict) {
         report = report.with(Evidence::Distribution(ev));
