@@ -95,7 +95,14 @@ fn attach_one(
             ));
         } else {
             listener.attached.insert(index);
-            attached.push(listener.spec.name.clone());
+            let mut note = listener.spec.name.clone();
+            // All attached routes are Accepted, but only the oldest is served.
+            if let Some(&oldest) = listener.attached.first()
+                && oldest != index
+            {
+                note.push_str(&format!(" (which serves the older {})", input.routes[oldest].label()));
+            }
+            attached.push(note);
         }
     }
     if attached.is_empty() {
