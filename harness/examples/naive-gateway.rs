@@ -25,7 +25,12 @@ struct Args {
 }
 
 fn args() -> Args {
-    let mut a = Args { config: PathBuf::new(), status: PathBuf::new(), bind: "127.0.0.1".into(), write_status: true };
+    let mut a = Args {
+        config: PathBuf::new(),
+        status: PathBuf::new(),
+        bind: "127.0.0.1".into(),
+        write_status: true,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         match flag.as_str() {
@@ -41,9 +46,14 @@ fn args() -> Args {
 
 fn load(dir: &Path) -> Vec<Value> {
     let mut out = Vec::new();
-    let mut paths: Vec<_> = std::fs::read_dir(dir).map(|r| r.flatten().map(|e| e.path()).collect()).unwrap_or_default();
+    let mut paths: Vec<_> = std::fs::read_dir(dir)
+        .map(|r| r.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
     paths.sort();
-    for p in paths.into_iter().filter(|p| p.extension().is_some_and(|e| e == "yaml")) {
+    for p in paths
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+    {
         let text = std::fs::read_to_string(&p).unwrap_or_default();
         for doc in serde_yaml::Deserializer::from_str(&text) {
             if let Ok(v) = <Value as serde::Deserialize>::deserialize(doc) {
@@ -70,17 +80,39 @@ fn cond(t: &str, generation: &Value) -> Value {
 fn endpoints(objs: &[Value], gw: &Value) -> Vec<SocketAddr> {
     let mut out = Vec::new();
     for route in of(objs, "TCPRoute") {
-        let parented = route["spec"]["parentRefs"].as_array().into_iter().flatten().any(|p| p["name"] == gw["metadata"]["name"]);
+        let parented = route["spec"]["parentRefs"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|p| p["name"] == gw["metadata"]["name"]);
         if !parented {
             continue;
         }
         for rule in route["spec"]["rules"].as_array().into_iter().flatten() {
             for b in rule["backendRefs"].as_array().into_iter().flatten() {
                 let svc_ns = b["namespace"].as_str().unwrap_or(ns(route));
-                let svc = of(objs, "Service").find(|s| s["metadata"]["name"] == b["name"] && ns(s) == svc_ns);
-                let Some(port_name) = svc.and_then(|s| s["spec"]["ports"].as_array()?.iter().find(|p| p["port"] == b["port"]).map(|p| p["name"].clone())) else { continue };
-                for slice in of(objs, "EndpointSlice").filter(|s| ns(s) == svc_ns && s["metadata"]["labels"]["kubernetes.io/service-name"] == b["name"]) {
-                    let Some(port) = slice["ports"].as_array().and_then(|ps| ps.iter().find(|p| p["name"] == port_name)).and_then(|p| p["port"].as_u64()) else { continue };
+                let svc = of(objs, "Service")
+                    .find(|s| s["metadata"]["name"] == b["name"] && ns(s) == svc_ns);
+                let Some(port_name) = svc.and_then(|s| {
+                    s["spec"]["ports"]
+                        .as_array()?
+                        .iter()
+                        .find(|p| p["port"] == b["port"])
+                        .map(|p| p["name"].clone())
+                }) else {
+                    continue;
+                };
+                for slice in of(objs, "EndpointSlice").filter(|s| {
+                    ns(s) == svc_ns
+                        && s["metadata"]["labels"]["kubernetes.io/service-name"] == b["name"]
+                }) {
+                    let Some(port) = slice["ports"]
+                        .as_array()
+                        .and_then(|ps| ps.iter().find(|p| p["name"] == port_name))
+                        .and_then(|p| p["port"].as_u64())
+                    else {
+                        continue;
+                    };
                     for e in slice["endpoints"].as_array().into_iter().flatten() {
                         for a in e["addresses"].as_array().into_iter().flatten() {
                             if let Some(ip) = a.as_str().and_then(|s| s.parse().ok()) {
@@ -104,7 +136,10 @@ fn write(dir: &Path, kind: &str, o: &Value, status: Value) {
     let doc = json!({"apiVersion": o["apiVersion"], "kind": kind,
         "metadata": {"name": o["metadata"]["name"], "namespace": o["metadata"]["namespace"], "generation": o["metadata"]["generation"]},
         "status": status});
-    let file = path.join(format!("{}.yaml", o["metadata"]["name"].as_str().unwrap_or("x")));
+    let file = path.join(format!(
+        "{}.yaml",
+        o["metadata"]["name"].as_str().unwrap_or("x")
+    ));
     let tmp = file.with_extension("tmp");
     let _ = std::fs::write(&tmp, serde_yaml::to_string(&doc).unwrap_or_default());
     let _ = std::fs::rename(&tmp, &file);
@@ -113,19 +148,39 @@ fn write(dir: &Path, kind: &str, o: &Value, status: Value) {
 fn write_statuses(objs: &[Value], a: &Args) {
     for c in of(objs, "GatewayClass") {
         let g = &c["metadata"]["generation"];
-        write(&a.status, "GatewayClass", c, json!({"conditions": [cond("Accepted", g)],
-            "supportedFeatures": [{"name": "Gateway"}, {"name": "ReferenceGrant"}, {"name": "TCPRoute"}, {"name": "UDPRoute"}]}));
+        write(
+            &a.status,
+            "GatewayClass",
+            c,
+            json!({"conditions": [cond("Accepted", g)],
+            "supportedFeatures": [{"name": "Gateway"}, {"name": "ReferenceGrant"}, {"name": "TCPRoute"}, {"name": "UDPRoute"}]}),
+        );
     }
     for gw in of(objs, "Gateway") {
         let g = &gw["metadata"]["generation"];
-        let listeners: Vec<Value> = gw["spec"]["listeners"].as_array().into_iter().flatten().map(|l| json!({
+        let listeners: Vec<Value> = gw["spec"]["listeners"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|l| {
+                json!({
             "name": l["name"], "attachedRoutes": 1,
             "supportedKinds": [{"group": "gateway.networking.k8s.io", "kind": "TCPRoute"}],
-            "conditions": [cond("Accepted", g), cond("Programmed", g), cond("ResolvedRefs", g)]})).collect();
-        write(&a.status, "Gateway", gw, json!({"addresses": [{"type": "IPAddress", "value": a.bind}],
-            "conditions": [cond("Accepted", g), cond("Programmed", g)], "listeners": listeners}));
+            "conditions": [cond("Accepted", g), cond("Programmed", g), cond("ResolvedRefs", g)]})
+            })
+            .collect();
+        write(
+            &a.status,
+            "Gateway",
+            gw,
+            json!({"addresses": [{"type": "IPAddress", "value": a.bind}],
+            "conditions": [cond("Accepted", g), cond("Programmed", g)], "listeners": listeners}),
+        );
     }
-    let controller = of(objs, "GatewayClass").next().map(|c| c["spec"]["controllerName"].clone()).unwrap_or(Value::Null);
+    let controller = of(objs, "GatewayClass")
+        .next()
+        .map(|c| c["spec"]["controllerName"].clone())
+        .unwrap_or(Value::Null);
     for kind in ["TCPRoute", "UDPRoute"] {
         for r in of(objs, kind) {
             let g = &r["metadata"]["generation"];
@@ -143,7 +198,9 @@ fn write_statuses(objs: &[Value], a: &Args) {
 async fn serve(listener: TcpListener, pool: Arc<Vec<SocketAddr>>) {
     let next = AtomicUsize::new(0);
     loop {
-        let Ok((mut client, _)) = listener.accept().await else { continue };
+        let Ok((mut client, _)) = listener.accept().await else {
+            continue;
+        };
         if pool.is_empty() {
             continue;
         }
@@ -171,9 +228,16 @@ async fn main() {
             }
             for gw in of(&objs, "Gateway") {
                 let pool = Arc::new(endpoints(&objs, gw));
-                for l in gw["spec"]["listeners"].as_array().into_iter().flatten().filter(|l| l["protocol"] == "TCP") {
+                for l in gw["spec"]["listeners"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|l| l["protocol"] == "TCP")
+                {
                     let port = l["port"].as_u64().unwrap_or(0) as u16;
-                    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
+                    let sock =
+                        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+                            .expect("socket");
                     let _ = sock.set_reuse_address(true);
                     let addr: SocketAddr = format!("{}:{port}", a.bind).parse().expect("address");
                     if sock.bind(&addr.into()).is_ok() && sock.listen(1024).is_ok() {

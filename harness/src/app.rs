@@ -7,11 +7,14 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use libtest_mimic::{Completion, Failed, Trial};
-use reports::{Implementation, Mode, RunFinished, RunRecord, RunSettings as ReportSettings, RunStarted, TestEvent, TestResult};
+use reports::{
+    Implementation, Mode, RunFinished, RunRecord, RunSettings as ReportSettings, RunStarted,
+    TestEvent, TestResult,
+};
 
 use crate::cli::{ClusterKind, Options, RunArgs};
-use crate::cluster::World;
 use crate::cluster::local::{LocalCluster, LocalSettings, process};
+use crate::cluster::{Cluster, World};
 use crate::exit;
 use crate::run::context::RunSettings;
 use crate::run::events::Events;
@@ -48,16 +51,20 @@ pub fn run(args: RunArgs) -> u8 {
         Err(e) => return setup(e),
     };
     for dir in options.suite_dir.iter().flatten() {
-        match suite::load::from_dir(dir).and_then(|extra| suite::load::merge(catalog.clone(), extra)) {
+        match suite::load::from_dir(dir)
+            .and_then(|extra| suite::load::merge(catalog.clone(), extra))
+        {
             Ok(c) => catalog = c,
             Err(e) => return setup(e),
         }
     }
-    let kind = options.cluster.unwrap_or(if options.gateway_class.is_some() && options.gateway_command.is_none() {
-        ClusterKind::Kube
-    } else {
-        ClusterKind::Local
-    });
+    let kind = options.cluster.unwrap_or(
+        if options.gateway_class.is_some() && options.gateway_command.is_none() {
+            ClusterKind::Kube
+        } else {
+            ClusterKind::Local
+        },
+    );
     let mut timeouts = match kind {
         ClusterKind::Local => TimeoutConfig::local(),
         ClusterKind::Kube => TimeoutConfig::default(),
@@ -71,7 +78,11 @@ pub fn run(args: RunArgs) -> u8 {
     for name in options.conformance_profiles.iter().flatten() {
         match features::profile(name) {
             Some(p) => profiles.push(p),
-            None => return setup(format!("--conformance-profiles: unknown profile {name:?}; known: GATEWAY-TCP, GATEWAY-UDP")),
+            None => {
+                return setup(format!(
+                    "--conformance-profiles: unknown profile {name:?}; known: GATEWAY-TCP, GATEWAY-UDP"
+                ));
+            }
         }
     }
     if let Some(only) = &options.run_test {
@@ -85,36 +96,62 @@ pub fn run(args: RunArgs) -> u8 {
         test.skip.extend(skip.iter().cloned());
     }
     if test.list {
-        let trials = catalog.iter().map(|t| Trial::test(&t.name, || Ok(())).with_kind(t.features.join(","))).collect();
+        let trials = catalog
+            .iter()
+            .map(|t| Trial::test(&t.name, || Ok(())).with_kind(t.features.join(",")))
+            .collect();
         let _ = libtest_mimic::run(&test, trials);
         return exit::SUCCESS;
     }
     if kind == ClusterKind::Kube {
-        return setup("Kubernetes mode is not built yet; run without --gateway-class for local mode, or pass --cluster local");
+        return setup(
+            "Kubernetes mode is not built yet; run without --gateway-class for local mode, or pass --cluster local",
+        );
     }
     let gwl4 = match std::env::current_exe() {
         Ok(p) => p,
         Err(e) => return setup(format!("cannot find the gwl4 binary: {e}")),
     };
-    let run_id = format!("{}-{}", humantime::format_rfc3339_seconds(SystemTime::now()).to_string().replace([':', '-'], ""), std::process::id());
+    let run_id = format!(
+        "{}-{}",
+        humantime::format_rfc3339_seconds(SystemTime::now())
+            .to_string()
+            .replace([':', '-'], ""),
+        std::process::id()
+    );
     let run_dir = std::env::temp_dir().join(format!("gwl4-{run_id}"));
-    let gateway_command = options.gateway_command.as_ref().map(|c| c.split_whitespace().map(str::to_string).collect::<Vec<_>>());
+    let gateway_command = options
+        .gateway_command
+        .as_ref()
+        .map(|c| c.split_whitespace().map(str::to_string).collect::<Vec<_>>());
     if gateway_command.as_ref().is_some_and(Vec::is_empty) {
         return setup("--gateway-command is empty");
     }
-    let gateway_class = options.gateway_class.clone().unwrap_or_else(|| LOCAL_GATEWAY_CLASS.into());
-    let echo_image = options.echo_image.clone().unwrap_or_else(|| DEFAULT_ECHO_IMAGE.into());
+    let gateway_class = options
+        .gateway_class
+        .clone()
+        .unwrap_or_else(|| LOCAL_GATEWAY_CLASS.into());
+    let echo_image = options
+        .echo_image
+        .clone()
+        .unwrap_or_else(|| DEFAULT_ECHO_IMAGE.into());
     let local = LocalSettings {
         gwl4,
         gateway_command: gateway_command.clone(),
         gateway_class: gateway_class.clone(),
-        controller_name: options.controller_name.clone().unwrap_or_else(|| REFERENCE_CONTROLLER.into()),
+        controller_name: options
+            .controller_name
+            .clone()
+            .unwrap_or_else(|| REFERENCE_CONTROLLER.into()),
         echo_image: echo_image.clone(),
         run_dir: run_dir.clone(),
         keep: options.cleanup == Some(false),
         timeouts: timeouts.clone(),
     };
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => return setup(format!("tokio runtime: {e}")),
     };
@@ -123,19 +160,66 @@ pub fn run(args: RunArgs) -> u8 {
         Err(e) => return setup(e),
     };
     install_interrupt_handler(&rt, run_dir.clone());
+    let plan = Plan {
+        options,
+        test,
+        catalog,
+        timeouts,
+        profiles,
+        gateway_class,
+        echo_image,
+        gateway_command,
+        run_id,
+        run_dir,
+        mode: Mode::Local,
+    };
+    execute(&rt, cluster, plan)
+}
 
+/// Everything decided before the cluster backend starts.
+struct Plan {
+    options: Options,
+    test: libtest_mimic::Arguments,
+    catalog: Vec<TestSpec>,
+    timeouts: TimeoutConfig,
+    profiles: Vec<features::Profile>,
+    gateway_class: String,
+    echo_image: String,
+    gateway_command: Option<Vec<String>>,
+    run_id: String,
+    run_dir: PathBuf,
+    mode: Mode,
+}
+
+/// Selects features, runs the trials on `cluster`, writes the reports.
+fn execute<C: Cluster>(rt: &tokio::runtime::Runtime, cluster: Arc<C>, plan: Plan) -> u8 {
+    let Plan {
+        options,
+        mut test,
+        catalog,
+        timeouts,
+        profiles,
+        gateway_class,
+        echo_image,
+        gateway_command,
+        run_id,
+        run_dir,
+        mode,
+    } = plan;
     // Features: flags, or the GatewayClass's status (read from a gateway
     // started just for that).
     // Named profiles define the set on their own (as upstream), so a gateway
     // that writes no status can still be tested.
-    let class_features = if options.supported_features.is_none() && !options.all_features && profiles.is_empty() {
-        match rt.block_on(class_supported_features(&cluster, &gateway_class, timeouts.gwc_must_be_accepted)) {
-            Ok(f) => f,
-            Err(e) => return setup(e),
-        }
-    } else {
-        None
-    };
+    let class_features =
+        if options.supported_features.is_none() && !options.all_features && profiles.is_empty() {
+            match rt.block_on(cluster.class_features(&gateway_class, timeouts.gwc_must_be_accepted))
+            {
+                Ok(f) => f,
+                Err(e) => return setup(e),
+            }
+        } else {
+            None
+        };
     let selection = Selection::new(
         options.supported_features.as_deref(),
         options.all_features,
@@ -143,7 +227,10 @@ pub fn run(args: RunArgs) -> u8 {
         class_features.as_deref(),
         profiles,
     );
-    let catalog: Vec<TestSpec> = catalog.into_iter().filter(|t| selection.in_profiles(&t.features)).collect();
+    let catalog: Vec<TestSpec> = catalog
+        .into_iter()
+        .filter(|t| selection.in_profiles(&t.features))
+        .collect();
 
     // Statistics: Bonferroni over the statistical steps that will run.
     let statistical = catalog
@@ -177,14 +264,32 @@ pub fn run(args: RunArgs) -> u8 {
         run_id: run_id.clone(),
         start_time: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
         gwl4_version: env!("CARGO_PKG_VERSION").to_string(),
-        mode: Mode::Local,
+        mode,
         conformance_mode: "default".into(),
         gateway_class: gateway_class.clone(),
         implementation: Implementation {
-            organization: options.organization.clone().unwrap_or_else(|| if gateway_command.is_none() { "gwl4".into() } else { String::new() }),
-            project: options.project.clone().unwrap_or_else(|| if gateway_command.is_none() { "reference-gateway".into() } else { String::new() }),
+            organization: options.organization.clone().unwrap_or_else(|| {
+                if gateway_command.is_none() {
+                    "gwl4".into()
+                } else {
+                    String::new()
+                }
+            }),
+            project: options.project.clone().unwrap_or_else(|| {
+                if gateway_command.is_none() {
+                    "reference-gateway".into()
+                } else {
+                    String::new()
+                }
+            }),
             url: options.url.clone().unwrap_or_default(),
-            version: options.version.clone().unwrap_or_else(|| if gateway_command.is_none() { env!("CARGO_PKG_VERSION").into() } else { String::new() }),
+            version: options.version.clone().unwrap_or_else(|| {
+                if gateway_command.is_none() {
+                    env!("CARGO_PKG_VERSION").into()
+                } else {
+                    String::new()
+                }
+            }),
             contact: options.contact.clone().unwrap_or_default(),
         },
         gateway_api_version: "v1.6.1".into(),
@@ -195,12 +300,21 @@ pub fn run(args: RunArgs) -> u8 {
             detectable_effect: stats_settings.effect,
             family_wise_bound: family_wise,
             timeouts: timeouts.as_map(),
-            profiles: selection.profiles.iter().map(|p| p.name.to_string()).collect(),
+            profiles: selection
+                .profiles
+                .iter()
+                .map(|p| p.name.to_string())
+                .collect(),
             supported_features: selection.supported.iter().cloned().collect(),
         },
     })));
 
-    let settings = Arc::new(RunSettings { timeouts, stats: stats_settings, gateway_class, echo_image });
+    let settings = Arc::new(RunSettings {
+        timeouts,
+        stats: stats_settings,
+        gateway_class,
+        echo_image,
+    });
     let handle = rt.handle().clone();
     let trials: Vec<Trial> = catalog
         .iter()
@@ -208,12 +322,26 @@ pub fn run(args: RunArgs) -> u8 {
             let kind = spec.features.join(",");
             let spec = spec.clone();
             let missing = selection.missing(&spec.features);
-            let (cluster, settings, events, handle) = (cluster.clone(), settings.clone(), events.clone(), handle.clone());
+            let (cluster, settings, events, handle) = (
+                cluster.clone(),
+                settings.clone(),
+                events.clone(),
+                handle.clone(),
+            );
             Trial::ignorable_test(spec.name.clone(), move || {
                 events.emit(started(&spec));
                 if !missing.is_empty() {
-                    events.emit(finished(&spec, TestResult::NotSupported { missing_features: missing.clone() }, Duration::ZERO));
-                    return Ok(Completion::ignored_with(format!("not supported: needs {}", missing.join(", "))));
+                    events.emit(finished(
+                        &spec,
+                        TestResult::NotSupported {
+                            missing_features: missing.clone(),
+                        },
+                        Duration::ZERO,
+                    ));
+                    return Ok(Completion::ignored_with(format!(
+                        "not supported: needs {}",
+                        missing.join(", ")
+                    )));
                 }
                 let result = handle.block_on(async {
                     let begin = tokio::time::Instant::now();
@@ -223,7 +351,9 @@ pub fn run(args: RunArgs) -> u8 {
                             world.cleanup().await;
                             r
                         }
-                        Err(e) => TestResult::Failed { message: format!("setting up the test's world: {e}") },
+                        Err(e) => TestResult::Failed {
+                            message: format!("setting up the test's world: {e}"),
+                        },
                     };
                     (result, begin.elapsed())
                 });
@@ -248,13 +378,19 @@ pub fn run(args: RunArgs) -> u8 {
     if options.cleanup != Some(false) {
         let _ = std::fs::remove_dir_all(&run_dir);
     } else {
-        eprintln!("kept the run directory (--cleanup=false): {}", run_dir.display());
+        eprintln!(
+            "kept the run directory (--cleanup=false): {}",
+            run_dir.display()
+        );
     }
     let record = match RunRecord::from_events(&events.snapshot()) {
         Ok(r) => r,
         Err(e) => return setup(format!("building the report: {e}")),
     };
-    let report_dir = options.report_dir.clone().unwrap_or_else(|| PathBuf::from("gwl4-reports"));
+    let report_dir = options
+        .report_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("gwl4-reports"));
     print_summary(&record, statistical, stats_settings.alpha, family_wise);
     match reports::write_all(&record, &report_dir, options.report_output.as_deref()) {
         Ok(paths) => {
@@ -273,30 +409,6 @@ pub fn run(args: RunArgs) -> u8 {
     }
 }
 
-/// Reads the GatewayClass's `status.supportedFeatures` from a gateway
-/// started for that purpose.
-async fn class_supported_features(cluster: &LocalCluster, class: &str, timeout: Duration) -> Result<Option<Vec<String>>, String> {
-    let world = cluster.world("gatewayclass-features").await.map_err(|e| e.to_string())?;
-    let key = crate::cluster::ObjectKey::new("GatewayClass", "", class);
-    let deadline = tokio::time::Instant::now() + timeout;
-    let result = loop {
-        if let Ok(Some(obj)) = world.get(&key).await
-            && let Some(list) = obj.pointer("/status/supportedFeatures").and_then(|v| v.as_array())
-        {
-            break Ok(Some(list.iter().filter_map(|f| f.get("name").or(Some(f)).and_then(|n| n.as_str()).map(str::to_string)).collect()));
-        }
-        if tokio::time::Instant::now() >= deadline {
-            break Err(format!(
-                "GatewayClass {class} has no status.supportedFeatures after {timeout:?}; pass --supported-features or --conformance-profiles\n{}",
-                world.diagnostics()
-            ));
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    world.cleanup().await;
-    result
-}
-
 fn print_summary(record: &RunRecord, statistical: u32, alpha: f64, family_wise: f64) {
     use reports::ResultKind;
     println!();
@@ -304,7 +416,11 @@ fn print_summary(record: &RunRecord, statistical: u32, alpha: f64, family_wise: 
     for t in record.tests_failures_first() {
         let kind = t.kind();
         if kind.is_failure() {
-            println!("  FAILED         {}: {}", t.info.name, t.result_message().lines().next().unwrap_or_default());
+            println!(
+                "  FAILED         {}: {}",
+                t.info.name,
+                t.result_message().lines().next().unwrap_or_default()
+            );
         }
     }
     println!(
@@ -322,10 +438,11 @@ fn print_summary(record: &RunRecord, statistical: u32, alpha: f64, family_wise: 
 /// Ctrl-C / SIGTERM: kill every child, remove the run directory, exit 130.
 fn install_interrupt_handler(rt: &tokio::runtime::Runtime, run_dir: PathBuf) {
     rt.spawn(async move {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => return,
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => return,
+            };
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             _ = term.recv() => {}

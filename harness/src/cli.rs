@@ -13,7 +13,11 @@ use serde::Deserialize;
 /// the bundled reference gateway. Test selection flags (`--list`, a name
 /// filter, `--exact`, `--skip`, `--test-threads`) work as for `cargo test`.
 #[derive(Debug, Parser)]
-#[command(name = "gwl4", disable_version_flag = true, args_conflicts_with_subcommands = true)]
+#[command(
+    name = "gwl4",
+    disable_version_flag = true,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
     /// A subcommand instead of a test run.
     #[command(subcommand)]
@@ -161,9 +165,30 @@ impl Options {
             ($($f:ident),*) => { Options { $($f: self.$f.or(file.$f),)* all_features: self.all_features || file.all_features, verbose: self.verbose || file.verbose } };
         }
         pick!(
-            cluster, gateway_class, gateway_command, controller_name, echo_image, supported_features, exempt_features,
-            conformance_profiles, skip_tests, run_test, suite_dir, report_dir, report_output, organization, project, url,
-            version, contact, timeout_config_overrides, conformance_options_file, cleanup, alpha, power, effect
+            cluster,
+            gateway_class,
+            gateway_command,
+            controller_name,
+            echo_image,
+            supported_features,
+            exempt_features,
+            conformance_profiles,
+            skip_tests,
+            run_test,
+            suite_dir,
+            report_dir,
+            report_output,
+            organization,
+            project,
+            url,
+            version,
+            contact,
+            timeout_config_overrides,
+            conformance_options_file,
+            cleanup,
+            alpha,
+            power,
+            effect
         )
     }
 
@@ -171,6 +196,7 @@ impl Options {
     pub fn from_file(path: &std::path::Path) -> Result<Options, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
         let de = serde_yaml::Deserializer::from_str(&text);
-        serde_path_to_error::deserialize(de).map_err(|e| format!("{}: {}: {}", path.display(), e.path(), e.inner()))
+        serde_path_to_error::deserialize(de)
+            .map_err(|e| format!("{}: {}: {}", path.display(), e.path(), e.inner()))
     }
 }

@@ -11,7 +11,13 @@ pub fn run(args: &CompareArgs) -> u8 {
     for arg in &args.runs {
         let (label, path) = match arg.split_once('=') {
             Some((l, p)) => (l.to_string(), p.to_string()),
-            None => (Path::new(arg).parent().and_then(|p| p.file_name()).map_or(arg.clone(), |n| n.to_string_lossy().into_owned()), arg.clone()),
+            None => (
+                Path::new(arg)
+                    .parent()
+                    .and_then(|p| p.file_name())
+                    .map_or(arg.clone(), |n| n.to_string_lossy().into_owned()),
+                arg.clone(),
+            ),
         };
         match reports::read_json(Path::new(&path)) {
             Ok(record) => runs.push((label, record)),

@@ -19,11 +19,19 @@ fn unknown_field_names_file_line_and_field() {
         "Bad.yaml",
         "name: Bad\ndescription: d\nfeatures: [Gateway]\nsteps:\n  - tcp: {gateway: gw, listener: tcp, expect: {backnd: x}}\n",
     );
-    let out = gwl4().current_dir(dir.path()).arg("--suite-dir").arg(dir.path()).output().unwrap();
+    let out = gwl4()
+        .current_dir(dir.path())
+        .arg("--suite-dir")
+        .arg(dir.path())
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     let file = dir.path().join("Bad.yaml");
-    let want = format!("{}:5: steps[0].tcp.expect.backnd: unknown field `backnd`", file.display());
+    let want = format!(
+        "{}:5: steps[0].tcp.expect.backnd: unknown field `backnd`",
+        file.display()
+    );
     assert!(stderr.contains(&want), "{stderr}");
     // Nothing was started: no run directory, no reports.
     assert!(!dir.path().join("gwl4-reports").exists());
@@ -40,7 +48,11 @@ fn manifest_without_name_is_rejected() {
     let out = gwl4().arg("--suite-dir").arg(dir.path()).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("NoName.yaml:7: documents[1].metadata.name: a manifest needs metadata.name"), "{stderr}");
+    assert!(
+        stderr
+            .contains("NoName.yaml:7: documents[1].metadata.name: a manifest needs metadata.name"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -51,10 +63,18 @@ fn duplicate_test_name_names_both_files() {
         "Dup.yaml",
         "name: TCPRouteWeightedRouting\ndescription: d\nfeatures: [Gateway]\nsteps:\n  - wait: {duration: 1s, reason: r}\n",
     );
-    let out = gwl4().arg("--suite-dir").arg(dir.path()).arg("--list").output().unwrap();
+    let out = gwl4()
+        .arg("--suite-dir")
+        .arg(dir.path())
+        .arg("--list")
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("already defined in suites/tcp/TCPRouteWeightedRouting.yaml"), "{stderr}");
+    assert!(
+        stderr.contains("already defined in suites/tcp/TCPRouteWeightedRouting.yaml"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -68,7 +88,10 @@ fn unknown_feature_and_bad_step_values() {
     let out = gwl4().arg("--suite-dir").arg(dir.path()).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("features: unknown feature \"TCPRouteMagic\""), "{stderr}");
+    assert!(
+        stderr.contains("features: unknown feature \"TCPRouteMagic\""),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -76,5 +99,8 @@ fn list_shows_every_builtin_test_with_features() {
     let out = gwl4().arg("--list").output().unwrap();
     assert!(out.status.success());
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("[Gateway,TCPRoute] TCPRouteWeightedRouting: test"), "{stdout}");
+    assert!(
+        stdout.contains("[Gateway,TCPRoute] TCPRouteWeightedRouting: test"),
+        "{stdout}"
+    );
 }

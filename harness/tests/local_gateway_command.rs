@@ -10,16 +10,34 @@ use common::{naive_gateway, processes_of, run_in, text};
 fn a_gateway_that_ignores_weights_fails_the_weighted_test() {
     let dir = tempfile::tempdir().unwrap();
     let gw = naive_gateway();
-    let out = run_in(dir.path(), &["--gateway-command", gw.to_str().unwrap(), "--exact", "TCPRouteWeightedRouting"]);
+    let out = run_in(
+        dir.path(),
+        &[
+            "--gateway-command",
+            gw.to_str().unwrap(),
+            "--exact",
+            "TCPRouteWeightedRouting",
+        ],
+    );
     let all = text(&out);
     assert_eq!(out.status.code(), Some(1), "{all}");
-    assert!(all.contains("FAILED         TCPRouteWeightedRouting"), "{all}");
+    assert!(
+        all.contains("FAILED         TCPRouteWeightedRouting"),
+        "{all}"
+    );
     assert!(all.contains("has weight 0 but received"), "{all}");
     // Reports were written and name the failure.
     let junit = std::fs::read_to_string(dir.path().join("gwl4-reports/junit.xml")).unwrap();
-    assert!(junit.contains("TCPRouteWeightedRouting") && junit.contains("<failure"), "{junit}");
+    assert!(
+        junit.contains("TCPRouteWeightedRouting") && junit.contains("<failure"),
+        "{junit}"
+    );
     assert!(processes_of(dir.path()).is_empty());
-    assert_eq!(std::fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0, "run directory left behind");
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("tmp")).unwrap().count(),
+        0,
+        "run directory left behind"
+    );
 }
 
 #[test]
@@ -41,7 +59,10 @@ fn a_gateway_that_never_writes_status_fails_every_test() {
     );
     let all = text(&out);
     assert_eq!(out.status.code(), Some(1), "{all}");
-    assert!(all.contains("FAILED         TCPRouteWeightedRouting: step 1 (assert"), "{all}");
+    assert!(
+        all.contains("FAILED         TCPRouteWeightedRouting: step 1 (assert"),
+        "{all}"
+    );
     assert!(all.contains("(GatewayMustHaveCondition)"), "{all}");
     assert!(processes_of(dir.path()).is_empty());
 }

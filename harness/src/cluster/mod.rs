@@ -26,15 +26,32 @@ pub struct ObjectKey {
 impl ObjectKey {
     /// A key, dropping the namespace of cluster-scoped kinds.
     pub fn new(kind: &str, namespace: &str, name: &str) -> ObjectKey {
-        let namespace = if is_cluster_scoped(kind) { String::new() } else { namespace.to_string() };
-        ObjectKey { kind: kind.to_string(), namespace, name: name.to_string() }
+        let namespace = if is_cluster_scoped(kind) {
+            String::new()
+        } else {
+            namespace.to_string()
+        };
+        ObjectKey {
+            kind: kind.to_string(),
+            namespace,
+            name: name.to_string(),
+        }
     }
 
     /// The key of a manifest, defaulting its namespace.
     pub fn of(value: &Value, default_namespace: &str) -> ObjectKey {
-        let kind = value.get("kind").and_then(Value::as_str).unwrap_or_default();
-        let ns = value.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or(default_namespace);
-        let name = value.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
+        let kind = value
+            .get("kind")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let ns = value
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .unwrap_or(default_namespace);
+        let name = value
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         ObjectKey::new(kind, ns, name)
     }
 }
@@ -81,21 +98,49 @@ pub enum ClusterError {
     },
 }
 
+/// A place tests run: hands each test its own [`World`].
+pub trait Cluster: Send + Sync + 'static {
+    /// A test's world.
+    type World: World + 'static;
+    /// Sets up a fresh world for the test `name` (local mode: directories,
+    /// the GatewayClass and a running gateway).
+    fn world(&self, name: &str) -> impl Future<Output = Result<Self::World, ClusterError>> + Send;
+    /// The GatewayClass's `status.supportedFeatures` (names), waiting up to
+    /// `timeout` for the class to be accepted; None if it lists none.
+    fn class_features(
+        &self,
+        class: &str,
+        timeout: std::time::Duration,
+    ) -> impl Future<Output = Result<Option<Vec<String>>, ClusterError>> + Send;
+}
+
 /// One test's view of the cluster.
 pub trait World: Send + Sync {
     /// Creates or updates objects; all are validated before any is applied.
-    fn apply(&self, manifests: Vec<Value>) -> impl Future<Output = Result<(), ClusterError>> + Send;
+    fn apply(&self, manifests: Vec<Value>)
+    -> impl Future<Output = Result<(), ClusterError>> + Send;
     /// Applies a JSON merge patch to one object.
-    fn patch(&self, key: &ObjectKey, patch: &Value) -> impl Future<Output = Result<(), ClusterError>> + Send;
+    fn patch(
+        &self,
+        key: &ObjectKey,
+        patch: &Value,
+    ) -> impl Future<Output = Result<(), ClusterError>> + Send;
     /// Deletes one object.
     fn delete(&self, key: &ObjectKey) -> impl Future<Output = Result<(), ClusterError>> + Send;
     /// Reads one object with its status, or None if it does not exist.
-    fn get(&self, key: &ObjectKey) -> impl Future<Output = Result<Option<Value>, ClusterError>> + Send;
+    fn get(
+        &self,
+        key: &ObjectKey,
+    ) -> impl Future<Output = Result<Option<Value>, ClusterError>> + Send;
     /// The controllerName route status entries must carry.
     fn controller_name(&self) -> Option<String>;
     /// Ready endpoints of a Service port as the backend itself is reached
     /// (for "is it the gateway or the backend?" diagnosis).
-    fn service_endpoints(&self, namespace: &str, service: &str) -> impl Future<Output = Vec<SocketAddr>> + Send;
+    fn service_endpoints(
+        &self,
+        namespace: &str,
+        service: &str,
+    ) -> impl Future<Output = Vec<SocketAddr>> + Send;
     /// Recent gateway logs and similar, for failure messages.
     fn diagnostics(&self) -> String;
     /// Removes everything the test created.

@@ -49,12 +49,19 @@ pub struct StepReport {
 impl StepReport {
     /// A passed step.
     pub fn pass(summary: impl Into<String>) -> StepReport {
-        StepReport { summary: summary.into(), ..Default::default() }
+        StepReport {
+            summary: summary.into(),
+            ..Default::default()
+        }
     }
 
     /// A failed step.
     pub fn fail(summary: impl Into<String>, why: impl Into<String>) -> StepReport {
-        StepReport { summary: summary.into(), failure: Some(why.into()), ..Default::default() }
+        StepReport {
+            summary: summary.into(),
+            failure: Some(why.into()),
+            ..Default::default()
+        }
     }
 
     /// Adds evidence.
@@ -72,11 +79,16 @@ impl StepReport {
 /// Replaces `{GATEWAY_CLASS_NAME}` and `{ECHO_IMAGE}` in every string.
 pub fn template(value: &Value, run: &RunSettings) -> Value {
     match value {
-        Value::String(s) => {
-            Value::String(s.replace("{GATEWAY_CLASS_NAME}", &run.gateway_class).replace("{ECHO_IMAGE}", &run.echo_image))
-        }
+        Value::String(s) => Value::String(
+            s.replace("{GATEWAY_CLASS_NAME}", &run.gateway_class)
+                .replace("{ECHO_IMAGE}", &run.echo_image),
+        ),
         Value::Array(a) => Value::Array(a.iter().map(|v| template(v, run)).collect()),
-        Value::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), template(v, run))).collect()),
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, v)| (k.clone(), template(v, run)))
+                .collect(),
+        ),
         other => other.clone(),
     }
 }
@@ -103,28 +115,56 @@ impl<W: World> Ctx<'_, W> {
         let timeout = self.run.timeouts.gateway_must_have_address;
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
-            let gw = self.world.get(&key).await.map_err(|e| e.to_string())?.ok_or_else(|| format!("{key} does not exist"))?;
-            let listeners = gw.pointer("/spec/listeners").and_then(Value::as_array).cloned().unwrap_or_default();
+            let gw = self
+                .world
+                .get(&key)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("{key} does not exist"))?;
+            let listeners = gw
+                .pointer("/spec/listeners")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
             let listener = listeners.iter().find(|l| match (&t.listener, t.port) {
                 (Some(name), _) => l["name"] == name.as_str(),
                 (None, Some(port)) => l["port"].as_u64() == Some(u64::from(port)),
                 _ => false,
             });
             let Some(listener) = listener else {
-                return Err(format!("{key} has no listener {}", t.listener.clone().unwrap_or_else(|| format!("on port {}", t.port.unwrap_or(0)))));
+                return Err(format!(
+                    "{key} has no listener {}",
+                    t.listener
+                        .clone()
+                        .unwrap_or_else(|| format!("on port {}", t.port.unwrap_or(0)))
+                ));
             };
             let port = listener["port"].as_u64().unwrap_or(0) as u16;
-            let protocol = if listener["protocol"] == "UDP" { Protocol::Udp } else { Protocol::Tcp };
+            let protocol = if listener["protocol"] == "UDP" {
+                Protocol::Udp
+            } else {
+                Protocol::Tcp
+            };
             let address = gw
                 .pointer("/status/addresses")
                 .and_then(Value::as_array)
-                .and_then(|a| a.iter().find(|x| x.get("type").is_some()).or(a.first()).cloned())
+                .and_then(|a| {
+                    a.iter()
+                        .find(|x| x.get("type").is_some())
+                        .or(a.first())
+                        .cloned()
+                })
                 .and_then(|a| a["value"].as_str().and_then(|v| v.parse().ok()));
             if let Some(ip) = address {
-                return Ok(Resolved { addr: SocketAddr::new(ip, port), protocol });
+                return Ok(Resolved {
+                    addr: SocketAddr::new(ip, port),
+                    protocol,
+                });
             }
             if tokio::time::Instant::now() >= deadline {
-                return Err(format!("{key} has no status.addresses after {timeout:?} (GatewayMustHaveAddress)"));
+                return Err(format!(
+                    "{key} has no status.addresses after {timeout:?} (GatewayMustHaveAddress)"
+                ));
             }
             tokio::time::sleep(self.run.timeouts.default_poll_interval).await;
         }
@@ -158,7 +198,8 @@ impl<W: World> Ctx<'_, W> {
 
 /// One object's status as YAML, for reports.
 pub fn object_conditions(key: &ObjectKey, obj: &Value) -> ObjectConditions {
-    let mut shown = serde_json::json!({"metadata": {"generation": obj.pointer("/metadata/generation")}});
+    let mut shown =
+        serde_json::json!({"metadata": {"generation": obj.pointer("/metadata/generation")}});
     shown["status"] = obj.get("status").cloned().unwrap_or(Value::Null);
     ObjectConditions {
         kind: key.kind.clone(),

@@ -15,7 +15,10 @@ pub struct Events {
 impl Events {
     /// A log; `verbose` prints every step as it finishes (to stderr).
     pub fn new(verbose: bool) -> Events {
-        Events { log: Arc::default(), verbose }
+        Events {
+            log: Arc::default(),
+            verbose,
+        }
     }
 
     /// Records an event.
@@ -23,7 +26,14 @@ impl Events {
         if let TestEvent::StepFinished(s) = &e
             && (self.verbose || s.step.outcome == StepOutcome::Failed)
         {
-            eprintln!("  {} step {} {} [{}]: {}", s.test, s.step.index + 1, s.step.kind, s.step.outcome.as_str(), s.step.summary);
+            eprintln!(
+                "  {} step {} {} [{}]: {}",
+                s.test,
+                s.step.index + 1,
+                s.step.kind,
+                s.step.outcome.as_str(),
+                s.step.summary
+            );
         }
         self.log.lock().unwrap_or_else(|e| e.into_inner()).push(e);
     }

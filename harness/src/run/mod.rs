@@ -12,7 +12,9 @@ pub mod steps;
 
 use std::time::Duration;
 
-use reports::{StepFinished, StepOutcome, StepRecord, TestEvent, TestFinished, TestResult, TestStarted};
+use reports::{
+    StepFinished, StepOutcome, StepRecord, TestEvent, TestFinished, TestResult, TestStarted,
+};
 use serde_json::Value;
 
 use self::context::{Ctx, RunSettings, StepReport, template};
@@ -45,26 +47,60 @@ pub fn started(spec: &TestSpec) -> TestEvent {
 
 /// Runs one test in `world` and returns its result (the caller emits
 /// `TestStarted` and `TestFinished`, and cleans the world up).
-pub async fn run_test<W: World>(world: &W, spec: &TestSpec, run: &RunSettings, events: &Events) -> TestResult {
+pub async fn run_test<W: World>(
+    world: &W,
+    spec: &TestSpec,
+    run: &RunSettings,
+    events: &Events,
+) -> TestResult {
     let mut objects = base_objects();
-    objects.extend(spec.manifests.iter().map(|m| mutate::with_namespace(template(&m.value, run), &spec.namespace)));
+    objects.extend(
+        spec.manifests
+            .iter()
+            .map(|m| mutate::with_namespace(template(&m.value, run), &spec.namespace)),
+    );
     if let Err(e) = world.apply(objects).await {
-        return TestResult::Failed { message: format!("applying the test's manifests: {e}") };
+        return TestResult::Failed {
+            message: format!("applying the test's manifests: {e}"),
+        };
     }
     let ctx = Ctx { world, spec, run };
     let mut failed: Option<String> = None;
     for (index, step) in spec.steps.iter().enumerate() {
         if failed.is_some() {
-            events.emit(step_event(spec, index, step, StepReport::pass("not run: an earlier step failed"), Duration::ZERO, StepOutcome::Skipped));
+            events.emit(step_event(
+                spec,
+                index,
+                step,
+                StepReport::pass("not run: an earlier step failed"),
+                Duration::ZERO,
+                StepOutcome::Skipped,
+            ));
             continue;
         }
         let start = tokio::time::Instant::now();
         let report = execute(&ctx, step).await;
-        let outcome = if report.failure.is_some() { StepOutcome::Failed } else { StepOutcome::Passed };
+        let outcome = if report.failure.is_some() {
+            StepOutcome::Failed
+        } else {
+            StepOutcome::Passed
+        };
         if let Some(why) = &report.failure {
-            failed = Some(format!("step {} ({}: {}): {why}", index + 1, step.kind(), report.summary));
+            failed = Some(format!(
+                "step {} ({}: {}): {why}",
+                index + 1,
+                step.kind(),
+                report.summary
+            ));
         }
-        events.emit(step_event(spec, index, step, report, start.elapsed(), outcome));
+        events.emit(step_event(
+            spec,
+            index,
+            step,
+            report,
+            start.elapsed(),
+            outcome,
+        ));
     }
     match failed {
         Some(message) => TestResult::Failed { message },
@@ -72,20 +108,38 @@ pub async fn run_test<W: World>(world: &W, spec: &TestSpec, run: &RunSettings, e
     }
 }
 
-fn step_event(spec: &TestSpec, index: usize, step: &Step, report: StepReport, elapsed: Duration, outcome: StepOutcome) -> TestEvent {
+fn step_event(
+    spec: &TestSpec,
+    index: usize,
+    step: &Step,
+    report: StepReport,
+    elapsed: Duration,
+    outcome: StepOutcome,
+) -> TestEvent {
     let mut summary = report.summary;
     if let Some(why) = report.failure {
         summary = format!("{summary} — FAILED: {why}");
     }
     TestEvent::StepFinished(StepFinished {
         test: spec.name.clone(),
-        step: StepRecord { index, kind: step.kind().to_string(), summary, outcome, elapsed, evidence: report.evidence },
+        step: StepRecord {
+            index,
+            kind: step.kind().to_string(),
+            summary,
+            outcome,
+            elapsed,
+            evidence: report.evidence,
+        },
     })
 }
 
 /// The `TestFinished` event.
 pub fn finished(spec: &TestSpec, result: TestResult, elapsed: Duration) -> TestEvent {
-    TestEvent::TestFinished(TestFinished { test: spec.name.clone(), result, elapsed })
+    TestEvent::TestFinished(TestFinished {
+        test: spec.name.clone(),
+        result,
+        elapsed,
+    })
 }
 
 async fn execute<W: World>(ctx: &Ctx<'_, W>, step: &Step) -> StepReport {

@@ -15,13 +15,26 @@ pub type Mismatches = Vec<String>;
 /// `namespace` is the object's namespace (for defaulting parent namespaces);
 /// `controller` is the controllerName route parent entries must carry, when
 /// known.
-pub fn evaluate(m: &StatusMatch, object: &Value, namespace: &str, controller: Option<&str>) -> Result<(), Mismatches> {
-    let generation = object.pointer("/metadata/generation").and_then(Value::as_i64);
+pub fn evaluate(
+    m: &StatusMatch,
+    object: &Value,
+    namespace: &str,
+    controller: Option<&str>,
+) -> Result<(), Mismatches> {
+    let generation = object
+        .pointer("/metadata/generation")
+        .and_then(Value::as_i64);
     let mut problems = Vec::new();
 
     if let Some(listener) = &m.listener {
         match find_listener(object, listener) {
-            Some(status) => check_scope(m, status, generation, &format!("status.listeners[{listener}]"), &mut problems),
+            Some(status) => check_scope(
+                m,
+                status,
+                generation,
+                &format!("status.listeners[{listener}]"),
+                &mut problems,
+            ),
             None => problems.push(format!("status.listeners has no entry named {listener:?}")),
         }
     } else if m.object.kind.ends_with("Route") {
@@ -33,12 +46,26 @@ pub fn evaluate(m: &StatusMatch, object: &Value, namespace: &str, controller: Op
             problems.push("the route has no spec.parentRefs to check".into());
         }
         for sel in selectors {
-            let gw_ns = sel.namespace.clone().unwrap_or_else(|| namespace.to_string());
-            let label = format!("status.parents[{}/{}{}]", gw_ns, sel.name, sel.section_name.as_deref().map(|s| format!("/{s}")).unwrap_or_default());
+            let gw_ns = sel
+                .namespace
+                .clone()
+                .unwrap_or_else(|| namespace.to_string());
+            let label = format!(
+                "status.parents[{}/{}{}]",
+                gw_ns,
+                sel.name,
+                sel.section_name
+                    .as_deref()
+                    .map(|s| format!("/{s}"))
+                    .unwrap_or_default()
+            );
             let entries = find_parents(object, &sel, namespace, controller);
             if m.no_parent_entry == Some(true) {
                 if !entries.is_empty() {
-                    problems.push(format!("{label}: expected no status entry, found {}", entries.len()));
+                    problems.push(format!(
+                        "{label}: expected no status entry, found {}",
+                        entries.len()
+                    ));
                 }
                 continue;
             }
@@ -46,7 +73,9 @@ pub fn evaluate(m: &StatusMatch, object: &Value, namespace: &str, controller: Op
                 Some(entry) => check_scope(m, entry, generation, &label, &mut problems),
                 None => problems.push(format!(
                     "{label}: no status entry{}",
-                    controller.map(|c| format!(" with controllerName {c}")).unwrap_or_default()
+                    controller
+                        .map(|c| format!(" with controllerName {c}"))
+                        .unwrap_or_default()
                 )),
             }
         }
@@ -54,28 +83,53 @@ pub fn evaluate(m: &StatusMatch, object: &Value, namespace: &str, controller: Op
         let status = object.get("status").unwrap_or(&Value::Null);
         check_scope(m, status, generation, "status", &mut problems);
         if m.has_address == Some(true) {
-            let n = status.get("addresses").and_then(Value::as_array).map_or(0, Vec::len);
+            let n = status
+                .get("addresses")
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len);
             if n == 0 {
                 problems.push("status.addresses is empty".into());
             }
         }
     }
-    if problems.is_empty() { Ok(()) } else { Err(problems) }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems)
+    }
 }
 
 /// Checks conditions, attachedRoutes and supportedKinds within one status
 /// scope (a Gateway's status, a listener's status or a route parent entry).
-fn check_scope(m: &StatusMatch, scope: &Value, generation: Option<i64>, label: &str, problems: &mut Mismatches) {
-    let conditions = scope.get("conditions").and_then(Value::as_array).cloned().unwrap_or_default();
+fn check_scope(
+    m: &StatusMatch,
+    scope: &Value,
+    generation: Option<i64>,
+    label: &str,
+    problems: &mut Mismatches,
+) {
+    let conditions = scope
+        .get("conditions")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     for want in &m.conditions {
-        let found = conditions.iter().find(|c| c.get("type").and_then(Value::as_str) == Some(&want.r#type));
+        let found = conditions
+            .iter()
+            .find(|c| c.get("type").and_then(Value::as_str) == Some(&want.r#type));
         match found {
-            None => problems.push(format!("{label}: no {} condition (want {want})", want.r#type)),
+            None => problems.push(format!(
+                "{label}: no {} condition (want {want})",
+                want.r#type
+            )),
             Some(c) => {
                 let status = str_at(c, "status");
                 let reason = str_at(c, "reason");
                 if !want.matches(&want.r#type, status, reason) {
-                    problems.push(format!("{label}: condition {}={status}/{reason}, want {want}", want.r#type));
+                    problems.push(format!(
+                        "{label}: condition {}={status}/{reason}, want {want}",
+                        want.r#type
+                    ));
                 }
             }
         }
@@ -97,7 +151,10 @@ fn check_scope(m: &StatusMatch, scope: &Value, generation: Option<i64>, label: &
     if let Some(want) = m.attached_routes {
         let got = scope.get("attachedRoutes").and_then(Value::as_i64);
         if got != Some(want) {
-            problems.push(format!("{label}: attachedRoutes is {}, want {want}", got.map_or("unset".into(), |g| g.to_string())));
+            problems.push(format!(
+                "{label}: attachedRoutes is {}, want {want}",
+                got.map_or("unset".into(), |g| g.to_string())
+            ));
         }
     }
     if let Some(want) = &m.supported_kinds {
@@ -136,8 +193,14 @@ fn spec_parents(object: &Value) -> Vec<ParentSelector> {
             refs.iter()
                 .map(|r| ParentSelector {
                     name: str_at(r, "name").to_string(),
-                    namespace: r.get("namespace").and_then(Value::as_str).map(str::to_string),
-                    section_name: r.get("sectionName").and_then(Value::as_str).map(str::to_string),
+                    namespace: r
+                        .get("namespace")
+                        .and_then(Value::as_str)
+                        .map(str::to_string),
+                    section_name: r
+                        .get("sectionName")
+                        .and_then(Value::as_str)
+                        .map(str::to_string),
                 })
                 .collect()
         })
@@ -146,7 +209,12 @@ fn spec_parents(object: &Value) -> Vec<ParentSelector> {
 
 /// Route status entries for one parent (upstream: name, namespace with
 /// omission tolerated for same-namespace routes, controllerName).
-fn find_parents<'a>(object: &'a Value, sel: &ParentSelector, route_ns: &str, controller: Option<&str>) -> Vec<&'a Value> {
+fn find_parents<'a>(
+    object: &'a Value,
+    sel: &ParentSelector,
+    route_ns: &str,
+    controller: Option<&str>,
+) -> Vec<&'a Value> {
     let want_ns = sel.namespace.as_deref().unwrap_or(route_ns);
     object
         .pointer("/status/parents")
@@ -156,10 +224,16 @@ fn find_parents<'a>(object: &'a Value, sel: &ParentSelector, route_ns: &str, con
                 .iter()
                 .filter(|p| {
                     let r = p.get("parentRef").unwrap_or(&Value::Null);
-                    let ns = r.get("namespace").and_then(Value::as_str).unwrap_or(route_ns);
+                    let ns = r
+                        .get("namespace")
+                        .and_then(Value::as_str)
+                        .unwrap_or(route_ns);
                     str_at(r, "name") == sel.name
                         && ns == want_ns
-                        && sel.section_name.as_deref().is_none_or(|s| r.get("sectionName").and_then(Value::as_str) == Some(s))
+                        && sel
+                            .section_name
+                            .as_deref()
+                            .is_none_or(|s| r.get("sectionName").and_then(Value::as_str) == Some(s))
                         && controller.is_none_or(|c| str_at(p, "controllerName") == c)
                 })
                 .collect()
@@ -194,15 +268,32 @@ mod tests {
 
     #[test]
     fn route_parent_conditions_and_generation() {
-        let want = m("{kind: TCPRoute, name: r, parent: gw, conditions: [Accepted, ResolvedRefs=False/RefNotPermitted]}");
+        let want = m(
+            "{kind: TCPRoute, name: r, parent: gw, conditions: [Accepted, ResolvedRefs=False/RefNotPermitted]}",
+        );
         let ctl = Some("gwl4.dev/reference-gateway");
-        assert_eq!(evaluate(&want, &route(1, 1, "RefNotPermitted"), "ns", ctl), Ok(()));
+        assert_eq!(
+            evaluate(&want, &route(1, 1, "RefNotPermitted"), "ns", ctl),
+            Ok(())
+        );
         let err = evaluate(&want, &route(1, 1, "BackendNotFound"), "ns", ctl).unwrap_err();
-        assert!(err[0].contains("ResolvedRefs=False/BackendNotFound"), "{err:?}");
+        assert!(
+            err[0].contains("ResolvedRefs=False/BackendNotFound"),
+            "{err:?}"
+        );
         let err = evaluate(&want, &route(2, 1, "RefNotPermitted"), "ns", ctl).unwrap_err();
         assert!(err[0].contains("observedGeneration 1"), "{err:?}");
-        let err = evaluate(&want, &route(1, 1, "RefNotPermitted"), "ns", Some("other/controller")).unwrap_err();
-        assert!(err[0].contains("no status entry with controllerName"), "{err:?}");
+        let err = evaluate(
+            &want,
+            &route(1, 1, "RefNotPermitted"),
+            "ns",
+            Some("other/controller"),
+        )
+        .unwrap_err();
+        assert!(
+            err[0].contains("no status entry with controllerName"),
+            "{err:?}"
+        );
     }
 
     #[test]
@@ -213,7 +304,9 @@ mod tests {
                 "supportedKinds": [{"group": "gateway.networking.k8s.io", "kind": "TCPRoute"}],
                 "conditions": [{"type": "Accepted", "status": "True", "reason": "Accepted", "observedGeneration": 1}]}]}
         });
-        let ok = m("{kind: Gateway, name: gw, listener: tcp, conditions: [Accepted], attachedRoutes: 2, supportedKinds: [TCPRoute]}");
+        let ok = m(
+            "{kind: Gateway, name: gw, listener: tcp, conditions: [Accepted], attachedRoutes: 2, supportedKinds: [TCPRoute]}",
+        );
         assert_eq!(evaluate(&ok, &gw, "ns", None), Ok(()));
         let bad = m("{kind: Gateway, name: gw, listener: tcp, attachedRoutes: 1}");
         assert!(evaluate(&bad, &gw, "ns", None).unwrap_err()[0].contains("attachedRoutes is 2"));

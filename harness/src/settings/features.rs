@@ -16,9 +16,15 @@ pub struct Profile {
 }
 
 /// GATEWAY-TCP: Gateway, TCPRoute, ReferenceGrant.
-pub const GATEWAY_TCP: Profile = Profile { name: "GATEWAY-TCP", core: &["Gateway", "ReferenceGrant", "TCPRoute"] };
+pub const GATEWAY_TCP: Profile = Profile {
+    name: "GATEWAY-TCP",
+    core: &["Gateway", "ReferenceGrant", "TCPRoute"],
+};
 /// GATEWAY-UDP: Gateway, UDPRoute, ReferenceGrant.
-pub const GATEWAY_UDP: Profile = Profile { name: "GATEWAY-UDP", core: &["Gateway", "ReferenceGrant", "UDPRoute"] };
+pub const GATEWAY_UDP: Profile = Profile {
+    name: "GATEWAY-UDP",
+    core: &["Gateway", "ReferenceGrant", "UDPRoute"],
+};
 /// The profiles gwl4 knows.
 pub const PROFILES: &[Profile] = &[GATEWAY_TCP, GATEWAY_UDP];
 
@@ -65,11 +71,20 @@ impl Selection {
         profiles: Vec<Profile>,
     ) -> Selection {
         let (mut supported, source): (BTreeSet<String>, String) = if all_features {
-            (crate::suite::KNOWN_FEATURES.iter().map(|s| s.to_string()).collect(), "--all-features".into())
+            (
+                crate::suite::KNOWN_FEATURES
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect(),
+                "--all-features".into(),
+            )
         } else if let Some(f) = flags {
             (f.iter().cloned().collect(), "--supported-features".into())
         } else if let Some(c) = class {
-            (c.iter().cloned().collect(), "GatewayClass status.supportedFeatures".into())
+            (
+                c.iter().cloned().collect(),
+                "GatewayClass status.supportedFeatures".into(),
+            )
         } else {
             (BTreeSet::new(), "none given".into())
         };
@@ -79,12 +94,20 @@ impl Selection {
         for e in exempt {
             supported.remove(e);
         }
-        Selection { supported, source, profiles }
+        Selection {
+            supported,
+            source,
+            profiles,
+        }
     }
 
     /// Features of `needed` the run does not support (empty: the test runs).
     pub fn missing(&self, needed: &[String]) -> Vec<String> {
-        needed.iter().filter(|f| !self.supported.contains(*f)).cloned().collect()
+        needed
+            .iter()
+            .filter(|f| !self.supported.contains(*f))
+            .cloned()
+            .collect()
     }
 
     /// Whether a test with these features is in a selected profile (always
@@ -107,9 +130,18 @@ mod tests {
 
     #[test]
     fn profiles_add_core_and_exemptions_remove() {
-        let sel = Selection::new(Some(&s(&["Gateway"])), false, &s(&["ReferenceGrant"]), None, vec![GATEWAY_TCP]);
+        let sel = Selection::new(
+            Some(&s(&["Gateway"])),
+            false,
+            &s(&["ReferenceGrant"]),
+            None,
+            vec![GATEWAY_TCP],
+        );
         assert!(sel.missing(&s(&["Gateway", "TCPRoute"])).is_empty());
-        assert_eq!(sel.missing(&s(&["Gateway", "ReferenceGrant"])), s(&["ReferenceGrant"]));
+        assert_eq!(
+            sel.missing(&s(&["Gateway", "ReferenceGrant"])),
+            s(&["ReferenceGrant"])
+        );
         assert!(sel.in_profiles(&s(&["Gateway", "TCPRoute"])));
         assert!(!sel.in_profiles(&s(&["Gateway", "UDPRoute"])));
     }

@@ -131,7 +131,9 @@ impl TimeoutConfig {
                 .parse()
                 .ok()
                 .filter(|s: &f64| s.is_finite() && *s >= 0.0)
-                .ok_or_else(|| format!("timeout override {part:?}: {value:?} is not a number of seconds"))?;
+                .ok_or_else(|| {
+                    format!("timeout override {part:?}: {value:?} is not a number of seconds")
+                })?;
             if !self.set(name.trim(), Duration::from_secs_f64(secs)) {
                 return Err(format!(
                     "timeout override {part:?}: unknown timeout {name:?}; known: {}",
@@ -155,7 +157,9 @@ mod secs {
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         let secs = f64::deserialize(d)?;
         if !secs.is_finite() || secs < 0.0 {
-            return Err(serde::de::Error::custom(format!("{secs} is not a number of seconds")));
+            return Err(serde::de::Error::custom(format!(
+                "{secs} is not a number of seconds"
+            )));
         }
         Ok(Duration::from_secs_f64(secs))
     }
@@ -168,7 +172,8 @@ mod tests {
     #[test]
     fn overrides_use_upstream_names() {
         let mut t = TimeoutConfig::default();
-        t.apply_overrides("MaxTimeToConsistency:5; RequestTimeout:0.5").unwrap();
+        t.apply_overrides("MaxTimeToConsistency:5; RequestTimeout:0.5")
+            .unwrap();
         assert_eq!(t.max_time_to_consistency, Duration::from_secs(5));
         assert_eq!(t.get("RequestTimeout"), Some(Duration::from_millis(500)));
         let err = t.apply_overrides("Nope:1").unwrap_err();
@@ -179,8 +184,14 @@ mod tests {
     #[test]
     fn defaults_match_upstream() {
         let t = TimeoutConfig::default();
-        assert_eq!(t.get("GatewayMustHaveCondition"), Some(Duration::from_secs(180)));
-        assert_eq!(t.get("DefaultPollInterval"), Some(Duration::from_millis(100)));
+        assert_eq!(
+            t.get("GatewayMustHaveCondition"),
+            Some(Duration::from_secs(180))
+        );
+        assert_eq!(
+            t.get("DefaultPollInterval"),
+            Some(Duration::from_millis(100))
+        );
         assert_eq!(t.consecutive_successes(), 3);
     }
 }

@@ -43,7 +43,10 @@ pub fn from_dir(dir: &Path) -> Result<Vec<TestSpec>, SuiteError> {
 }
 
 fn walk(dir: &Path, tests: &mut Vec<TestSpec>) -> Result<(), SuiteError> {
-    let read_err = |source| SuiteError::Read { path: dir.to_path_buf(), source };
+    let read_err = |source| SuiteError::Read {
+        path: dir.to_path_buf(),
+        source,
+    };
     let mut entries: Vec<_> = std::fs::read_dir(dir)
         .map_err(read_err)?
         .collect::<Result<_, _>>()
@@ -54,8 +57,10 @@ fn walk(dir: &Path, tests: &mut Vec<TestSpec>) -> Result<(), SuiteError> {
         if path.is_dir() {
             walk(&path, tests)?;
         } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
-            let text = std::fs::read_to_string(&path)
-                .map_err(|source| SuiteError::Read { path: path.clone(), source })?;
+            let text = std::fs::read_to_string(&path).map_err(|source| SuiteError::Read {
+                path: path.clone(),
+                source,
+            })?;
             tests.push(parse(&path.display().to_string(), &text)?);
         }
     }

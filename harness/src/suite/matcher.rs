@@ -49,7 +49,9 @@ impl ConditionMatch {
 
     /// Whether a condition with these fields satisfies the match.
     pub fn matches(&self, ty: &str, status: &str, reason: &str) -> bool {
-        self.r#type == ty && self.status == status && self.reason.as_deref().is_none_or(|r| r == reason)
+        self.r#type == ty
+            && self.status == status
+            && self.reason.as_deref().is_none_or(|r| r == reason)
     }
 }
 
@@ -93,7 +95,11 @@ impl Duration {
             "ms" => std::time::Duration::from_millis(n),
             "s" => std::time::Duration::from_secs(n),
             "m" => std::time::Duration::from_secs(n * 60),
-            _ => return Err(format!("invalid duration {s:?}: the unit must be ms, s or m")),
+            _ => {
+                return Err(format!(
+                    "invalid duration {s:?}: the unit must be ms, s or m"
+                ));
+            }
         };
         Ok(Duration(d))
     }
@@ -102,7 +108,7 @@ impl Duration {
 impl fmt::Display for Duration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let ms = self.0.as_millis();
-        if ms % 1000 == 0 {
+        if ms.is_multiple_of(1000) {
             write!(f, "{}s", ms / 1000)
         } else {
             write!(f, "{ms}ms")
@@ -136,7 +142,10 @@ mod tests {
         assert!(!c.matches("ResolvedRefs", "False", "BackendNotFound"));
         assert!(ConditionMatch::parse("Accepted=Yes").is_err());
         assert!(ConditionMatch::parse("Accepted=True/").is_err());
-        assert_eq!(ConditionMatch::parse("A=False/B").unwrap().to_string(), "A=False/B");
+        assert_eq!(
+            ConditionMatch::parse("A=False/B").unwrap().to_string(),
+            "A=False/B"
+        );
     }
 
     #[test]

@@ -117,9 +117,13 @@ pub fn parse(source_name: &str, text: &str) -> Result<TestSpec, SuiteError> {
     };
     let starts = document_lines(text);
     let mut docs = serde_yaml::Deserializer::from_str(text);
-    let header_doc = docs
-        .next()
-        .ok_or_else(|| invalid(1, "(header)", "the file is empty: a test starts with a header document".into()))?;
+    let header_doc = docs.next().ok_or_else(|| {
+        invalid(
+            1,
+            "(header)",
+            "the file is empty: a test starts with a header document".into(),
+        )
+    })?;
     let header: Header = serde_path_to_error::deserialize(header_doc).map_err(|e| {
         let line = e.inner().location().map(|l| l.line()).unwrap_or(0);
         let path = e.path().to_string();
@@ -145,18 +149,34 @@ pub fn parse(source_name: &str, text: &str) -> Result<TestSpec, SuiteError> {
     for (i, doc) in docs.enumerate() {
         let line = starts.get(i + 1).copied().unwrap_or(0);
         let value: serde_json::Value = serde_path_to_error::deserialize(doc).map_err(|e| {
-            invalid(line, &format!("documents[{}]", i + 1), strip_location(&e.inner().to_string()))
+            invalid(
+                line,
+                &format!("documents[{}]", i + 1),
+                strip_location(&e.inner().to_string()),
+            )
         })?;
         if value.is_null() {
             continue; // an empty document (trailing `---`)
         }
         for key in ["apiVersion", "kind"] {
             if value.get(key).and_then(|v| v.as_str()).is_none() {
-                return Err(invalid(line, &format!("documents[{}].{key}", i + 1), format!("a manifest needs {key}")));
+                return Err(invalid(
+                    line,
+                    &format!("documents[{}].{key}", i + 1),
+                    format!("a manifest needs {key}"),
+                ));
             }
         }
-        if value.pointer("/metadata/name").and_then(|v| v.as_str()).is_none() {
-            return Err(invalid(line, &format!("documents[{}].metadata.name", i + 1), "a manifest needs metadata.name".into()));
+        if value
+            .pointer("/metadata/name")
+            .and_then(|v| v.as_str())
+            .is_none()
+        {
+            return Err(invalid(
+                line,
+                &format!("documents[{}].metadata.name", i + 1),
+                "a manifest needs metadata.name".into(),
+            ));
         }
         manifests.push(Manifest { line, value });
     }
@@ -167,7 +187,9 @@ pub fn parse(source_name: &str, text: &str) -> Result<TestSpec, SuiteError> {
         features: header.features,
         upstream: header.upstream,
         provisional: header.provisional,
-        namespace: header.namespace.unwrap_or_else(|| DEFAULT_NAMESPACE.to_string()),
+        namespace: header
+            .namespace
+            .unwrap_or_else(|| DEFAULT_NAMESPACE.to_string()),
         steps,
         manifests,
         source: source_name.to_string(),
@@ -177,7 +199,11 @@ pub fn parse(source_name: &str, text: &str) -> Result<TestSpec, SuiteError> {
 }
 
 fn check_header(spec: &TestSpec) -> Result<(), (&'static str, String)> {
-    let pascal = spec.name.chars().next().is_some_and(|c| c.is_ascii_uppercase())
+    let pascal = spec
+        .name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_uppercase())
         && spec.name.chars().all(|c| c.is_ascii_alphanumeric());
     if !pascal {
         return Err(("name", format!("{:?} is not PascalCase", spec.name)));
@@ -186,11 +212,20 @@ fn check_header(spec: &TestSpec) -> Result<(), (&'static str, String)> {
         return Err(("description", "state the spec rule the test checks".into()));
     }
     if spec.features.is_empty() {
-        return Err(("features", "list the features the test needs (at least Gateway)".into()));
+        return Err((
+            "features",
+            "list the features the test needs (at least Gateway)".into(),
+        ));
     }
     for f in &spec.features {
         if !KNOWN_FEATURES.contains(&f.as_str()) {
-            return Err(("features", format!("unknown feature {f:?}; known: {}", KNOWN_FEATURES.join(", "))));
+            return Err((
+                "features",
+                format!(
+                    "unknown feature {f:?}; known: {}",
+                    KNOWN_FEATURES.join(", ")
+                ),
+            ));
         }
     }
     if spec.steps.is_empty() {

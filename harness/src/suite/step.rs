@@ -481,7 +481,9 @@ impl<'de> Deserialize<'de> for ByteSize {
         }
         match Raw::deserialize(d)? {
             Raw::N(n) => Ok(ByteSize(n)),
-            Raw::S(s) => parse_bytes(&s).map(ByteSize).map_err(serde::de::Error::custom),
+            Raw::S(s) => parse_bytes(&s)
+                .map(ByteSize)
+                .map_err(serde::de::Error::custom),
         }
     }
 }
@@ -498,9 +500,14 @@ fn parse_bytes(s: &str) -> Result<u64, String> {
         "KiB" => 1024,
         "MiB" => 1024 * 1024,
         "GiB" => 1024 * 1024 * 1024,
-        other => return Err(format!("invalid byte size unit {other:?} in {s:?}: use B, KiB, MiB or GiB")),
+        other => {
+            return Err(format!(
+                "invalid byte size unit {other:?} in {s:?}: use B, KiB, MiB or GiB"
+            ));
+        }
     };
-    n.checked_mul(mult).ok_or_else(|| format!("byte size {s:?} overflows"))
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("byte size {s:?} overflows"))
 }
 
 fn one() -> u32 {
@@ -526,7 +533,10 @@ mod tests {
 
     #[test]
     fn a_step_must_have_exactly_one_kind() {
-        let two: StepDoc = serde_yaml::from_str("{wait: {duration: 1s, reason: r}, delete: {kind: TCPRoute, name: a}}").unwrap();
+        let two: StepDoc = serde_yaml::from_str(
+            "{wait: {duration: 1s, reason: r}, delete: {kind: TCPRoute, name: a}}",
+        )
+        .unwrap();
         assert_eq!(two.into_step().unwrap_err(), vec!["delete", "wait"]);
         let none = StepDoc::default();
         assert!(none.into_step().unwrap_err().is_empty());

@@ -20,7 +20,11 @@ impl AddressPool {
     /// Addresses from `first` to `last` inclusive, skipping `.0` and `.255`.
     pub fn new(first: Ipv4Addr, last: Ipv4Addr) -> AddressPool {
         let (first, last) = (u32::from(first), u32::from(last));
-        AddressPool { first, last, state: Mutex::new((first, BTreeSet::new())) }
+        AddressPool {
+            first,
+            last,
+            state: Mutex::new((first, BTreeSet::new())),
+        }
     }
 
     /// Gateways: 127.0.1.1 – 127.0.1.254.
@@ -40,7 +44,11 @@ impl AddressPool {
         let span = self.last - self.first + 1;
         for _ in 0..span {
             let candidate = *next;
-            *next = if *next >= self.last { self.first } else { *next + 1 };
+            *next = if *next >= self.last {
+                self.first
+            } else {
+                *next + 1
+            };
             let octet = candidate & 0xff;
             if octet == 0 || octet == 255 || used.contains(&candidate) {
                 continue;
@@ -53,7 +61,11 @@ impl AddressPool {
 
     /// Returns an address to the pool.
     pub fn release(&self, addr: Ipv4Addr) {
-        self.state.lock().unwrap_or_else(|e| e.into_inner()).1.remove(&u32::from(addr));
+        self.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .1
+            .remove(&u32::from(addr));
     }
 }
 

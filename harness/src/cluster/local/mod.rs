@@ -24,12 +24,20 @@ use self::addresses::AddressPool;
 use self::process::Process;
 use self::store::Store;
 use self::workloads::{EchoLauncher, Workloads};
-use super::{ClusterError, ObjectKey, World};
+use super::{Cluster, ClusterError, ObjectKey, World};
 use crate::settings::timeout::TimeoutConfig;
 
 /// Kinds written to the gateway's config dir.
-const GATEWAY_INPUTS: &[&str] =
-    &["GatewayClass", "Gateway", "TCPRoute", "UDPRoute", "ReferenceGrant", "Namespace", "Service", "EndpointSlice"];
+const GATEWAY_INPUTS: &[&str] = &[
+    "GatewayClass",
+    "Gateway",
+    "TCPRoute",
+    "UDPRoute",
+    "ReferenceGrant",
+    "Namespace",
+    "Service",
+    "EndpointSlice",
+];
 
 /// Port of the reference gateway's admin API on each test's gateway address.
 pub const ADMIN_PORT: u16 = 19000;
@@ -67,7 +75,8 @@ pub struct LocalCluster {
 impl LocalCluster {
     /// A backend creating worlds under `settings.run_dir`.
     pub fn new(settings: LocalSettings) -> Result<LocalCluster, ClusterError> {
-        std::fs::create_dir_all(&settings.run_dir).map_err(|source| io(&settings.run_dir, source))?;
+        std::fs::create_dir_all(&settings.run_dir)
+            .map_err(|source| io(&settings.run_dir, source))?;
         Ok(LocalCluster {
             settings: Arc::new(settings),
             gateways: Arc::new(AddressPool::gateways()),
@@ -79,11 +88,49 @@ impl LocalCluster {
     pub fn settings(&self) -> &LocalSettings {
         &self.settings
     }
+}
 
-    /// A fresh world for the test `name`: directories, GatewayClass, and a
-    /// running gateway.
-    pub async fn world(&self, name: &str) -> Result<LocalWorld, ClusterError> {
-        let address = self.gateways.allocate().ok_or_else(|| ClusterError::Setup("no free gateway loopback address".into()))?;
+impl Cluster for LocalCluster {
+    type World = LocalWorld;
+
+    async fn class_features(
+        &self,
+        class: &str,
+        timeout: Duration,
+    ) -> Result<Option<Vec<String>>, ClusterError> {
+        // The contract has no class outside a world: start a gateway for it.
+        let world = self.world("gatewayclass-features").await?;
+        let key = ObjectKey::new("GatewayClass", "", class);
+        let deadline = tokio::time::Instant::now() + timeout;
+        let result = loop {
+            if let Ok(Some(obj)) = world.get(&key).await
+                && let Some(list) = obj
+                    .pointer("/status/supportedFeatures")
+                    .and_then(Value::as_array)
+            {
+                let names = list
+                    .iter()
+                    .filter_map(|f| f.get("name").unwrap_or(f).as_str().map(str::to_string))
+                    .collect();
+                break Ok(Some(names));
+            }
+            if tokio::time::Instant::now() >= deadline {
+                break Err(ClusterError::Setup(format!(
+                    "GatewayClass {class} has no status.supportedFeatures after {timeout:?}; pass --supported-features or --conformance-profiles\n{}",
+                    world.diagnostics()
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        world.cleanup().await;
+        result
+    }
+
+    async fn world(&self, name: &str) -> Result<LocalWorld, ClusterError> {
+        let address = self
+            .gateways
+            .allocate()
+            .ok_or_else(|| ClusterError::Setup("no free gateway loopback address".into()))?;
         let dir = self.settings.run_dir.join(name);
         let config_dir = dir.join("config");
         let status_dir = dir.join("status");
@@ -141,13 +188,19 @@ impl LocalWorld {
 
     /// The reference gateway's admin API, when that is what runs.
     pub fn admin_address(&self) -> Option<SocketAddr> {
-        self.settings.gateway_command.is_none().then(|| SocketAddr::new(IpAddr::V4(self.address), ADMIN_PORT))
+        self.settings
+            .gateway_command
+            .is_none()
+            .then(|| SocketAddr::new(IpAddr::V4(self.address), ADMIN_PORT))
     }
 
     async fn start_gateway(&self) -> Result<(), ClusterError> {
         let (program, mut args) = match &self.settings.gateway_command {
             Some(cmd) => (PathBuf::from(&cmd[0]), cmd[1..].to_vec()),
-            None => (self.settings.gwl4.clone(), vec!["reference-gateway".into(), "standalone".into()]),
+            None => (
+                self.settings.gwl4.clone(),
+                vec!["reference-gateway".into(), "standalone".into()],
+            ),
         };
         args.extend([
             "--config-dir".into(),
@@ -166,7 +219,11 @@ impl LocalWorld {
             .map_err(|e| ClusterError::Setup(e.to_string()))?;
         // The contract has no ready signal: wait briefly for the class status
         // (or an early exit), then let the steps' polls do the waiting.
-        let class_status = self.status_path(&ObjectKey::new("GatewayClass", "", &self.settings.gateway_class));
+        let class_status = self.status_path(&ObjectKey::new(
+            "GatewayClass",
+            "",
+            &self.settings.gateway_class,
+        ));
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
         while tokio::time::Instant::now() < deadline && !class_status.exists() {
             if !gw.is_running() {
@@ -192,8 +249,17 @@ impl LocalWorld {
     }
 
     fn config_path(&self, key: &ObjectKey) -> PathBuf {
-        let ns = if key.namespace.is_empty() { "_cluster" } else { &key.namespace };
-        self.config_dir.join(format!("{}.{}.{}.yaml", key.kind.to_lowercase(), ns, key.name))
+        let ns = if key.namespace.is_empty() {
+            "_cluster"
+        } else {
+            &key.namespace
+        };
+        self.config_dir.join(format!(
+            "{}.{}.{}.yaml",
+            key.kind.to_lowercase(),
+            ns,
+            key.name
+        ))
     }
 
     /// Brings processes and EndpointSlices in line with the store, then
@@ -207,13 +273,19 @@ impl LocalWorld {
             log_dir: &self.dir,
             timeout: self.settings.timeouts.create_timeout,
         };
-        let result = workloads.reconcile(&snapshot, &self.backends, &launch).await;
+        let result = workloads
+            .reconcile(&snapshot, &self.backends, &launch)
+            .await;
         result?;
         let mut store = self.store.lock().unwrap_or_else(|e| e.into_inner());
         let now = rfc3339_now();
         let managed: Vec<ObjectKey> = store
             .of_kind("EndpointSlice")
-            .filter(|(_, v)| v.pointer("/metadata/labels/endpointslice.kubernetes.io~1managed-by").and_then(Value::as_str) == Some(workloads::MANAGED_BY))
+            .filter(|(_, v)| {
+                v.pointer("/metadata/labels/endpointslice.kubernetes.io~1managed-by")
+                    .and_then(Value::as_str)
+                    == Some(workloads::MANAGED_BY)
+            })
             .map(|(k, _)| k.clone())
             .collect();
         let slices = workloads.endpoint_slices(&store);
@@ -231,19 +303,24 @@ impl LocalWorld {
     /// per file (temp file + rename), removing files of deleted objects.
     fn write_config(&self, store: &Store) -> Result<(), ClusterError> {
         let mut wanted = std::collections::BTreeSet::new();
-        for (key, value) in store.all().filter(|(k, _)| GATEWAY_INPUTS.contains(&k.kind.as_str())) {
+        for (key, value) in store
+            .all()
+            .filter(|(k, _)| GATEWAY_INPUTS.contains(&k.kind.as_str()))
+        {
             let path = self.config_path(key);
             let mut doc = value.clone();
             if let Some(m) = doc.as_object_mut() {
                 m.remove("status");
             }
-            let text = serde_yaml::to_string(&doc).map_err(|e| ClusterError::Setup(format!("{key}: {e}")))?;
+            let text = serde_yaml::to_string(&doc)
+                .map_err(|e| ClusterError::Setup(format!("{key}: {e}")))?;
             if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
                 write_atomic(&path, &text)?;
             }
             wanted.insert(path);
         }
-        let entries = std::fs::read_dir(&self.config_dir).map_err(|source| io(&self.config_dir, source))?;
+        let entries =
+            std::fs::read_dir(&self.config_dir).map_err(|source| io(&self.config_dir, source))?;
         for entry in entries.flatten() {
             let path = entry.path();
             if path.extension().is_some_and(|e| e == "yaml") && !wanted.contains(&path) {
@@ -271,24 +348,40 @@ impl World for LocalWorld {
     }
 
     async fn patch(&self, key: &ObjectKey, patch: &Value) -> Result<(), ClusterError> {
-        self.store.lock().unwrap_or_else(|e| e.into_inner()).patch(key, patch, &rfc3339_now())?;
+        self.store
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .patch(key, patch, &rfc3339_now())?;
         self.sync().await
     }
 
     async fn delete(&self, key: &ObjectKey) -> Result<(), ClusterError> {
-        self.store.lock().unwrap_or_else(|e| e.into_inner()).delete(key)?;
+        self.store
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .delete(key)?;
         self.sync().await
     }
 
     async fn get(&self, key: &ObjectKey) -> Result<Option<Value>, ClusterError> {
-        let Some(mut object) = self.store.lock().unwrap_or_else(|e| e.into_inner()).get(key).cloned() else {
+        let Some(mut object) = self
+            .store
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(key)
+            .cloned()
+        else {
             return Ok(None);
         };
         let path = self.status_path(key);
         match std::fs::read_to_string(&path) {
             Ok(text) => {
-                let doc: Value = serde_yaml::from_str(&text)
-                    .map_err(|e| ClusterError::Setup(format!("{}: the gateway wrote a status file that is not YAML: {e}", path.display())))?;
+                let doc: Value = serde_yaml::from_str(&text).map_err(|e| {
+                    ClusterError::Setup(format!(
+                        "{}: the gateway wrote a status file that is not YAML: {e}",
+                        path.display()
+                    ))
+                })?;
                 if let Some(status) = doc.get("status") {
                     object["status"] = status.clone();
                 }
@@ -307,7 +400,11 @@ impl World for LocalWorld {
         let workloads = self.workloads.lock().await;
         let store = self.store.lock().unwrap_or_else(|e| e.into_inner());
         let ports: Vec<u16> = store
-            .get(&ObjectKey::new("EndpointSlice", namespace, &format!("{service}-gwl4")))
+            .get(&ObjectKey::new(
+                "EndpointSlice",
+                namespace,
+                &format!("{service}-gwl4"),
+            ))
             .and_then(|s| s["ports"].as_array().cloned())
             .unwrap_or_default()
             .iter()
@@ -323,7 +420,12 @@ impl World for LocalWorld {
     }
 
     fn diagnostics(&self) -> String {
-        match self.gateway.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+        match self
+            .gateway
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_mut()
+        {
             Some(gw) => {
                 let state = if gw.is_running() { "running" } else { "EXITED" };
                 format!("gateway ({state}) log, last lines:\n{}", gw.log_tail(15))
@@ -333,7 +435,11 @@ impl World for LocalWorld {
     }
 
     async fn cleanup(self) {
-        let gw = self.gateway.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let gw = self
+            .gateway
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
         if let Some(gw) = gw {
             gw.stop(Duration::from_secs(3)).await;
         }
@@ -346,7 +452,10 @@ impl World for LocalWorld {
 }
 
 fn io(path: &Path, source: std::io::Error) -> ClusterError {
-    ClusterError::Io { path: path.display().to_string(), source }
+    ClusterError::Io {
+        path: path.display().to_string(),
+        source,
+    }
 }
 
 fn write_atomic(path: &Path, text: &str) -> Result<(), ClusterError> {

@@ -65,7 +65,9 @@ pub enum ProcessError {
         source: std::io::Error,
     },
     /// It exited or stayed silent before printing its ready line.
-    #[error("{name} did not become ready within {timeout:?}: {detail}; last log lines:\n{log_tail}")]
+    #[error(
+        "{name} did not become ready within {timeout:?}: {detail}; last log lines:\n{log_tail}"
+    )]
     NotReady {
         /// What the process is.
         name: String,
@@ -90,7 +92,11 @@ impl Process {
         log: PathBuf,
         ready_prefix: &'static str,
     ) -> Result<Process, ProcessError> {
-        let spawn_err = |source| ProcessError::Spawn { name: name.to_string(), program: program.display().to_string(), source };
+        let spawn_err = |source| ProcessError::Spawn {
+            name: name.to_string(),
+            program: program.display().to_string(),
+            source,
+        };
         let log_file = std::fs::File::create(&log).map_err(spawn_err)?;
         let mut cmd = Command::new(program);
         cmd.args(args)
@@ -103,7 +109,10 @@ impl Process {
         let mut child = cmd.spawn().map_err(spawn_err)?;
         let pid = child.id();
         if let Some(pid) = pid {
-            registry().lock().unwrap_or_else(|e| e.into_inner()).insert(pid, name.to_string());
+            registry()
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(pid, name.to_string());
         }
         let ready = Arc::new(Mutex::new(None));
         if let Some(stdout) = child.stdout.take() {
@@ -111,7 +120,11 @@ impl Process {
             let log = log.clone();
             tokio::spawn(async move {
                 let mut lines = BufReader::new(stdout).lines();
-                let mut out = tokio::fs::OpenOptions::new().append(true).open(&log).await.ok();
+                let mut out = tokio::fs::OpenOptions::new()
+                    .append(true)
+                    .open(&log)
+                    .await
+                    .ok();
                 while let Ok(Some(line)) = lines.next_line().await {
                     if line.starts_with(ready_prefix) {
                         *ready.lock().unwrap_or_else(|e| e.into_inner()) = Some(line.clone());
@@ -123,7 +136,13 @@ impl Process {
                 }
             });
         }
-        Ok(Process { name: name.to_string(), pid, child, log, ready })
+        Ok(Process {
+            name: name.to_string(),
+            pid,
+            child,
+            log,
+            ready,
+        })
     }
 
     /// Waits for the ready line (or for the process to die).
@@ -144,7 +163,12 @@ impl Process {
     }
 
     fn not_ready(&self, timeout: Duration, detail: String) -> ProcessError {
-        ProcessError::NotReady { name: self.name.clone(), timeout, detail, log_tail: self.log_tail(20) }
+        ProcessError::NotReady {
+            name: self.name.clone(),
+            timeout,
+            detail,
+            log_tail: self.log_tail(20),
+        }
     }
 
     /// Whether it is still running.
@@ -163,7 +187,10 @@ impl Process {
     pub async fn stop(mut self, grace: Duration) {
         if let Some(pid) = self.pid {
             let _ = kill(Pid::from_raw(pid as i32), Signal::SIGTERM);
-            if tokio::time::timeout(grace, self.child.wait()).await.is_err() {
+            if tokio::time::timeout(grace, self.child.wait())
+                .await
+                .is_err()
+            {
                 let _ = self.child.kill().await;
             }
         }
@@ -172,7 +199,10 @@ impl Process {
 
     fn unregister(&mut self) {
         if let Some(pid) = self.pid.take() {
-            registry().lock().unwrap_or_else(|e| e.into_inner()).remove(&pid);
+            registry()
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&pid);
         }
     }
 }

@@ -60,7 +60,11 @@ impl Store {
                 if let Some(status) = old_status {
                     object["status"] = status;
                 }
-                if changed { Change::Updated } else { Change::Unchanged }
+                if changed {
+                    Change::Updated
+                } else {
+                    Change::Unchanged
+                }
             }
             _ => {
                 meta["uid"] = json!(format!("00000000-0000-4000-8000-{:012x}", self.version));
@@ -75,16 +79,30 @@ impl Store {
 
     /// Applies a JSON merge patch (RFC 7386) to an existing object, with
     /// the same validation as apply.
-    pub fn patch(&mut self, key: &ObjectKey, patch: &Value, now: &str) -> Result<Change, ClusterError> {
-        let mut object = self.objects.get(key).cloned().ok_or_else(|| ClusterError::NotFound(key.clone()))?;
+    pub fn patch(
+        &mut self,
+        key: &ObjectKey,
+        patch: &Value,
+        now: &str,
+    ) -> Result<Change, ClusterError> {
+        let mut object = self
+            .objects
+            .get(key)
+            .cloned()
+            .ok_or_else(|| ClusterError::NotFound(key.clone()))?;
         json_patch::merge(&mut object, patch);
-        validate::object(&object, &key.namespace).map_err(|message| ClusterError::Rejected { key: key.clone(), message })?;
+        validate::object(&object, &key.namespace).map_err(|message| ClusterError::Rejected {
+            key: key.clone(),
+            message,
+        })?;
         Ok(self.apply(object, &key.namespace, now))
     }
 
     /// Deletes one object.
     pub fn delete(&mut self, key: &ObjectKey) -> Result<Value, ClusterError> {
-        self.objects.remove(key).ok_or_else(|| ClusterError::NotFound(key.clone()))
+        self.objects
+            .remove(key)
+            .ok_or_else(|| ClusterError::NotFound(key.clone()))
     }
 
     /// One object.
@@ -93,7 +111,10 @@ impl Store {
     }
 
     /// Every object of a kind.
-    pub fn of_kind<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = (&'a ObjectKey, &'a Value)> + 'a {
+    pub fn of_kind<'a>(
+        &'a self,
+        kind: &'a str,
+    ) -> impl Iterator<Item = (&'a ObjectKey, &'a Value)> + 'a {
         self.objects.iter().filter(move |(k, _)| k.kind == kind)
     }
 
@@ -128,15 +149,24 @@ mod tests {
         let mut store = Store::default();
         let route = json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "TCPRoute",
             "metadata": {"name": "r"}, "spec": {"rules": [{"backendRefs": [{"name": "a", "port": 1}]}]}});
-        assert_eq!(store.apply(route.clone(), "ns", "2026-01-01T00:00:00Z"), Change::Created);
+        assert_eq!(
+            store.apply(route.clone(), "ns", "2026-01-01T00:00:00Z"),
+            Change::Created
+        );
         let key = ObjectKey::new("TCPRoute", "ns", "r");
         assert_eq!(store.get(&key).unwrap()["metadata"]["generation"], 1);
         let mut relabelled = route.clone();
         relabelled["metadata"]["labels"] = json!({"a": "b"});
-        assert_eq!(store.apply(relabelled, "ns", "2026-01-01T00:00:09Z"), Change::Unchanged);
+        assert_eq!(
+            store.apply(relabelled, "ns", "2026-01-01T00:00:09Z"),
+            Change::Unchanged
+        );
         assert_eq!(store.get(&key).unwrap()["metadata"]["generation"], 1);
         let patch = json!({"spec": {"rules": [{"backendRefs": [{"name": "b", "port": 1}]}]}});
-        assert_eq!(store.patch(&key, &patch, "2026-01-01T00:00:10Z").unwrap(), Change::Updated);
+        assert_eq!(
+            store.patch(&key, &patch, "2026-01-01T00:00:10Z").unwrap(),
+            Change::Updated
+        );
         let obj = store.get(&key).unwrap();
         assert_eq!(obj["metadata"]["generation"], 2);
         assert_eq!(obj["metadata"]["creationTimestamp"], "2026-01-01T00:00:00Z");

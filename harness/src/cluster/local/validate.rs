@@ -10,7 +10,6 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-
 /// The kinds local mode accepts, with their apiVersions.
 pub const KINDS: &[(&str, &[&str])] = &[
     ("Namespace", &["v1"]),
@@ -19,9 +18,27 @@ pub const KINDS: &[(&str, &[&str])] = &[
     ("EndpointSlice", &["discovery.k8s.io/v1"]),
     ("GatewayClass", &["gateway.networking.k8s.io/v1"]),
     ("Gateway", &["gateway.networking.k8s.io/v1"]),
-    ("TCPRoute", &["gateway.networking.k8s.io/v1", "gateway.networking.k8s.io/v1alpha2"]),
-    ("UDPRoute", &["gateway.networking.k8s.io/v1", "gateway.networking.k8s.io/v1alpha2"]),
-    ("ReferenceGrant", &["gateway.networking.k8s.io/v1", "gateway.networking.k8s.io/v1beta1"]),
+    (
+        "TCPRoute",
+        &[
+            "gateway.networking.k8s.io/v1",
+            "gateway.networking.k8s.io/v1alpha2",
+        ],
+    ),
+    (
+        "UDPRoute",
+        &[
+            "gateway.networking.k8s.io/v1",
+            "gateway.networking.k8s.io/v1alpha2",
+        ],
+    ),
+    (
+        "ReferenceGrant",
+        &[
+            "gateway.networking.k8s.io/v1",
+            "gateway.networking.k8s.io/v1beta1",
+        ],
+    ),
 ];
 
 /// Checks one object; the error names the field.
@@ -30,12 +47,21 @@ pub fn object(v: &Value, _default_namespace: &str) -> Result<(), String> {
     let api = v.get("apiVersion").and_then(Value::as_str).unwrap_or("");
     let Some((_, versions)) = KINDS.iter().find(|(k, _)| *k == kind) else {
         let known: Vec<&str> = KINDS.iter().map(|(k, _)| *k).collect();
-        return Err(format!("kind: local mode does not know kind {kind:?}; it knows {}", known.join(", ")));
+        return Err(format!(
+            "kind: local mode does not know kind {kind:?}; it knows {}",
+            known.join(", ")
+        ));
     };
     if !versions.contains(&api) {
-        return Err(format!("apiVersion: {kind} is not served as {api:?}; use {}", versions.join(" or ")));
+        return Err(format!(
+            "apiVersion: {kind} is not served as {api:?}; use {}",
+            versions.join(" or ")
+        ));
     }
-    let name = v.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+    let name = v
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     dns_name(name, 253).map_err(|e| format!("metadata.name: {e}"))?;
     match kind {
         "Gateway" => gateway(v),
@@ -48,23 +74,40 @@ pub fn object(v: &Value, _default_namespace: &str) -> Result<(), String> {
 fn dns_name(name: &str, max: usize) -> Result<(), String> {
     let ok = !name.is_empty()
         && name.len() <= max
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
         && name.starts_with(|c: char| c.is_ascii_alphanumeric())
         && name.ends_with(|c: char| c.is_ascii_alphanumeric());
-    if ok { Ok(()) } else { Err(format!("Invalid value: {name:?}: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.'")) }
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "Invalid value: {name:?}: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.'"
+        ))
+    }
 }
 
 fn array<'a>(v: &'a Value, pointer: &str) -> &'a [Value] {
-    v.pointer(pointer).and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[])
+    v.pointer(pointer)
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
 }
 
 fn gateway(v: &Value) -> Result<(), String> {
-    if v.pointer("/spec/gatewayClassName").and_then(Value::as_str).is_none_or(str::is_empty) {
+    if v.pointer("/spec/gatewayClassName")
+        .and_then(Value::as_str)
+        .is_none_or(str::is_empty)
+    {
         return Err("spec.gatewayClassName: Required value".into());
     }
     let listeners = array(v, "/spec/listeners");
     if listeners.is_empty() || listeners.len() > 64 {
-        return Err(format!("spec.listeners: must have between 1 and 64 items, has {}", listeners.len()));
+        return Err(format!(
+            "spec.listeners: must have between 1 and 64 items, has {}",
+            listeners.len()
+        ));
     }
     let mut names = BTreeSet::new();
     let mut tuples = BTreeSet::new();
@@ -74,11 +117,15 @@ fn gateway(v: &Value) -> Result<(), String> {
             return Err(format!("spec.listeners[{i}].name: Required value"));
         }
         if !names.insert(name) {
-            return Err(format!("spec.listeners: Invalid value: Listener name must be unique within the Gateway (duplicate {name:?})"));
+            return Err(format!(
+                "spec.listeners: Invalid value: Listener name must be unique within the Gateway (duplicate {name:?})"
+            ));
         }
         let port = l.get("port").and_then(Value::as_i64).unwrap_or(0);
         if !(1..=65535).contains(&port) {
-            return Err(format!("spec.listeners[{i}].port: Invalid value: {port}: must be between 1 and 65535"));
+            return Err(format!(
+                "spec.listeners[{i}].port: Invalid value: {port}: must be between 1 and 65535"
+            ));
         }
         let protocol = l.get("protocol").and_then(Value::as_str).unwrap_or("");
         if protocol.is_empty() {
@@ -86,15 +133,21 @@ fn gateway(v: &Value) -> Result<(), String> {
         }
         if matches!(protocol, "TCP" | "UDP") {
             if l.get("hostname").is_some() {
-                return Err(format!("spec.listeners[{i}].hostname: Forbidden: hostname must not be specified for protocols ['TCP', 'UDP']"));
+                return Err(format!(
+                    "spec.listeners[{i}].hostname: Forbidden: hostname must not be specified for protocols ['TCP', 'UDP']"
+                ));
             }
             if l.get("tls").is_some() {
-                return Err(format!("spec.listeners[{i}].tls: Forbidden: tls must not be specified for protocols ['HTTP', 'TCP', 'UDP']"));
+                return Err(format!(
+                    "spec.listeners[{i}].tls: Forbidden: tls must not be specified for protocols ['HTTP', 'TCP', 'UDP']"
+                ));
             }
         }
         let hostname = l.get("hostname").and_then(Value::as_str).unwrap_or("");
         if !tuples.insert((port, protocol, hostname)) {
-            return Err(format!("spec.listeners: Invalid value: Combination of port, protocol and hostname must be unique for each listener (listener {name:?})"));
+            return Err(format!(
+                "spec.listeners: Invalid value: Combination of port, protocol and hostname must be unique for each listener (listener {name:?})"
+            ));
         }
     }
     Ok(())
@@ -103,37 +156,60 @@ fn gateway(v: &Value) -> Result<(), String> {
 fn route(v: &Value, is_v1: bool) -> Result<(), String> {
     let parents = array(v, "/spec/parentRefs");
     if parents.len() > 32 {
-        return Err(format!("spec.parentRefs: Too many: {}: must have at most 32 items", parents.len()));
+        return Err(format!(
+            "spec.parentRefs: Too many: {}: must have at most 32 items",
+            parents.len()
+        ));
     }
     for (i, p) in parents.iter().enumerate() {
-        if p.get("name").and_then(Value::as_str).is_none_or(str::is_empty) {
+        if p.get("name")
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+        {
             return Err(format!("spec.parentRefs[{i}].name: Required value"));
         }
     }
     let rules = array(v, "/spec/rules");
     let max_rules = if is_v1 { 1 } else { 16 };
     if rules.is_empty() || rules.len() > max_rules {
-        return Err(format!("spec.rules: Invalid value: must have between 1 and {max_rules} items, has {}", rules.len()));
+        return Err(format!(
+            "spec.rules: Invalid value: must have between 1 and {max_rules} items, has {}",
+            rules.len()
+        ));
     }
     for (r, rule) in rules.iter().enumerate() {
         let refs = array(rule, "/backendRefs");
         if refs.is_empty() || refs.len() > 16 {
-            return Err(format!("spec.rules[{r}].backendRefs: must have between 1 and 16 items, has {}", refs.len()));
+            return Err(format!(
+                "spec.rules[{r}].backendRefs: must have between 1 and 16 items, has {}",
+                refs.len()
+            ));
         }
         for (b, backend) in refs.iter().enumerate() {
             let field = format!("spec.rules[{r}].backendRefs[{b}]");
-            if backend.get("name").and_then(Value::as_str).is_none_or(str::is_empty) {
+            if backend
+                .get("name")
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty)
+            {
                 return Err(format!("{field}.name: Required value"));
             }
             let group = backend.get("group").and_then(Value::as_str).unwrap_or("");
-            let kind = backend.get("kind").and_then(Value::as_str).unwrap_or("Service");
+            let kind = backend
+                .get("kind")
+                .and_then(Value::as_str)
+                .unwrap_or("Service");
             if group.is_empty() && kind == "Service" && backend.get("port").is_none() {
-                return Err(format!("{field}: Invalid value: Must have port for Service reference"));
+                return Err(format!(
+                    "{field}: Invalid value: Must have port for Service reference"
+                ));
             }
             if let Some(w) = backend.get("weight").and_then(Value::as_i64)
                 && !(0..=1_000_000).contains(&w)
             {
-                return Err(format!("{field}.weight: Invalid value: {w}: must be between 0 and 1000000"));
+                return Err(format!(
+                    "{field}.weight: Invalid value: {w}: must be between 0 and 1000000"
+                ));
             }
         }
     }
@@ -162,7 +238,11 @@ mod tests {
         let gw = json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway", "metadata": {"name": "g"},
             "spec": {"gatewayClassName": "c", "listeners": [
                 {"name": "a", "port": 9000, "protocol": "TCP"}, {"name": "a", "port": 9001, "protocol": "UDP"}]}});
-        assert!(object(&gw, "ns").unwrap_err().contains("Listener name must be unique"));
+        assert!(
+            object(&gw, "ns")
+                .unwrap_err()
+                .contains("Listener name must be unique")
+        );
         let route = json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "TCPRoute", "metadata": {"name": "r"},
             "spec": {"rules": [{"backendRefs": [{"name": "s", "port": 1}]}, {"backendRefs": [{"name": "s", "port": 1}]}]}});
         assert!(object(&route, "ns").unwrap_err().starts_with("spec.rules"));
@@ -171,7 +251,11 @@ mod tests {
         assert_eq!(object(&alpha, "ns"), Ok(()));
         let no_port = json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "UDPRoute", "metadata": {"name": "r"},
             "spec": {"rules": [{"backendRefs": [{"name": "s"}]}]}});
-        assert!(object(&no_port, "ns").unwrap_err().contains("Must have port"));
+        assert!(
+            object(&no_port, "ns")
+                .unwrap_err()
+                .contains("Must have port")
+        );
         let unknown = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}});
         assert!(object(&unknown, "ns").unwrap_err().starts_with("kind:"));
     }

@@ -57,8 +57,16 @@ pub struct EchoLauncher<'a> {
 impl Workloads {
     /// Starts, restarts and stops replicas so they match the store's
     /// Deployments.
-    pub async fn reconcile(&mut self, store: &Store, pool: &AddressPool, launch: &EchoLauncher<'_>) -> Result<(), ClusterError> {
-        let wanted: BTreeMap<ObjectKey, Value> = store.of_kind("Deployment").map(|(k, v)| (k.clone(), v.clone())).collect();
+    pub async fn reconcile(
+        &mut self,
+        store: &Store,
+        pool: &AddressPool,
+        launch: &EchoLauncher<'_>,
+    ) -> Result<(), ClusterError> {
+        let wanted: BTreeMap<ObjectKey, Value> = store
+            .of_kind("Deployment")
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         let stale: Vec<ObjectKey> = self
             .running
             .iter()
@@ -75,14 +83,25 @@ impl Workloads {
                 continue;
             }
             let replicas = start_replicas(&key, &deployment, pool, launch).await?;
-            self.running.insert(key, Running { template: deployment["spec"].clone(), replicas });
+            self.running.insert(
+                key,
+                Running {
+                    template: deployment["spec"].clone(),
+                    replicas,
+                },
+            );
         }
         Ok(())
     }
 
     /// Ready replicas of the Deployments in `namespace` whose pod labels
     /// match `selector`, with the Deployment's containers.
-    fn matching<'a>(&'a self, store: &'a Store, namespace: &'a str, selector: &'a serde_json::Map<String, Value>) -> Vec<(&'a Replica, &'a Value)> {
+    fn matching<'a>(
+        &'a self,
+        store: &'a Store,
+        namespace: &'a str,
+        selector: &'a serde_json::Map<String, Value>,
+    ) -> Vec<(&'a Replica, &'a Value)> {
         let mut out = Vec::new();
         for (key, running) in &self.running {
             if key.namespace != namespace {
@@ -103,11 +122,18 @@ impl Workloads {
     pub fn endpoint_slices(&self, store: &Store) -> Vec<Value> {
         let mut slices = Vec::new();
         for (key, svc) in store.of_kind("Service") {
-            let Some(selector) = svc["spec"]["selector"].as_object() else { continue };
+            let Some(selector) = svc["spec"]["selector"].as_object() else {
+                continue;
+            };
             let pods = self.matching(store, &key.namespace, selector);
             let ports: Vec<Value> = svc["spec"]["ports"]
                 .as_array()
-                .map(|ports| ports.iter().map(|p| slice_port(p, pods.first().map(|(_, d)| *d))).collect())
+                .map(|ports| {
+                    ports
+                        .iter()
+                        .map(|p| slice_port(p, pods.first().map(|(_, d)| *d)))
+                        .collect()
+                })
                 .unwrap_or_default();
             let endpoints: Vec<Value> = pods
                 .iter()
@@ -132,8 +158,16 @@ impl Workloads {
     /// Addresses of the replicas behind a Service (for direct probes).
     pub fn service_addresses(&self, store: &Store, namespace: &str, service: &str) -> Vec<IpAddr> {
         let key = ObjectKey::new("Service", namespace, service);
-        let Some(selector) = store.get(&key).and_then(|s| s["spec"]["selector"].as_object()) else { return Vec::new() };
-        self.matching(store, namespace, selector).iter().map(|(r, _)| IpAddr::V4(r.address)).collect()
+        let Some(selector) = store
+            .get(&key)
+            .and_then(|s| s["spec"]["selector"].as_object())
+        else {
+            return Vec::new();
+        };
+        self.matching(store, namespace, selector)
+            .iter()
+            .map(|(r, _)| IpAddr::V4(r.address))
+            .collect()
     }
 
     /// Stops everything.
@@ -151,9 +185,16 @@ fn slice_port(svc_port: &Value, deployment: Option<&Value>) -> Value {
     let port = match &svc_port["targetPort"] {
         Value::Number(n) => n.as_i64(),
         Value::String(name) => deployment.and_then(|d| {
-            d["spec"]["template"]["spec"]["containers"].as_array()?.iter().find_map(|c| {
-                c["ports"].as_array()?.iter().find(|p| p["name"] == name.as_str()).and_then(|p| p["containerPort"].as_i64())
-            })
+            d["spec"]["template"]["spec"]["containers"]
+                .as_array()?
+                .iter()
+                .find_map(|c| {
+                    c["ports"]
+                        .as_array()?
+                        .iter()
+                        .find(|p| p["name"] == name.as_str())
+                        .and_then(|p| p["containerPort"].as_i64())
+                })
         }),
         _ => svc_port["port"].as_i64(),
     };
@@ -174,7 +215,12 @@ async fn stop_all(replicas: Vec<Replica>, pool: &AddressPool) {
     }
 }
 
-async fn start_replicas(key: &ObjectKey, dep: &Value, pool: &AddressPool, launch: &EchoLauncher<'_>) -> Result<Vec<Replica>, ClusterError> {
+async fn start_replicas(
+    key: &ObjectKey,
+    dep: &Value,
+    pool: &AddressPool,
+    launch: &EchoLauncher<'_>,
+) -> Result<Vec<Replica>, ClusterError> {
     let container = &dep["spec"]["template"]["spec"]["containers"][0];
     let image = container["image"].as_str().unwrap_or("");
     if image != launch.image {
@@ -189,25 +235,50 @@ async fn start_replicas(key: &ObjectKey, dep: &Value, pool: &AddressPool, launch
     let count = dep["spec"]["replicas"].as_u64().unwrap_or(1);
     let mut replicas = Vec::new();
     for i in 0..count {
-        let address = pool.allocate().ok_or_else(|| ClusterError::Setup("no free backend loopback address".into()))?;
+        let address = pool
+            .allocate()
+            .ok_or_else(|| ClusterError::Setup("no free backend loopback address".into()))?;
         let pod = format!("{}-gwl4-{i}", key.name);
         let mut args = vec!["echo-server".to_string()];
-        args.extend(container["args"].as_array().into_iter().flatten().filter_map(|a| a.as_str().map(str::to_string)));
+        args.extend(
+            container["args"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|a| a.as_str().map(str::to_string)),
+        );
         args.extend(["--bind".to_string(), address.to_string()]);
         let env = container_env(container, &pod, &key.namespace, address);
-        let log = launch.log_dir.join(format!("{}.{}.log", key.namespace, pod));
+        let log = launch
+            .log_dir
+            .join(format!("{}.{}.log", key.namespace, pod));
         let spawned = async {
-            let mut p = Process::spawn(&format!("echo backend {}/{pod}", key.namespace), launch.program, &args, &env, log, "listening").await?;
+            let mut p = Process::spawn(
+                &format!("echo backend {}/{pod}", key.namespace),
+                launch.program,
+                &args,
+                &env,
+                log,
+                "listening",
+            )
+            .await?;
             p.wait_ready(launch.timeout).await?;
             Ok::<_, ProcessError>(p)
         }
         .await;
         match spawned {
-            Ok(process) => replicas.push(Replica { pod, address, process }),
+            Ok(process) => replicas.push(Replica {
+                pod,
+                address,
+                process,
+            }),
             Err(e) => {
                 pool.release(address);
                 stop_all(replicas, pool).await;
-                return Err(ClusterError::Setup(format!("Deployment {}/{}: {e}", key.namespace, key.name)));
+                return Err(ClusterError::Setup(format!(
+                    "Deployment {}/{}: {e}",
+                    key.namespace, key.name
+                )));
             }
         }
     }
@@ -215,14 +286,24 @@ async fn start_replicas(key: &ObjectKey, dep: &Value, pool: &AddressPool, launch
 }
 
 /// The container's env with the downward API resolved.
-fn container_env(container: &Value, pod: &str, namespace: &str, address: Ipv4Addr) -> Vec<(String, String)> {
+fn container_env(
+    container: &Value,
+    pod: &str,
+    namespace: &str,
+    address: Ipv4Addr,
+) -> Vec<(String, String)> {
     let mut env = Vec::new();
     for e in container["env"].as_array().into_iter().flatten() {
-        let Some(name) = e["name"].as_str() else { continue };
+        let Some(name) = e["name"].as_str() else {
+            continue;
+        };
         let value = if let Some(v) = e["value"].as_str() {
             v.to_string()
         } else {
-            match e.pointer("/valueFrom/fieldRef/fieldPath").and_then(Value::as_str) {
+            match e
+                .pointer("/valueFrom/fieldRef/fieldPath")
+                .and_then(Value::as_str)
+            {
                 Some("metadata.name") => pod.to_string(),
                 Some("metadata.namespace") => namespace.to_string(),
                 Some("status.podIP") => address.to_string(),

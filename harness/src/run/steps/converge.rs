@@ -26,7 +26,11 @@ pub async fn convergence<W: World>(ctx: &Ctx<'_, W>, step: &Convergence) -> Step
     };
     let needed = ctx.run.timeouts.consecutive_successes();
     let bound = ctx.run.timeouts.max_time_to_consistency;
-    let summary = format!("traffic to {} converges ({needed} probes in a row) within MaxTimeToConsistency ({:.0}s)", r.addr, bound.as_secs_f64());
+    let summary = format!(
+        "traffic to {} converges ({needed} probes in a row) within MaxTimeToConsistency ({:.0}s)",
+        r.addr,
+        bound.as_secs_f64()
+    );
     let t = ProbeTimeouts::from(&ctx.run.timeouts);
     let mut streak = 0;
     let mut streak_start = start;
@@ -50,12 +54,28 @@ pub async fn convergence<W: World>(ctx: &Ctx<'_, W>, step: &Convergence) -> Step
         }
         let elapsed = (streak_start - start).as_secs_f64();
         if streak >= needed {
-            let ev = Evidence::Convergence(ConvergenceEvidence { seconds: elapsed, bound: bound.as_secs_f64(), converged: true });
+            let ev = Evidence::Convergence(ConvergenceEvidence {
+                seconds: elapsed,
+                bound: bound.as_secs_f64(),
+                converged: true,
+            });
             return StepReport::pass(format!("{summary}: {elapsed:.3}s")).with(ev);
         }
         if start.elapsed() >= bound {
-            let ev = Evidence::Convergence(ConvergenceEvidence { seconds: start.elapsed().as_secs_f64(), bound: bound.as_secs_f64(), converged: false });
-            return failure(ctx, summary, format!("did not converge; last probe: {last_miss}"), &step.expect, protocol).await.with(ev);
+            let ev = Evidence::Convergence(ConvergenceEvidence {
+                seconds: start.elapsed().as_secs_f64(),
+                bound: bound.as_secs_f64(),
+                converged: false,
+            });
+            return failure(
+                ctx,
+                summary,
+                format!("did not converge; last probe: {last_miss}"),
+                &step.expect,
+                protocol,
+            )
+            .await
+            .with(ev);
         }
         tokio::time::sleep(ctx.poll()).await;
     }

@@ -16,7 +16,10 @@ pub async fn apply<W: World>(ctx: &Ctx<'_, W>, step: &Apply) -> StepReport {
             Err(e) => return StepReport::fail("apply", format!("manifests: {e}")),
         }
     }
-    let names: Vec<String> = objects.iter().map(|o| crate::cluster::ObjectKey::of(o, &ctx.spec.namespace).to_string()).collect();
+    let names: Vec<String> = objects
+        .iter()
+        .map(|o| crate::cluster::ObjectKey::of(o, &ctx.spec.namespace).to_string())
+        .collect();
     let summary = format!("apply {}", names.join(", "));
     match ctx.world.apply(objects).await {
         Ok(()) => StepReport::pass(summary),
@@ -35,7 +38,11 @@ pub fn with_namespace(mut v: Value, namespace: &str) -> Value {
 
 /// `patch`: a merge patch of one object.
 pub async fn patch<W: World>(ctx: &Ctx<'_, W>, step: &Patch) -> StepReport {
-    let key = ctx.key(&step.object.kind, step.object.namespace.as_deref(), &step.object.name);
+    let key = ctx.key(
+        &step.object.kind,
+        step.object.namespace.as_deref(),
+        &step.object.name,
+    );
     let summary = format!("patch {key}");
     match ctx.world.patch(&key, &template(&step.patch, ctx.run)).await {
         Ok(()) => StepReport::pass(summary),

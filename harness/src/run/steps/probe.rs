@@ -9,7 +9,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::settings::timeout::TimeoutConfig;
 use crate::suite::step::{Expect, ExpectedOutcome, Protocol, TcpMode};
-use crate::traffic::{self, Evidence as ProbeEvidence, Outcome, Probe, Sample, Tcp, UdpFlow, UdpOptions};
+use crate::traffic::{
+    self, Evidence as ProbeEvidence, Outcome, Probe, Sample, Tcp, UdpFlow, UdpOptions,
+};
 
 /// What one probe does.
 #[derive(Debug, Clone)]
@@ -44,20 +46,40 @@ pub struct ProbeTimeouts {
 impl ProbeTimeouts {
     /// From the run's TimeoutConfig.
     pub fn from(t: &TimeoutConfig) -> ProbeTimeouts {
-        ProbeTimeouts { tcp: t.request_timeout, udp: t.request_timeout }
+        ProbeTimeouts {
+            tcp: t.request_timeout,
+            udp: t.request_timeout,
+        }
     }
 }
 
 /// Runs one probe.
-pub async fn run(kind: &ProbeKind, addr: SocketAddr, t: ProbeTimeouts, expect_text: Option<&str>) -> Result<Probe, traffic::Error> {
-    let tcp = Tcp { connect_timeout: t.tcp, io_timeout: t.tcp };
+pub async fn run(
+    kind: &ProbeKind,
+    addr: SocketAddr,
+    t: ProbeTimeouts,
+    expect_text: Option<&str>,
+) -> Result<Probe, traffic::Error> {
+    let tcp = Tcp {
+        connect_timeout: t.tcp,
+        io_timeout: t.tcp,
+    };
     match kind {
         ProbeKind::Tcp(TcpMode::Identify, _) => tcp.identify(addr).await,
         ProbeKind::Tcp(TcpMode::Echo, n) => tcp.echo(addr, &payload(*n)).await,
         ProbeKind::Tcp(TcpMode::Stream, n) => tcp.stream(addr, *n).await,
-        ProbeKind::Tcp(TcpMode::Text, _) => Ok(tcp_text(addr, t.tcp, expect_text.unwrap_or_default()).await),
+        ProbeKind::Tcp(TcpMode::Text, _) => {
+            Ok(tcp_text(addr, t.tcp, expect_text.unwrap_or_default()).await)
+        }
         ProbeKind::Udp(n) => {
-            let mut flow = UdpFlow::open(addr, UdpOptions { timeout: t.udp, ..UdpOptions::default() }).await?;
+            let mut flow = UdpFlow::open(
+                addr,
+                UdpOptions {
+                    timeout: t.udp,
+                    ..UdpOptions::default()
+                },
+            )
+            .await?;
             match n {
                 None => flow.identify().await,
                 Some(n) => flow.echo(&payload(*n)).await,
@@ -74,7 +96,10 @@ fn payload(n: u64) -> Vec<u8> {
 /// Reads what a `--text` backend sends on connect, until EOF.
 async fn tcp_text(addr: SocketAddr, timeout: Duration, want: &str) -> Probe {
     let start = tokio::time::Instant::now();
-    let mut ev = ProbeEvidence { remote: Some(addr), ..ProbeEvidence::default() };
+    let mut ev = ProbeEvidence {
+        remote: Some(addr),
+        ..ProbeEvidence::default()
+    };
     let result = tokio::time::timeout(timeout, async {
         let mut s = tokio::net::TcpStream::connect(addr).await?;
         ev.local = s.local_addr().ok();
@@ -93,14 +118,27 @@ async fn tcp_text(addr: SocketAddr, timeout: Duration, want: &str) -> Probe {
         }
         Ok(Ok(buf)) => text_outcome(&buf, want, &mut ev),
     };
-    Probe { outcome, evidence: ev, reply: None }
+    Probe {
+        outcome,
+        evidence: ev,
+        reply: None,
+    }
 }
 
 /// Sends one datagram and expects a fixed-text reply.
 async fn udp_text(addr: SocketAddr, timeout: Duration, want: &str) -> Probe {
     let start = tokio::time::Instant::now();
-    let mut ev = ProbeEvidence { remote: Some(addr), ..ProbeEvidence::default() };
-    let bind: SocketAddr = if addr.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" }.parse().expect("literal");
+    let mut ev = ProbeEvidence {
+        remote: Some(addr),
+        ..ProbeEvidence::default()
+    };
+    let bind: SocketAddr = if addr.is_ipv4() {
+        "0.0.0.0:0"
+    } else {
+        "[::]:0"
+    }
+    .parse()
+    .expect("literal");
     let result = tokio::time::timeout(timeout, async {
         let s = tokio::net::UdpSocket::bind(bind).await?;
         ev.local = s.local_addr().ok();
@@ -123,7 +161,11 @@ async fn udp_text(addr: SocketAddr, timeout: Duration, want: &str) -> Probe {
             text_outcome(&buf, want, &mut ev)
         }
     };
-    Probe { outcome, evidence: ev, reply: None }
+    Probe {
+        outcome,
+        evidence: ev,
+        reply: None,
+    }
 }
 
 fn text_outcome(buf: &[u8], want: &str, ev: &mut ProbeEvidence) -> Outcome {
@@ -141,7 +183,12 @@ fn text_outcome(buf: &[u8], want: &str, ev: &mut ProbeEvidence) -> Outcome {
 }
 
 /// Whether a probe meets the expectation; the error says how it missed.
-pub fn judge(p: &Probe, expect: &Expect, gateway: SocketAddr, protocol: Protocol) -> Result<(), String> {
+pub fn judge(
+    p: &Probe,
+    expect: &Expect,
+    gateway: SocketAddr,
+    protocol: Protocol,
+) -> Result<(), String> {
     let want = expect.outcome.unwrap_or(ExpectedOutcome::Ok);
     let outcome_ok = match want {
         ExpectedOutcome::Ok => p.outcome == Outcome::Ok,
@@ -155,8 +202,19 @@ pub fn judge(p: &Probe, expect: &Expect, gateway: SocketAddr, protocol: Protocol
         ExpectedOutcome::Timeout => p.outcome == Outcome::Timeout,
     };
     if !outcome_ok {
-        let want_s = serde_json::to_value(want).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
-        return Err(format!("{}: want {want_s}{}", describe(p), if want_s == "rejected" { " (refused or reset for TCP, no reply for UDP)" } else { "" }));
+        let want_s = serde_json::to_value(want)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        return Err(format!(
+            "{}: want {want_s}{}",
+            describe(p),
+            if want_s == "rejected" {
+                " (refused or reset for TCP, no reply for UDP)"
+            } else {
+                ""
+            }
+        ));
     }
     if want != ExpectedOutcome::Ok {
         return Ok(());
@@ -178,7 +236,13 @@ pub fn judge(p: &Probe, expect: &Expect, gateway: SocketAddr, protocol: Protocol
         return Err(format!("{}: want a backend in namespace {ns}", describe(p)));
     }
     if expect.reply_from_gateway == Some(true) && p.evidence.reply_from != Some(gateway) {
-        return Err(format!("{}: the reply came from {}, not from the gateway address {gateway}", describe(p), p.evidence.reply_from.map_or("nowhere".into(), |a| a.to_string())));
+        return Err(format!(
+            "{}: the reply came from {}, not from the gateway address {gateway}",
+            describe(p),
+            p.evidence
+                .reply_from
+                .map_or("nowhere".into(), |a| a.to_string())
+        ));
     }
     Ok(())
 }
@@ -200,17 +264,26 @@ pub fn describe(p: &Probe) -> String {
 
 /// Traffic evidence for reports.
 pub fn traffic_evidence(sample: &Sample) -> Evidence {
-    let outcomes: BTreeMap<String, u64> = sample.outcomes.iter().map(|(o, n)| (o.as_str().to_string(), *n)).collect();
+    let outcomes: BTreeMap<String, u64> = sample
+        .outcomes
+        .iter()
+        .map(|(o, n)| (o.as_str().to_string(), *n))
+        .collect();
     let mut backends: BTreeMap<String, u64> = BTreeMap::new();
     for (b, n) in &sample.backends {
         *backends.entry(b.service.clone()).or_default() += n;
     }
-    let mut examples: Vec<&Probe> = sample.probes.iter().filter(|p| !p.is_ok()).take(5).collect();
+    let mut examples: Vec<&Probe> = sample
+        .probes
+        .iter()
+        .filter(|p| !p.is_ok())
+        .take(5)
+        .collect();
     if examples.is_empty() {
         examples = sample.probes.iter().take(2).collect();
     }
     let h = &sample.latency_us;
-    let latency = (h.len() > 0).then(|| LatencySummary {
+    let latency = (!h.is_empty()).then(|| LatencySummary {
         p50_us: h.value_at_quantile(0.5),
         p90_us: h.value_at_quantile(0.9),
         p99_us: h.value_at_quantile(0.99),
@@ -218,7 +291,10 @@ pub fn traffic_evidence(sample: &Sample) -> Evidence {
         max_us: h.max(),
         buckets: h
             .iter_log(100, 2.0)
-            .map(|v| HistogramBucket { le_us: v.value_iterated_to(), count: v.count_since_last_iteration() })
+            .map(|v| HistogramBucket {
+                le_us: v.value_iterated_to(),
+                count: v.count_since_last_iteration(),
+            })
             .collect(),
     });
     Evidence::Traffic(TrafficEvidence {

@@ -26,7 +26,9 @@ fn settings<W: World>(ctx: &Ctx<'_, W>, effect: Option<f64>) -> stats::Settings 
 
 /// The stats crate's verdicts and the reports' evidence are the same JSON.
 fn convert<T: serde::Serialize, U: serde::de::DeserializeOwned>(v: &T) -> Option<U> {
-    serde_json::to_value(v).ok().and_then(|j| serde_json::from_value(j).ok())
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|j| serde_json::from_value(j).ok())
 }
 
 /// `distribution`.
@@ -49,26 +51,62 @@ pub async fn distribution<W: World>(ctx: &Ctx<'_, W>, step: &Distribution) -> St
             Err(e) => return StepReport::fail("distribution", e.to_string()),
         },
     };
-    let w: Vec<String> = step.weights.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    let summary = format!("{n} new {} to {} split by weights {}", unit(protocol), r.addr, w.join(" "));
-    let live: Vec<String> = step.weights.iter().filter(|(_, w)| **w > 0).map(|(k, _)| k.clone()).collect();
-    let expect = Expect { backend_in: Some(live), ..Expect::default() };
+    let w: Vec<String> = step
+        .weights
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    let summary = format!(
+        "{n} new {} to {} split by weights {}",
+        unit(protocol),
+        r.addr,
+        w.join(" ")
+    );
+    let live: Vec<String> = step
+        .weights
+        .iter()
+        .filter(|(_, w)| **w > 0)
+        .map(|(k, _)| k.clone())
+        .collect();
+    let expect = Expect {
+        backend_in: Some(live),
+        ..Expect::default()
+    };
     if let Err(e) = eventually(ctx, &ProbeKind::identify(protocol), r, &expect).await {
         return failure(ctx, summary, e, &expect, protocol).await;
     }
     let t = ProbeTimeouts::from(&ctx.run.timeouts);
     let kind = ProbeKind::identify(protocol);
-    let sample = match traffic::sample(n as usize, step.concurrency as usize, |_| probe::run(&kind, r.addr, t, None)).await {
+    let sample = match traffic::sample(n as usize, step.concurrency as usize, |_| {
+        probe::run(&kind, r.addr, t, None)
+    })
+    .await
+    {
         Ok(s) => s,
         Err(e) => return StepReport::fail(summary, format!("gwl4 could not send: {e}")),
     };
     let traffic_ev = traffic_evidence(&sample);
-    let failed: Vec<String> = sample.probes.iter().filter(|p| !p.is_ok()).take(3).map(describe).collect();
+    let failed: Vec<String> = sample
+        .probes
+        .iter()
+        .filter(|p| !p.is_ok())
+        .take(3)
+        .map(describe)
+        .collect();
     if !failed.is_empty() {
         let bad = sample.probes.iter().filter(|p| !p.is_ok()).count();
-        return failure(ctx, summary, format!("{bad} of {n} samples got no reply from a backend; first: {}", failed.join(" | ")), &expect, protocol)
-            .await
-            .with(traffic_ev);
+        return failure(
+            ctx,
+            summary,
+            format!(
+                "{bad} of {n} samples got no reply from a backend; first: {}",
+                failed.join(" | ")
+            ),
+            &expect,
+            protocol,
+        )
+        .await
+        .with(traffic_ev);
     }
     let mut counts: BTreeMap<String, u64> = BTreeMap::new();
     for (b, c) in &sample.backends {
@@ -112,19 +150,45 @@ pub async fn rejection<W: World>(ctx: &Ctx<'_, W>, step: &Rejection) -> StepRepo
             Err(e) => return StepReport::fail("rejection", e.to_string()),
         },
     };
-    let verb = if protocol == Protocol::Tcp { "refused or reset" } else { "dropped" };
-    let summary = format!("{n} new {} to {}: a share of {} must be {verb}, the rest answered by {}", unit(protocol), r.addr, step.share, step.backends.join(", "));
+    let verb = if protocol == Protocol::Tcp {
+        "refused or reset"
+    } else {
+        "dropped"
+    };
+    let summary = format!(
+        "{n} new {} to {}: a share of {} must be {verb}, the rest answered by {}",
+        unit(protocol),
+        r.addr,
+        step.share,
+        step.backends.join(", ")
+    );
     // Converged means: the invalid share is in force, so the first probe
     // may be either; wait only for the listener to answer at all.
-    let expect = if step.share < 1.0 { Expect { backend_in: Some(step.backends.clone()), ..Expect::default() } } else { Expect { outcome: Some(crate::suite::step::ExpectedOutcome::Rejected), ..Expect::default() } };
+    let expect = if step.share < 1.0 {
+        Expect {
+            backend_in: Some(step.backends.clone()),
+            ..Expect::default()
+        }
+    } else {
+        Expect {
+            outcome: Some(crate::suite::step::ExpectedOutcome::Rejected),
+            ..Expect::default()
+        }
+    };
     if let Err(e) = eventually(ctx, &ProbeKind::identify(protocol), r, &expect).await {
         return failure(ctx, summary, e, &expect, protocol).await;
     }
     let mut t = ProbeTimeouts::from(&ctx.run.timeouts);
     t.udp = UDP_DROP_WAIT;
-    let concurrency = step.concurrency.unwrap_or(if protocol == Protocol::Udp { 200 } else { 10 });
+    let concurrency = step
+        .concurrency
+        .unwrap_or(if protocol == Protocol::Udp { 200 } else { 10 });
     let kind = ProbeKind::identify(protocol);
-    let sample = match traffic::sample(n as usize, concurrency as usize, |_| probe::run(&kind, r.addr, t, None)).await {
+    let sample = match traffic::sample(n as usize, concurrency as usize, |_| {
+        probe::run(&kind, r.addr, t, None)
+    })
+    .await
+    {
         Ok(s) => s,
         Err(e) => return StepReport::fail(summary, format!("gwl4 could not send: {e}")),
     };
@@ -138,7 +202,11 @@ pub async fn rejection<W: World>(ctx: &Ctx<'_, W>, step: &Rejection) -> StepRepo
     for p in &sample.probes {
         if rejected_outcome(p.outcome) {
             rejected += 1;
-        } else if !p.is_ok() || !p.backend().is_some_and(|b| step.backends.contains(&b.service)) {
+        } else if !p.is_ok()
+            || !p
+                .backend()
+                .is_some_and(|b| step.backends.contains(&b.service))
+        {
             wrong.push(describe(p));
         }
     }
@@ -147,7 +215,12 @@ pub async fn rejection<W: World>(ctx: &Ctx<'_, W>, step: &Rejection) -> StepRepo
             "{} of {n} samples were neither {verb} nor answered by {}; first: {}",
             wrong.len(),
             step.backends.join(", "),
-            wrong.iter().take(3).cloned().collect::<Vec<_>>().join(" | ")
+            wrong
+                .iter()
+                .take(3)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(" | ")
         );
         return StepReport::fail(summary, why).with(traffic_ev);
     }
@@ -158,7 +231,15 @@ pub async fn rejection<W: World>(ctx: &Ctx<'_, W>, step: &Rejection) -> StepRepo
     let mut report = if verdict.passed {
         StepReport::pass(summary)
     } else {
-        StepReport::fail(summary, format!("{rejected} of {n} {verb} ({:.3}), want {}: {}", verdict.share, step.share, verdict.reasons.join("; ")))
+        StepReport::fail(
+            summary,
+            format!(
+                "{rejected} of {n} {verb} ({:.3}), want {}: {}",
+                verdict.share,
+                step.share,
+                verdict.reasons.join("; ")
+            ),
+        )
     };
     if let Some(ev) = convert::<_, RejectionEvidence>(&verdict) {
         report = report.with(Evidence::Rejection(ev));

@@ -52,7 +52,11 @@ fn describe(m: &StatusMatch, ns: &str) -> String {
 
 /// `assert`.
 pub async fn assert<W: World>(ctx: &Ctx<'_, W>, m: &StatusMatch) -> StepReport {
-    let ns = m.object.namespace.clone().unwrap_or_else(|| ctx.spec.namespace.clone());
+    let ns = m
+        .object
+        .namespace
+        .clone()
+        .unwrap_or_else(|| ctx.spec.namespace.clone());
     let key = ctx.key(&m.object.kind, Some(&ns), &m.object.name);
     let summary = describe(m, &ns);
     let timeout_name = m.timeout.as_deref().unwrap_or_else(|| default_timeout(m));
@@ -65,7 +69,9 @@ pub async fn assert<W: World>(ctx: &Ctx<'_, W>, m: &StatusMatch) -> StepReport {
         let (problems, seen) = match ctx.world.get(&key).await {
             Ok(Some(obj)) => match evaluate(m, &obj, &ns, controller.as_deref()) {
                 Ok(()) => {
-                    let ev = Evidence::Conditions(ConditionsEvidence { objects: vec![object_conditions(&key, &obj)] });
+                    let ev = Evidence::Conditions(ConditionsEvidence {
+                        objects: vec![object_conditions(&key, &obj)],
+                    });
                     return StepReport::pass(summary).with(ev);
                 }
                 Err(p) => (p, Some(obj)),
@@ -76,10 +82,16 @@ pub async fn assert<W: World>(ctx: &Ctx<'_, W>, m: &StatusMatch) -> StepReport {
         if tokio::time::Instant::now() >= deadline {
             let mut report = StepReport::fail(
                 summary,
-                format!("after {} ({timeout_name}): {}", secs(timeout), problems.join("; ")),
+                format!(
+                    "after {} ({timeout_name}): {}",
+                    secs(timeout),
+                    problems.join("; ")
+                ),
             );
             if let Some(obj) = seen {
-                report = report.with(Evidence::Conditions(ConditionsEvidence { objects: vec![object_conditions(&key, &obj)] }));
+                report = report.with(Evidence::Conditions(ConditionsEvidence {
+                    objects: vec![object_conditions(&key, &obj)],
+                }));
             }
             return report.note(ctx.world.diagnostics());
         }
@@ -90,7 +102,11 @@ pub async fn assert<W: World>(ctx: &Ctx<'_, W>, m: &StatusMatch) -> StepReport {
 /// `assertNever`.
 pub async fn assert_never<W: World>(ctx: &Ctx<'_, W>, step: &AssertNever) -> StepReport {
     let m = &step.r#match;
-    let ns = m.object.namespace.clone().unwrap_or_else(|| ctx.spec.namespace.clone());
+    let ns = m
+        .object
+        .namespace
+        .clone()
+        .unwrap_or_else(|| ctx.spec.namespace.clone());
     let key = ctx.key(&m.object.kind, Some(&ns), &m.object.name);
     let summary = format!("never within {}: {}", step.within, describe(m, &ns));
     let controller = ctx.world.controller_name();
@@ -99,8 +115,11 @@ pub async fn assert_never<W: World>(ctx: &Ctx<'_, W>, step: &AssertNever) -> Ste
         if let Ok(Some(obj)) = ctx.world.get(&key).await
             && evaluate(m, &obj, &ns, controller.as_deref()).is_ok()
         {
-            let ev = Evidence::Conditions(ConditionsEvidence { objects: vec![object_conditions(&key, &obj)] });
-            return StepReport::fail(summary, format!("{key} matched, which must not happen")).with(ev);
+            let ev = Evidence::Conditions(ConditionsEvidence {
+                objects: vec![object_conditions(&key, &obj)],
+            });
+            return StepReport::fail(summary, format!("{key} matched, which must not happen"))
+                .with(ev);
         }
         if tokio::time::Instant::now() >= deadline {
             return StepReport::pass(summary);

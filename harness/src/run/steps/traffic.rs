@@ -14,7 +14,12 @@ use crate::traffic::{self, Probe, Sample, UdpFlow, UdpOptions};
 /// Polls single probes (every DefaultPollInterval, up to
 /// MaxTimeToConsistency) until one meets `expect`. Returns the last miss on
 /// timeout.
-pub async fn eventually<W: World>(ctx: &Ctx<'_, W>, kind: &ProbeKind, r: Resolved, expect: &Expect) -> Result<(), String> {
+pub async fn eventually<W: World>(
+    ctx: &Ctx<'_, W>,
+    kind: &ProbeKind,
+    r: Resolved,
+    expect: &Expect,
+) -> Result<(), String> {
     let t = ProbeTimeouts::from(&ctx.run.timeouts);
     let bound = ctx.run.timeouts.max_time_to_consistency;
     let deadline = tokio::time::Instant::now() + bound;
@@ -27,14 +32,25 @@ pub async fn eventually<W: World>(ctx: &Ctx<'_, W>, kind: &ProbeKind, r: Resolve
             Err(e) => return Err(e.to_string()),
         };
         if tokio::time::Instant::now() >= deadline {
-            return Err(format!("not consistent within MaxTimeToConsistency ({:.1}s); last probe: {miss}", bound.as_secs_f64()));
+            return Err(format!(
+                "not consistent within MaxTimeToConsistency ({:.1}s); last probe: {miss}",
+                bound.as_secs_f64()
+            ));
         }
         tokio::time::sleep(ctx.poll()).await;
     }
 }
 
 /// Runs `n` probes and judges each; fails on any miss, listing a few.
-async fn counted<W: World>(ctx: &Ctx<'_, W>, kind: &ProbeKind, r: Resolved, expect: &Expect, n: u32, concurrency: u32, summary: String) -> StepReport {
+async fn counted<W: World>(
+    ctx: &Ctx<'_, W>,
+    kind: &ProbeKind,
+    r: Resolved,
+    expect: &Expect,
+    n: u32,
+    concurrency: u32,
+    summary: String,
+) -> StepReport {
     let t = ProbeTimeouts::from(&ctx.run.timeouts);
     let text = expect.text.clone();
     let sample = traffic::sample(n as usize, concurrency as usize, |_| {
@@ -50,30 +66,72 @@ async fn counted<W: World>(ctx: &Ctx<'_, W>, kind: &ProbeKind, r: Resolved, expe
     judged(ctx, sample, r, expect, summary).await
 }
 
-async fn judged<W: World>(ctx: &Ctx<'_, W>, sample: Sample, r: Resolved, expect: &Expect, summary: String) -> StepReport {
-    let misses: Vec<String> = sample.probes.iter().filter_map(|p| judge(p, expect, r.addr, r.protocol).err()).collect();
+async fn judged<W: World>(
+    ctx: &Ctx<'_, W>,
+    sample: Sample,
+    r: Resolved,
+    expect: &Expect,
+    summary: String,
+) -> StepReport {
+    let misses: Vec<String> = sample
+        .probes
+        .iter()
+        .filter_map(|p| judge(p, expect, r.addr, r.protocol).err())
+        .collect();
     let ev = traffic_evidence(&sample);
     if misses.is_empty() {
         return StepReport::pass(summary).with(ev);
     }
-    let why = format!("{} of {} probes missed the expectation; first: {}", misses.len(), sample.probes.len(), misses.iter().take(3).cloned().collect::<Vec<_>>().join(" | "));
-    failure(ctx, summary, why, expect, r.protocol).await.with(ev)
+    let why = format!(
+        "{} of {} probes missed the expectation; first: {}",
+        misses.len(),
+        sample.probes.len(),
+        misses
+            .iter()
+            .take(3)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(" | ")
+    );
+    failure(ctx, summary, why, expect, r.protocol)
+        .await
+        .with(ev)
 }
 
 /// A failed traffic step with conditions and direct-backend diagnosis.
-pub async fn failure<W: World>(ctx: &Ctx<'_, W>, summary: String, why: String, expect: &Expect, protocol: Protocol) -> StepReport {
+pub async fn failure<W: World>(
+    ctx: &Ctx<'_, W>,
+    summary: String,
+    why: String,
+    expect: &Expect,
+    protocol: Protocol,
+) -> StepReport {
     let mut names: Vec<String> = expect.backend.iter().cloned().collect();
     names.extend(expect.backend_in.iter().flatten().cloned());
     let direct = diagnose(ctx, &names, protocol).await;
-    StepReport::fail(summary, why).with(ctx.conditions_evidence().await).note(direct).note(ctx.world.diagnostics())
+    StepReport::fail(summary, why)
+        .with(ctx.conditions_evidence().await)
+        .note(direct)
+        .note(ctx.world.diagnostics())
 }
 
 /// Probes each named backend directly, bypassing the gateway.
-pub async fn diagnose<W: World>(ctx: &Ctx<'_, W>, services: &[String], protocol: Protocol) -> String {
+pub async fn diagnose<W: World>(
+    ctx: &Ctx<'_, W>,
+    services: &[String],
+    protocol: Protocol,
+) -> String {
     if services.is_empty() {
         return "no backend named in the expectation to probe directly".into();
     }
-    let t = ProbeTimeouts { tcp: ctx.run.timeouts.request_timeout.min(std::time::Duration::from_secs(2)), udp: std::time::Duration::from_secs(1) };
+    let t = ProbeTimeouts {
+        tcp: ctx
+            .run
+            .timeouts
+            .request_timeout
+            .min(std::time::Duration::from_secs(2)),
+        udp: std::time::Duration::from_secs(1),
+    };
     let mut lines = Vec::new();
     for svc in services {
         let endpoints = ctx.world.service_endpoints(&ctx.spec.namespace, svc).await;
@@ -83,8 +141,14 @@ pub async fn diagnose<W: World>(ctx: &Ctx<'_, W>, services: &[String], protocol:
         for ep in endpoints {
             let p = probe::run(&ProbeKind::identify(protocol), ep, t, None).await;
             lines.push(match p {
-                Ok(p) if p.is_ok() => format!("backend {svc} at {ep} answers directly ({}): the gateway is at fault", describe(&p)),
-                Ok(p) => format!("backend {svc} at {ep} does not answer directly ({}): the backend is at fault", describe(&p)),
+                Ok(p) if p.is_ok() => format!(
+                    "backend {svc} at {ep} answers directly ({}): the gateway is at fault",
+                    describe(&p)
+                ),
+                Ok(p) => format!(
+                    "backend {svc} at {ep} does not answer directly ({}): the backend is at fault",
+                    describe(&p)
+                ),
                 Err(e) => format!("backend {svc} at {ep}: {e}"),
             });
         }
@@ -100,7 +164,13 @@ fn outcome_word(e: &Expect) -> String {
             (_, _, Some(t)) => format!("get {t:?}"),
             _ => "get a reply".into(),
         },
-        other => format!("be {}", serde_json::to_value(other).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()),
+        other => format!(
+            "be {}",
+            serde_json::to_value(other)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default()
+        ),
     }
 }
 
@@ -110,9 +180,23 @@ pub async fn tcp<W: World>(ctx: &Ctx<'_, W>, step: &Tcp) -> StepReport {
         Ok(r) => r,
         Err(e) => return StepReport::fail("tcp", e),
     };
-    let len = step.payload.map_or(if step.mode == TcpMode::Identify { 0 } else { 4096 }, |b| b.0);
+    let len = step.payload.map_or(
+        if step.mode == TcpMode::Identify {
+            0
+        } else {
+            4096
+        },
+        |b| b.0,
+    );
     let kind = ProbeKind::Tcp(step.mode, len);
-    let summary = format!("{} TCP connection(s) to {} ({:?}) must {}", step.connections, r.addr, step.mode, outcome_word(&step.expect)).to_lowercase();
+    let summary = format!(
+        "{} TCP connection(s) to {} ({:?}) must {}",
+        step.connections,
+        r.addr,
+        step.mode,
+        outcome_word(&step.expect)
+    )
+    .to_lowercase();
     if r.protocol != Protocol::Tcp {
         return StepReport::fail(summary, "the listener is not TCP");
     }
@@ -121,7 +205,16 @@ pub async fn tcp<W: World>(ctx: &Ctx<'_, W>, step: &Tcp) -> StepReport {
     {
         return failure(ctx, summary, e, &step.expect, Protocol::Tcp).await;
     }
-    counted(ctx, &kind, r, &step.expect, step.connections, step.concurrency, summary).await
+    counted(
+        ctx,
+        &kind,
+        r,
+        &step.expect,
+        step.connections,
+        step.concurrency,
+        summary,
+    )
+    .await
 }
 
 /// `udp`.
@@ -130,8 +223,18 @@ pub async fn udp<W: World>(ctx: &Ctx<'_, W>, step: &Udp) -> StepReport {
         Ok(r) => r,
         Err(e) => return StepReport::fail("udp", e),
     };
-    let kind = if step.expect.text.is_some() { ProbeKind::UdpText } else { ProbeKind::Udp(step.payload.map(|b| b.0)) };
-    let summary = format!("{} UDP flow(s) x {} datagram(s) to {} must {}", step.flows, step.datagrams, r.addr, outcome_word(&step.expect));
+    let kind = if step.expect.text.is_some() {
+        ProbeKind::UdpText
+    } else {
+        ProbeKind::Udp(step.payload.map(|b| b.0))
+    };
+    let summary = format!(
+        "{} UDP flow(s) x {} datagram(s) to {} must {}",
+        step.flows,
+        step.datagrams,
+        r.addr,
+        outcome_word(&step.expect)
+    );
     if r.protocol != Protocol::Udp {
         return StepReport::fail(summary, "the listener is not UDP");
     }
@@ -150,11 +253,29 @@ pub async fn udp<W: World>(ctx: &Ctx<'_, W>, step: &Udp) -> StepReport {
             Err(e) => return StepReport::fail(summary, format!("gwl4 could not send: {e}")),
         }
     }
-    judged(ctx, traffic::sampler::summarise(probes), r, &step.expect, summary).await
+    judged(
+        ctx,
+        traffic::sampler::summarise(probes),
+        r,
+        &step.expect,
+        summary,
+    )
+    .await
 }
 
-async fn burst<W: World>(ctx: &Ctx<'_, W>, addr: SocketAddr, k: u32) -> Result<Vec<Probe>, traffic::Error> {
-    let mut flow = UdpFlow::open(addr, UdpOptions { timeout: ctx.run.timeouts.request_timeout, ..UdpOptions::default() }).await?;
+async fn burst<W: World>(
+    ctx: &Ctx<'_, W>,
+    addr: SocketAddr,
+    k: u32,
+) -> Result<Vec<Probe>, traffic::Error> {
+    let mut flow = UdpFlow::open(
+        addr,
+        UdpOptions {
+            timeout: ctx.run.timeouts.request_timeout,
+            ..UdpOptions::default()
+        },
+    )
+    .await?;
     Ok(flow.burst(k as usize).await?.probes)
 }
 
@@ -164,8 +285,14 @@ pub async fn flow_affinity<W: World>(ctx: &Ctx<'_, W>, step: &FlowAffinity) -> S
         Ok(r) => r,
         Err(e) => return StepReport::fail("flowAffinity", e),
     };
-    let summary = format!("{} UDP flows x {} datagrams to {}: each flow stays on one backend", step.flows, step.datagrams, r.addr);
-    let expect = Expect { backend_in: Some(step.backends.clone()), ..Expect::default() };
+    let summary = format!(
+        "{} UDP flows x {} datagrams to {}: each flow stays on one backend",
+        step.flows, step.datagrams, r.addr
+    );
+    let expect = Expect {
+        backend_in: Some(step.backends.clone()),
+        ..Expect::default()
+    };
     if let Err(e) = eventually(ctx, &ProbeKind::Udp(None), r, &expect).await {
         return failure(ctx, summary, e, &expect, Protocol::Udp).await;
     }
@@ -176,16 +303,36 @@ pub async fn flow_affinity<W: World>(ctx: &Ctx<'_, W>, step: &FlowAffinity) -> S
             Ok(p) => p,
             Err(e) => return StepReport::fail(summary, format!("gwl4 could not send: {e}")),
         };
-        let backends: std::collections::BTreeSet<String> = probes.iter().filter_map(|p| p.backend().map(|b| b.to_string())).collect();
+        let backends: std::collections::BTreeSet<String> = probes
+            .iter()
+            .filter_map(|p| p.backend().map(|b| b.to_string()))
+            .collect();
         if backends.len() > 1 {
-            split_flows.push(format!("flow {f} from {}: {}", probes.first().and_then(|p| p.evidence.local).map_or("?".into(), |a| a.to_string()), backends.into_iter().collect::<Vec<_>>().join(", ")));
+            split_flows.push(format!(
+                "flow {f} from {}: {}",
+                probes
+                    .first()
+                    .and_then(|p| p.evidence.local)
+                    .map_or("?".into(), |a| a.to_string()),
+                backends.into_iter().collect::<Vec<_>>().join(", ")
+            ));
         }
         all.extend(probes);
     }
     let sample = traffic::sampler::summarise(all);
     let ev = traffic_evidence(&sample);
     if !split_flows.is_empty() {
-        let why = format!("{} of {} flows were spread over several backends (per-datagram balancing); {}", split_flows.len(), step.flows, split_flows.iter().take(3).cloned().collect::<Vec<_>>().join("; "));
+        let why = format!(
+            "{} of {} flows were spread over several backends (per-datagram balancing); {}",
+            split_flows.len(),
+            step.flows,
+            split_flows
+                .iter()
+                .take(3)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("; ")
+        );
         return StepReport::fail(summary, why).with(ev);
     }
     judged(ctx, sample, r, &expect, summary).await
