@@ -29,7 +29,7 @@ use std::time::Duration;
 
 use lru::LruCache;
 use prometheus_client::metrics::counter::Counter;
-use socket2::{Domain, Socket, Type};
+use socket2::{Domain, SockRef, Socket, Type};
 use tokio::net::UdpSocket;
 use tokio::time::Instant;
 use tokio_util::task::AbortOnDropHandle;
@@ -169,9 +169,11 @@ pub(crate) async fn serve(socket: UdpSocket, shared: Arc<Shared>, ctx: Ctx) {
 /// Sends a client datagram upstream, or drops it for a rejected flow.
 fn forward(session: &Session, data: &[u8], counters: &Counters) {
     match &session.upstream {
-        // try_send: a full upstream buffer must not stall every other flow.
+        // A direct non-blocking send: a full upstream buffer must not stall
+        // every other flow, and tokio's `try_send` would refuse to try on a
+        // socket the reactor has not yet reported writable (a new session).
         Some(upstream) => {
-            if upstream.try_send(data).is_err() {
+            if SockRef::from(&**upstream).send(data).is_err() {
                 counters.dropped_send.inc();
             }
         }
