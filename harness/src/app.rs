@@ -103,15 +103,6 @@ pub fn run(args: RunArgs) -> u8 {
         let _ = libtest_mimic::run(&test, trials);
         return exit::SUCCESS;
     }
-    if kind == ClusterKind::Kube {
-        return setup(
-            "Kubernetes mode is not built yet; run without --gateway-class for local mode, or pass --cluster local",
-        );
-    }
-    let gwl4 = match std::env::current_exe() {
-        Ok(p) => p,
-        Err(e) => return setup(format!("cannot find the gwl4 binary: {e}")),
-    };
     let run_id = format!(
         "{}-{}",
         humantime::format_rfc3339_seconds(SystemTime::now())
@@ -135,29 +126,12 @@ pub fn run(args: RunArgs) -> u8 {
         .echo_image
         .clone()
         .unwrap_or_else(|| DEFAULT_ECHO_IMAGE.into());
-    let local = LocalSettings {
-        gwl4,
-        gateway_command: gateway_command.clone(),
-        gateway_class: gateway_class.clone(),
-        controller_name: options
-            .controller_name
-            .clone()
-            .unwrap_or_else(|| REFERENCE_CONTROLLER.into()),
-        echo_image: echo_image.clone(),
-        run_dir: run_dir.clone(),
-        keep: options.cleanup == Some(false),
-        timeouts: timeouts.clone(),
-    };
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
         Ok(rt) => rt,
         Err(e) => return setup(format!("tokio runtime: {e}")),
-    };
-    let cluster = match LocalCluster::new(local) {
-        Ok(c) => Arc::new(c),
-        Err(e) => return setup(e),
     };
     install_interrupt_handler(&rt, run_dir.clone());
     let plan = Plan {
@@ -170,10 +144,41 @@ pub fn run(args: RunArgs) -> u8 {
         echo_image,
         gateway_command,
         run_id,
-        run_dir,
-        mode: Mode::Local,
+        run_dir: run_dir.clone(),
+        mode: match kind {
+            ClusterKind::Local => Mode::Local,
+            ClusterKind::Kube => Mode::Kubernetes,
+        },
     };
-    execute(&rt, cluster, plan)
+    match kind {
+        ClusterKind::Local => {
+            let gwl4 = match std::env::current_exe() {
+                Ok(p) => p,
+                Err(e) => return setup(format!("cannot find the gwl4 binary: {e}")),
+            };
+            let local = LocalSettings {
+                gwl4,
+                gateway_command: plan.gateway_command.clone(),
+                gateway_class: plan.gateway_class.clone(),
+                controller_name: plan
+                    .options
+                    .controller_name
+                    .clone()
+                    .unwrap_or_else(|| REFERENCE_CONTROLLER.into()),
+                echo_image: plan.echo_image.clone(),
+                run_dir,
+                keep: plan.options.cleanup == Some(false),
+                timeouts: plan.timeouts.clone(),
+            };
+            match LocalCluster::new(local) {
+                Ok(cluster) => execute(&rt, Arc::new(cluster), plan),
+                Err(e) => setup(e),
+            }
+        }
+        ClusterKind::Kube => setup(
+            "Kubernetes mode is not built yet; run without --gateway-class for local mode, or pass --cluster local",
+        ),
+    }
 }
 
 /// Everything decided before the cluster backend starts.
