@@ -185,7 +185,7 @@ fn route_kinds(spec: &GatewayListeners, protocol: Option<Protocol>) -> (Vec<Kind
     }
     let message = (!invalid.is_empty()).then(|| {
         format!(
-            "listener {}: {} not supported on a {} listener",
+            "listener {}: {} not supported with protocol {}",
             spec.name,
             invalid.join(", "),
             spec.protocol

@@ -78,7 +78,8 @@ pub(crate) fn route(route: &RouteView, attachments: &[Attachment], resolution: &
         None => {
             let mut message = format!("{label}: all backendRefs resolved");
             if !resolution.notes.is_empty() {
-                message.push_str(&format!(" ({}; its share is rejected)", resolution.notes.join("; ")));
+                let notes = resolution.notes.join("; ");
+                message.push_str(&format!(", but these shares are rejected until endpoints are ready: {notes}"));
             }
             condition(ConditionType::ResolvedRefs, true, Reason::ResolvedRefs, message, generation)
         }
