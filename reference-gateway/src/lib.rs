@@ -5,12 +5,23 @@
 //!
 //! - [`config`]: the data-plane configuration, the output of translation and
 //!   the input of the data plane (Listener → Route → Backend → Endpoint).
+//! - [`admin`]: the admin HTTP API (`/healthz`, `/readyz`, `/status`,
+//!   `/metrics`).
+//! - [`cli`]: the command line (`standalone`), shared with gwl4.
+//! - [`dataplane`]: the TCP and UDP proxy that serves a `Config`, swaps
+//!   configs atomically and reports the listeners it could not bind.
 //! - [`model`]: the translation's input, a `Snapshot` of Gateway API and
 //!   Kubernetes objects, and the strict multi-document YAML parser.
 //! - [`translate`]: the pure translation, `Snapshot` → config + statuses.
+//! - [`provider`]: where objects come from and status goes; `file` is the
+//!   standalone contract (config directory in, status directory out).
 //! - [`status`]: status documents (one per owned object, `kubectl get -o
 //!   yaml`-shaped), condition reasons, and `stamp` for lastTransitionTime.
+pub mod admin;
+pub mod cli;
 pub mod config;
+pub mod dataplane;
 pub mod model;
+pub mod provider;
 pub mod status;
 pub mod translate;

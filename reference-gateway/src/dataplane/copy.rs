@@ -49,18 +49,17 @@ pub(crate) async fn bidirectional(
     backend: &mut TcpStream,
     budget: &SpliceBudget,
 ) -> Moved {
-    if cfg!(target_os = "linux") {
-        if let Ok(_permit) = budget.0.try_acquire() {
-            // Err means the pipes could not be created (e.g. out of
-            // descriptors) before any byte moved: fall back to copying.
-            if let Ok(result) = tokio_splice2::copy_bidirectional(client, backend).await {
-                return Moved {
-                    upstream: result.tx as u64,
-                    downstream: result.rx as u64,
-                    error: result.error,
-                };
-            }
-        }
+    if cfg!(target_os = "linux")
+        && let Ok(_permit) = budget.0.try_acquire()
+        // Err means the pipes could not be created (e.g. out of
+        // descriptors) before any byte moved: fall back to copying.
+        && let Ok(result) = tokio_splice2::copy_bidirectional(client, backend).await
+    {
+        return Moved {
+            upstream: result.tx as u64,
+            downstream: result.rx as u64,
+            error: result.error,
+        };
     }
     match tokio::io::copy_bidirectional_with_sizes(client, backend, 16 * 1024, 16 * 1024).await {
         Ok((upstream, downstream)) => Moved {

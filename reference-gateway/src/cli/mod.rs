@@ -1,0 +1,233 @@
+//! The `reference-gateway` command line, shared by the crate's binary and
+//! gwl4's hidden `gwl4 reference-gateway …` subcommand: both parse [`Args`]
+//! and call [`run_blocking`].
+
+mod duration;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use prometheus_client::registry::Registry;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::admin::{self, Admin, Report};
+use crate::config::Config;
+use crate::dataplane::metrics::Metrics;
+use crate::dataplane::{DataPlane, Options};
+use crate::provider::ReloadMetrics;
+use crate::provider::file::{self, FileOptions, FileProvider};
+
+/// gwl4's reference Gateway API L4 gateway.
+#[derive(Debug, clap::Parser)]
+#[command(name = "reference-gateway", version)]
+pub struct Args {
+    /// What to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The modes.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Serve the Gateway API objects in a directory of YAML files and
+    /// write their status to another (the standalone gateway contract).
+    Standalone(StandaloneArgs),
+    /// Serve a data-plane config file as is (no Gateway API): for load
+    /// tests and debugging the data plane.
+    #[command(hide = true)]
+    ServeConfig(ServeConfigArgs),
+}
+
+/// `standalone` flags.
+#[derive(Debug, Clone, clap::Args)]
+pub struct StandaloneArgs {
+    /// Directory of `*.yaml` files (multi-document) to serve; reloaded on change.
+    #[arg(long)]
+    pub config_dir: PathBuf,
+    /// Directory to write `<Kind>/<namespace>/<name>.yaml` status files to.
+    #[arg(long)]
+    pub status_dir: PathBuf,
+    /// Address listeners bind to when their Gateway names none.
+    #[arg(long)]
+    pub bind_address: IpAddr,
+    /// Quiet time after a change in the config directory before reloading.
+    #[arg(long, default_value = "100ms", value_parser = duration::parse)]
+    pub reload_debounce: Duration,
+    /// Flags shared with the other modes.
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// `serve-config` flags.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeConfigArgs {
+    /// A data-plane `Config` as YAML.
+    #[arg(long)]
+    pub config: PathBuf,
+    /// Flags shared with the other modes.
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// Data-plane and admin flags.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CommonArgs {
+    /// Admin API address (`/healthz`, `/readyz`, `/status`, `/metrics`);
+    /// port 0 picks a free port, printed at start.
+    #[arg(long, default_value_t = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0))]
+    pub admin_address: SocketAddr,
+    /// After SIGTERM or Ctrl-C, how long open connections may finish.
+    #[arg(long, default_value = "10s", value_parser = duration::parse)]
+    pub drain_period: Duration,
+    /// Deadline for connecting to one backend endpoint.
+    #[arg(long, default_value = "5s", value_parser = duration::parse)]
+    pub connect_timeout: Duration,
+    /// A UDP session idle (no datagram either way) this long is removed.
+    #[arg(long, default_value = "60s", value_parser = duration::parse)]
+    pub udp_idle_timeout: Duration,
+    /// Most UDP sessions per listener; beyond it the least recently used
+    /// session is evicted.
+    #[arg(long, default_value_t = 65_536)]
+    pub udp_max_sessions: usize,
+}
+
+impl CommonArgs {
+    fn options(&self) -> Options {
+        Options {
+            connect_timeout: self.connect_timeout,
+            udp_idle_timeout: self.udp_idle_timeout,
+            udp_max_sessions: self.udp_max_sessions,
+            max_spliced_connections: None,
+        }
+    }
+}
+
+/// Why the gateway could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The runtime, a signal handler or the admin socket could not be set up.
+    #[error("cannot set up the {what}: {source}")]
+    Setup {
+        /// What failed.
+        what: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The file provider failed.
+    #[error(transparent)]
+    Provider(#[from] file::Error),
+    /// `serve-config`: the config file is unreadable or invalid.
+    #[error("{path}: {message}")]
+    Config {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong (with the field path for a parse error).
+        message: String,
+    },
+}
+
+fn setup(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> Error {
+    let what = what.into();
+    move |source| Error::Setup { what, source }
+}
+
+/// Runs a mode until SIGTERM or Ctrl-C, then drains. Builds its own tokio
+/// runtime and raises the open-files soft limit; tracing setup is the
+/// caller's job.
+pub fn run_blocking(args: Args) -> Result<(), Error> {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::debug!(limit, "open-files limit raised"),
+        Err(error) => warn!(%error, "cannot raise the open-files limit"),
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(setup("tokio runtime"))?;
+    runtime.block_on(run(args))
+}
+
+async fn run(args: Args) -> Result<(), Error> {
+    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(setup("SIGTERM handler"))?;
+    let common = match &args.command {
+        Command::Standalone(a) => a.common.clone(),
+        Command::ServeConfig(a) => a.common.clone(),
+    };
+    let metrics = Metrics::default();
+    let reload_metrics = ReloadMetrics::default();
+    let mut registry = Registry::with_prefix("gateway");
+    metrics.register(&mut registry);
+    reload_metrics.register(&mut registry);
+    let admin = Arc::new(Admin::new(registry));
+    let data_plane = Arc::new(DataPlane::new(common.options(), metrics));
+    let shutdown = CancellationToken::new();
+
+    let admin_listener = tokio::net::TcpListener::bind(common.admin_address)
+        .await
+        .map_err(setup(format!("admin API on {}", common.admin_address)))?;
+    let admin_addr = admin_listener.local_addr().map_err(setup("admin API"))?;
+    tokio::spawn(admin::serve(admin_listener, admin.clone(), shutdown.clone().cancelled_owned()));
+    info!(address = %admin_addr, "admin API listening");
+    // The line a parent process can wait for to learn the admin port.
+    println!("admin http://{admin_addr}");
+
+    let mut provider = match args.command {
+        Command::Standalone(a) => {
+            let options = FileOptions {
+                config_dir: a.config_dir,
+                status_dir: a.status_dir,
+                bind_address: a.bind_address,
+                debounce: a.reload_debounce,
+            };
+            let provider = FileProvider::new(options, data_plane.clone(), admin.clone(), reload_metrics)?;
+            Some(tokio::spawn(provider.run(shutdown.child_token())))
+        }
+        Command::ServeConfig(a) => {
+            serve_config(&a.config, &data_plane, &admin)?;
+            None
+        }
+    };
+    let provider_done = async {
+        match provider.as_mut() {
+            Some(task) => task.await,
+            None => std::future::pending().await,
+        }
+    };
+    let result = tokio::select! {
+        _ = sigterm.recv() => { info!("SIGTERM: draining"); Ok(()) }
+        _ = tokio::signal::ctrl_c() => { info!("Ctrl-C: draining"); Ok(()) }
+        done = provider_done => match done {
+            Ok(result) => result.map_err(Error::from),
+            Err(join) => Err(Error::Setup { what: "file provider".into(), source: std::io::Error::other(join) }),
+        },
+    };
+    shutdown.cancel();
+    data_plane.shutdown(common.drain_period).await;
+    info!("stopped");
+    result
+}
+
+/// `serve-config`: apply a data-plane config file once.
+fn serve_config(path: &std::path::Path, data_plane: &DataPlane, admin: &Admin) -> Result<(), Error> {
+    let err = |message: String| Error::Config {
+        path: path.to_owned(),
+        message,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+    let config: Config = serde_path_to_error::deserialize(serde_yaml::Deserializer::from_str(&text))
+        .map_err(|e| err(format!("field `{}`: {}", e.path(), e.inner())))?;
+    let failed = data_plane.apply(&config);
+    if !failed.is_empty() {
+        return Err(err(format!("cannot bind listeners: {failed:?}")));
+    }
+    admin.publish(Report {
+        config,
+        reloads: 1,
+        ..Report::default()
+    });
+    admin.set_ready();
+    Ok(())
+}
