@@ -1,0 +1,192 @@
+#!/usr/bin/env bash
+# start.sh DIR: bring up etcd and kube-apiserver on 127.0.0.1 (free ports),
+# everything under DIR, and write DIR/kubeconfig once /readyz answers ok.
+#
+# DIR/kubeconfig             admin token "gwl4-admin" (for the harness)
+# DIR/controller.kubeconfig  token "gwl4-controller" (for the gateway's controller)
+# DIR/env                    shell-sourceable: KUBE_SERVER, KUBE_CA, KUBE_ADMIN_TOKEN,
+#                            KUBE_CONTROLLER_TOKEN, ETCD_ENDPOINT, pids
+# DIR/*.log                  etcd and kube-apiserver logs
+#
+# Both users are in system:masters; authorization is RBAC (see README.md).
+# Binaries come from tools/kube/bin (run build.sh first; start.sh runs it if
+# a binary is missing). Stop with stop.sh DIR.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=lib.sh
+source "$here/lib.sh"
+
+[[ $# == 1 ]] || kube_die "usage: start.sh DIR"
+mkdir -p "$1"
+dir="$(cd "$1" && pwd)"
+[[ ! -e "$dir/kube-apiserver.pid" && ! -e "$dir/etcd.pid" ]] || kube_die "$dir already holds a running server (stop.sh $dir first)"
+command -v openssl >/dev/null || kube_die "openssl is needed"
+command -v curl >/dev/null || kube_die "curl is needed"
+command -v jq >/dev/null || kube_die "jq is needed"
+
+bin="$here/bin"
+if [[ ! -x "$bin/kube-apiserver" || ! -x "$bin/etcd" ]]; then
+  "$here/build.sh" >&2
+fi
+
+started=$SECONDS
+service_cidr="${KUBE_SERVICE_CIDR:-10.96.0.0/16}"
+service_ip="${KUBE_SERVICE_IP:-10.96.0.1}" # first address of the range: the kubernetes Service
+
+# On failure, stop whatever was started and leave the logs for reading.
+fail() {
+  echo "start.sh: $*" >&2
+  for log in "$dir"/etcd.log "$dir"/kube-apiserver.log; do
+    [[ -f "$log" ]] && { echo "--- last lines of $log:" >&2; tail -n 25 "$log" >&2; }
+  done
+  KUBE_KEEP_DIR=1 "$here/stop.sh" "$dir" >&2 || true
+  exit 1
+}
+
+# free_port VAR: set VAR to a TCP port nothing listens on. Another process
+# could take it before we bind; start.sh then fails loudly (the log says why).
+used_ports=" "
+free_port() {
+  local p
+  for _ in $(seq 1 200); do
+    p=$((20000 + RANDOM % 30000))
+    [[ "$used_ports" == *" $p "* ]] && continue
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+      used_ports+="$p "
+      printf -v "$1" '%s' "$p"
+      return
+    fi
+  done
+  fail "no free port found"
+}
+
+# --- Certificates and keys ------------------------------------------------------
+pki="$dir/pki"
+mkdir -p "$pki"
+(
+  cd "$pki"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+    -keyout ca.key -out ca.crt -days 2 -subj "/CN=gwl4-test-ca" 2>/dev/null
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+    -keyout apiserver.key -out apiserver.csr -subj "/CN=kube-apiserver" 2>/dev/null
+  cat >apiserver.ext <<EOF
+basicConstraints = CA:FALSE
+keyUsage = digitalSignature, keyEncipherment
+extendedKeyUsage = serverAuth
+subjectAltName = IP:127.0.0.1, IP:$service_ip, DNS:localhost, DNS:kubernetes, DNS:kubernetes.default, DNS:kubernetes.default.svc, DNS:kubernetes.default.svc.cluster.local
+EOF
+  openssl x509 -req -in apiserver.csr -CA ca.crt -CAkey ca.key -CAcreateserial \
+    -out apiserver.crt -days 2 -extfile apiserver.ext 2>/dev/null
+  # Service-account token signing key pair.
+  openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out sa.key 2>/dev/null
+  openssl pkey -in sa.key -pubout -out sa.pub 2>/dev/null
+) || fail "could not generate certificates with openssl"
+
+admin_token="$(openssl rand -hex 24)"
+controller_token="$(openssl rand -hex 24)"
+# token,user,uid,"group1,group2"
+cat >"$pki/tokens.csv" <<EOF
+$admin_token,gwl4-admin,gwl4-admin,"system:masters"
+$controller_token,gwl4-controller,gwl4-controller,"system:masters"
+EOF
+chmod 600 "$pki"/*.key "$pki/tokens.csv"
+
+# --- etcd ------------------------------------------------------------------------
+free_port etcd_client_port
+free_port etcd_peer_port
+etcd_endpoint="http://127.0.0.1:$etcd_client_port"
+setsid "$bin/etcd" \
+  --name gwl4 \
+  --data-dir "$dir/etcd-data" \
+  --listen-client-urls "$etcd_endpoint" \
+  --advertise-client-urls "$etcd_endpoint" \
+  --listen-peer-urls "http://127.0.0.1:$etcd_peer_port" \
+  --initial-advertise-peer-urls "http://127.0.0.1:$etcd_peer_port" \
+  --initial-cluster "gwl4=http://127.0.0.1:$etcd_peer_port" \
+  --unsafe-no-fsync \
+  --log-level warn \
+  </dev/null >"$dir/etcd.log" 2>&1 &
+echo $! >"$dir/etcd.pid"
+
+for _ in $(seq 1 100); do
+  kill -0 "$(cat "$dir/etcd.pid")" 2>/dev/null || fail "etcd exited"
+  if curl -sf "$etcd_endpoint/health" 2>/dev/null | grep -q '"health":"true"'; then
+    break
+  fi
+  sleep 0.1
+done
+curl -sf "$etcd_endpoint/health" 2>/dev/null | grep -q '"health":"true"' || fail "etcd did not become healthy in 10s"
+
+# --- kube-apiserver --------------------------------------------------------------
+free_port api_port
+server="https://127.0.0.1:$api_port"
+setsid "$bin/kube-apiserver" \
+  --etcd-servers "$etcd_endpoint" \
+  --bind-address 127.0.0.1 \
+  --advertise-address 127.0.0.1 \
+  --secure-port "$api_port" \
+  --cert-dir "$pki" \
+  --tls-cert-file "$pki/apiserver.crt" \
+  --tls-private-key-file "$pki/apiserver.key" \
+  --client-ca-file "$pki/ca.crt" \
+  --token-auth-file "$pki/tokens.csv" \
+  --authorization-mode RBAC \
+  --service-account-issuer https://kubernetes.default.svc.cluster.local \
+  --service-account-key-file "$pki/sa.pub" \
+  --service-account-signing-key-file "$pki/sa.key" \
+  --service-cluster-ip-range "$service_cidr" \
+  --profiling=false \
+  --v "${KUBE_APISERVER_V:-1}" \
+  </dev/null >"$dir/kube-apiserver.log" 2>&1 &
+echo $! >"$dir/kube-apiserver.pid"
+
+ready=""
+for _ in $(seq 1 600); do
+  kill -0 "$(cat "$dir/kube-apiserver.pid")" 2>/dev/null || fail "kube-apiserver exited"
+  if [[ "$(curl -s --cacert "$pki/ca.crt" -H "Authorization: Bearer $admin_token" "$server/readyz" 2>/dev/null)" == ok ]]; then
+    ready=1
+    break
+  fi
+  sleep 0.1
+done
+[[ -n "$ready" ]] || fail "kube-apiserver was not ready within 60s"
+
+# --- kubeconfigs and env ---------------------------------------------------------
+write_kubeconfig() { # FILE USER TOKEN
+  cat >"$1" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: gwl4
+  cluster:
+    server: $server
+    certificate-authority: $pki/ca.crt
+users:
+- name: $2
+  user:
+    token: $3
+contexts:
+- name: gwl4
+  context:
+    cluster: gwl4
+    user: $2
+    namespace: default
+current-context: gwl4
+EOF
+  chmod 600 "$1"
+}
+write_kubeconfig "$dir/kubeconfig" gwl4-admin "$admin_token"
+write_kubeconfig "$dir/controller.kubeconfig" gwl4-controller "$controller_token"
+
+cat >"$dir/env" <<EOF
+KUBE_SERVER=$server
+KUBE_CA=$pki/ca.crt
+KUBE_ADMIN_TOKEN=$admin_token
+KUBE_CONTROLLER_TOKEN=$controller_token
+ETCD_ENDPOINT=$etcd_endpoint
+ETCD_PID=$(cat "$dir/etcd.pid")
+KUBE_APISERVER_PID=$(cat "$dir/kube-apiserver.pid")
+EOF
+
+echo "start.sh: kube-apiserver ready at $server in $((SECONDS - started))s; KUBECONFIG=$dir/kubeconfig" >&2
