@@ -60,9 +60,11 @@ fn load(path: &Path) -> Result<Result<Snapshot, String>, Failed> {
     let mut snapshot = Snapshot::new(IpAddr::V4(Ipv4Addr::new(127, 0, 1, 1)));
     let mut body = text.clone();
     if let Some(first) = documents(&text).first() {
-        let value: serde_yaml::Value = serde_yaml::from_str(first.text).unwrap_or(serde_yaml::Value::Null);
+        let value: serde_yaml::Value =
+            serde_yaml::from_str(first.text).unwrap_or(serde_yaml::Value::Null);
         if value.get("kind").and_then(|k| k.as_str()) == Some("Scenario") {
-            let header: Scenario = serde_yaml::from_str(first.text).map_err(|e| format!("scenario header: {e}"))?;
+            let header: Scenario =
+                serde_yaml::from_str(first.text).map_err(|e| format!("scenario header: {e}"))?;
             if let Some(address) = header.bind_address {
                 snapshot.bind_address = address;
             }
@@ -70,8 +72,15 @@ fn load(path: &Path) -> Result<Result<Snapshot, String>, Failed> {
             body = "\n".repeat(first.text.lines().count()) + &text[first.text.len()..];
         }
     }
-    let name = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
-    Ok(snapshot.add_yaml(&name, &body).map(|()| snapshot).map_err(|e| e.to_string()))
+    let name = path
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned();
+    Ok(snapshot
+        .add_yaml(&name, &body)
+        .map(|()| snapshot)
+        .map_err(|e| e.to_string()))
 }
 
 fn render(snapshot: &Result<Snapshot, String>) -> Result<String, Failed> {
@@ -90,7 +99,9 @@ fn render(snapshot: &Result<Snapshot, String>) -> Result<String, Failed> {
             let value = serde_json::to_value(&translation).map_err(|e| e.to_string())?;
             serde_yaml::to_string(&value)
         }
-        Err(error) => serde_yaml::to_string(&ParseFailure { error: error.clone() }),
+        Err(error) => serde_yaml::to_string(&ParseFailure {
+            error: error.clone(),
+        }),
     };
     Ok(format!("{HEADER}{}", yaml.map_err(|e| e.to_string())?))
 }
@@ -107,7 +118,13 @@ fn reverse_all(s: &mut Snapshot) {
 }
 
 fn check(input: &Path) -> Result<(), Failed> {
-    let output = input.with_file_name(input.file_name().unwrap_or_default().to_string_lossy().replace(".in.yaml", ".out.yaml"));
+    let output = input.with_file_name(
+        input
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .replace(".in.yaml", ".out.yaml"),
+    );
     let actual = render(&load(input)?)?;
     let expected = std::fs::read_to_string(&output).unwrap_or_default();
     if actual == expected {
@@ -117,7 +134,11 @@ fn check(input: &Path) -> Result<(), Failed> {
         std::fs::write(&output, &actual).map_err(|e| format!("{}: {e}", output.display()))?;
         return Ok(());
     }
-    let line = actual.lines().zip(expected.lines()).position(|(a, e)| a != e).unwrap_or(0);
+    let line = actual
+        .lines()
+        .zip(expected.lines())
+        .position(|(a, e)| a != e)
+        .unwrap_or(0);
     Err(format!(
         "{} differs from the translation (first difference at line {}); run with UPDATE_GOLDEN=1 and review.\n--- expected\n{}\n+++ actual\n{}",
         output.display(),
@@ -133,7 +154,11 @@ fn orphans(dir: &Path) -> Result<(), Failed> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(|e| e.to_string())? {
         let path = entry.map_err(|e| e.to_string())?.path();
-        let name = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        let name = path
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
         if let Some(stem) = name.strip_suffix(".out.yaml")
             && !dir.join(format!("{stem}.in.yaml")).exists()
         {
@@ -147,7 +172,11 @@ fn orphans(dir: &Path) -> Result<(), Failed> {
     if found.is_empty() {
         Ok(())
     } else {
-        Err(format!("golden outputs without an input (UPDATE_GOLDEN=1 removes them): {}", found.join(", ")).into())
+        Err(format!(
+            "golden outputs without an input (UPDATE_GOLDEN=1 removes them): {}",
+            found.join(", ")
+        )
+        .into())
     }
 }
 
@@ -163,10 +192,17 @@ fn main() {
     let mut trials: Vec<Trial> = inputs
         .into_iter()
         .map(|path| {
-            let name = path.file_name().unwrap_or_default().to_string_lossy().trim_end_matches(".in.yaml").to_string();
+            let name = path
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .trim_end_matches(".in.yaml")
+                .to_string();
             Trial::test(name, move || check(&path))
         })
         .collect();
-    trials.push(Trial::test("no orphan golden outputs", move || orphans(&dir)));
+    trials.push(Trial::test("no orphan golden outputs", move || {
+        orphans(&dir)
+    }));
     libtest_mimic::run(&args, trials).exit();
 }

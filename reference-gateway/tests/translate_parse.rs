@@ -43,9 +43,16 @@ fn versions_are_recorded_and_empty_documents_skipped() {
     assert_eq!(s.tcp_routes.len(), 1);
     assert_eq!(s.tcp_routes[0].api_version, ApiVersion::V1);
     assert_eq!(s.udp_routes[0].api_version, ApiVersion::V1alpha2);
-    assert_eq!(s.udp_routes[0].object.spec.rules.len(), 2, "v1alpha2 keeps several rules");
+    assert_eq!(
+        s.udp_routes[0].object.spec.rules.len(),
+        2,
+        "v1alpha2 keeps several rules"
+    );
     // kubectl's default namespace for a namespaced object without one.
-    assert_eq!(s.udp_routes[0].object.metadata.namespace.as_deref(), Some("default"));
+    assert_eq!(
+        s.udp_routes[0].object.metadata.namespace.as_deref(),
+        Some("default")
+    );
     let versions: Vec<_> = s.reference_grants.iter().map(|g| g.api_version).collect();
     assert_eq!(versions, [ApiVersion::V1beta1, ApiVersion::V1]);
 }
@@ -61,7 +68,9 @@ fn documents_know_their_first_line() {
 fn error(text: &str) -> reference_gateway::model::ParseError {
     let mut s = Snapshot::default();
     let before = s.clone();
-    let e = s.add_yaml("dir/file.yaml", text).expect_err("must be refused");
+    let e = s
+        .add_yaml("dir/file.yaml", text)
+        .expect_err("must be refused");
     assert_eq!(s, before, "a refused text adds nothing");
     e
 }
@@ -75,13 +84,19 @@ fn unknown_fields_are_rejected_at_any_depth() {
     );
     assert_eq!(e.problem, Problem::UnknownField("metadata.labelz".into()));
     assert_eq!((e.document, e.line), (2, 5));
-    assert_eq!(e.to_string(), "dir/file.yaml:5: document 2 (Gateway n/g): unknown field `metadata.labelz`");
+    assert_eq!(
+        e.to_string(),
+        "dir/file.yaml:5: document 2 (Gateway n/g): unknown field `metadata.labelz`"
+    );
 
     let e = error(
         "apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: s, namespace: n}\naddressType: IPv4\n\
          endpoints: [{addresses: [10.0.0.1], condition: {ready: true}}]\n",
     );
-    assert_eq!(e.problem, Problem::UnknownField("endpoints[0].condition".into()));
+    assert_eq!(
+        e.problem,
+        Problem::UnknownField("endpoints[0].condition".into())
+    );
 }
 
 #[test]
@@ -112,8 +127,13 @@ fn other_kinds_and_versions_are_refused() {
         ("gateway.networking.k8s.io/v1beta1", "TCPRoute"),
         ("v1", "EndpointSlice"),
     ] {
-        let e = error(&format!("apiVersion: {api_version}\nkind: {kind}\nmetadata: {{name: x}}\n"));
-        assert!(matches!(e.problem, Problem::UnsupportedKind { .. }), "{api_version} {kind}: {e}");
+        let e = error(&format!(
+            "apiVersion: {api_version}\nkind: {kind}\nmetadata: {{name: x}}\n"
+        ));
+        assert!(
+            matches!(e.problem, Problem::UnsupportedKind { .. }),
+            "{api_version} {kind}: {e}"
+        );
     }
 }
 
@@ -137,8 +157,14 @@ fn duplicates_are_refused_across_texts() {
 
 #[test]
 fn missing_name_and_non_objects_are_refused() {
-    assert_eq!(error("apiVersion: v1\nkind: Namespace\nmetadata: {}\n").problem, Problem::MissingName);
-    assert!(matches!(error("- just\n- a list\n").problem, Problem::NotAnObject(_)));
+    assert_eq!(
+        error("apiVersion: v1\nkind: Namespace\nmetadata: {}\n").problem,
+        Problem::MissingName
+    );
+    assert!(matches!(
+        error("- just\n- a list\n").problem,
+        Problem::NotAnObject(_)
+    ));
     let e = error("apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\nkey: [unclosed\n");
     assert!(matches!(e.problem, Problem::Yaml(_)));
     assert_eq!((e.document, e.line), (2, 5));

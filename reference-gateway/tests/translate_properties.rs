@@ -16,7 +16,11 @@ const NAMESPACES: &[&str] = &["a", "b"];
 const NAMES: &[&str] = &["x", "y"];
 const PORTS: &[i32] = &[0, 53, 9000, 9000, 9001];
 const PROTOCOLS: &[&str] = &["TCP", "UDP", "TCP", "UDP", "HTTP", "TLS", "BOGUS"];
-const TIMES: &[&str] = &["2026-01-01T00:00:00Z", "2026-01-01T00:00:01Z", "2026-01-01T00:00:02Z"];
+const TIMES: &[&str] = &[
+    "2026-01-01T00:00:00Z",
+    "2026-01-01T00:00:01Z",
+    "2026-01-01T00:00:02Z",
+];
 
 /// Mostly namespace `a`, so that same-namespace references usually hold.
 fn namespace() -> impl Strategy<Value = &'static str> {
@@ -27,12 +31,16 @@ fn pick<T: Clone + std::fmt::Debug + 'static>(items: &'static [T]) -> impl Strat
     prop::sample::select(items)
 }
 
-fn maybe<T: std::fmt::Debug + Clone + 'static>(s: impl Strategy<Value = T> + 'static) -> impl Strategy<Value = Option<T>> {
+fn maybe<T: std::fmt::Debug + Clone + 'static>(
+    s: impl Strategy<Value = T> + 'static,
+) -> impl Strategy<Value = Option<T>> {
     prop::option::of(s)
 }
 
 /// Set only now and then, so that most references still resolve.
-fn rarely<T: std::fmt::Debug + Clone + 'static>(s: impl Strategy<Value = T> + 'static) -> impl Strategy<Value = Option<T>> {
+fn rarely<T: std::fmt::Debug + Clone + 'static>(
+    s: impl Strategy<Value = T> + 'static,
+) -> impl Strategy<Value = Option<T>> {
     prop::option::weighted(0.2, s)
 }
 
@@ -48,14 +56,23 @@ fn meta(ns: Option<&str>, name: &str, time: Option<&str>, generation: i64) -> Va
 }
 
 fn class() -> impl Strategy<Value = Value> {
-    (pick(NAMES), prop::bool::weighted(0.8), prop::bool::weighted(0.2)).prop_map(|(name, ours, params)| {
-        let controller = if ours { CONTROLLER_NAME } else { "example.com/other" };
-        let mut spec = json!({"controllerName": controller});
-        if params {
-            spec["parametersRef"] = json!({"group": "g", "kind": "K", "name": "n"});
-        }
-        json!({"metadata": meta(None, name, None, 1), "spec": spec})
-    })
+    (
+        pick(NAMES),
+        prop::bool::weighted(0.8),
+        prop::bool::weighted(0.2),
+    )
+        .prop_map(|(name, ours, params)| {
+            let controller = if ours {
+                CONTROLLER_NAME
+            } else {
+                "example.com/other"
+            };
+            let mut spec = json!({"controllerName": controller});
+            if params {
+                spec["parametersRef"] = json!({"group": "g", "kind": "K", "name": "n"});
+            }
+            json!({"metadata": meta(None, name, None, 1), "spec": spec})
+        })
 }
 
 fn listener() -> impl Strategy<Value = Value> {
@@ -73,11 +90,22 @@ fn listener() -> impl Strategy<Value = Value> {
 }
 
 fn gateway() -> impl Strategy<Value = Value> {
-    (namespace(), pick(NAMES), pick(NAMES), maybe(pick(TIMES)), prop::collection::vec(listener(), 0..4), rarely(pick(&["127.0.1.9", "::1", "nope", ""])))
+    (
+        namespace(),
+        pick(NAMES),
+        pick(NAMES),
+        maybe(pick(TIMES)),
+        prop::collection::vec(listener(), 0..4),
+        rarely(pick(&["127.0.1.9", "::1", "nope", ""])),
+    )
         .prop_map(|(ns, name, class, time, listeners, address)| {
             let mut spec = json!({"gatewayClassName": class, "listeners": listeners});
             if let Some(a) = address {
-                spec["addresses"] = if a.is_empty() { json!([{"type": "IPAddress"}]) } else { json!([{"value": a}]) };
+                spec["addresses"] = if a.is_empty() {
+                    json!([{"type": "IPAddress"}])
+                } else {
+                    json!([{"value": a}])
+                };
             }
             json!({"metadata": meta(Some(ns), name, time, 1), "spec": spec})
         })
@@ -96,12 +124,23 @@ fn route() -> impl Strategy<Value = (bool, Value)> {
 }
 
 fn service() -> impl Strategy<Value = (Value, Value)> {
-    let port = (pick(PORTS), pick(&["TCP", "UDP"]), maybe(pick(&["p", "q"])), any::<bool>())
+    let port = (
+        pick(PORTS),
+        pick(&["TCP", "UDP"]),
+        maybe(pick(&["p", "q"])),
+        any::<bool>(),
+    )
         .prop_map(|(port, protocol, name, named_target)| {
-            let target = if named_target { json!("p") } else { json!(port + 1) };
+            let target = if named_target {
+                json!("p")
+            } else {
+                json!(port + 1)
+            };
             json!({"port": port, "protocol": protocol, "name": name, "targetPort": target})
         });
-    let endpoint = (0..4u8, maybe(any::<bool>())).prop_map(|(n, ready)| json!({"addresses": [format!("10.0.0.{n}")], "conditions": {"ready": ready}}));
+    let endpoint = (0..4u8, maybe(any::<bool>())).prop_map(
+        |(n, ready)| json!({"addresses": [format!("10.0.0.{n}")], "conditions": {"ready": ready}}),
+    );
     (pick(NAMESPACES), pick(NAMES), prop::collection::vec(port, 0..3), prop::collection::vec(endpoint, 0..3), maybe(pick(&["p", "q"])))
         .prop_map(|(ns, name, ports, endpoints, slice_port)| {
             let service = json!({"apiVersion": "v1", "kind": "Service", "metadata": meta(Some(ns), name, None, 1), "spec": {"ports": ports}});
@@ -115,11 +154,18 @@ fn service() -> impl Strategy<Value = (Value, Value)> {
 }
 
 fn grant() -> impl Strategy<Value = Value> {
-    (pick(NAMESPACES), pick(NAMES), pick(NAMESPACES), pick(&["TCPRoute", "UDPRoute"]), maybe(pick(NAMES))).prop_map(|(ns, name, from_ns, kind, to)| {
-        json!({"metadata": meta(Some(ns), name, None, 1), "spec": {
+    (
+        pick(NAMESPACES),
+        pick(NAMES),
+        pick(NAMESPACES),
+        pick(&["TCPRoute", "UDPRoute"]),
+        maybe(pick(NAMES)),
+    )
+        .prop_map(|(ns, name, from_ns, kind, to)| {
+            json!({"metadata": meta(Some(ns), name, None, 1), "spec": {
             "from": [{"group": "gateway.networking.k8s.io", "kind": kind, "namespace": from_ns}],
             "to": [{"group": "", "kind": "Service", "name": to}]}})
-    })
+        })
 }
 
 prop_compose! {

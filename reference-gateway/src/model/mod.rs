@@ -62,7 +62,10 @@ pub struct Versioned<T> {
 impl<T> Versioned<T> {
     /// Wraps an object written in `api_version`.
     pub fn new(api_version: ApiVersion, object: T) -> Self {
-        Versioned { api_version, object }
+        Versioned {
+            api_version,
+            object,
+        }
     }
 }
 

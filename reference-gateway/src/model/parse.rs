@@ -10,8 +10,8 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
-use serde::de::DeserializeOwned;
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::{ApiVersion, Snapshot, Versioned};
@@ -52,7 +52,11 @@ pub fn documents(text: &str) -> Vec<Document<'_>> {
     out.push((start, text.len(), start_line));
     out.into_iter()
         .enumerate()
-        .map(|(i, (from, to, line))| Document { index: i + 1, line, text: &text[from..to] })
+        .map(|(i, (from, to, line))| Document {
+            index: i + 1,
+            line,
+            text: &text[from..to],
+        })
         .collect()
 }
 
@@ -101,7 +105,10 @@ impl fmt::Display for Problem {
             Problem::InvalidField { path, message } => write!(f, "field `{path}`: {message}"),
             Problem::UnknownField(path) => write!(f, "unknown field `{path}`"),
             Problem::RuleCount(n) => {
-                write!(f, "field `spec.rules`: v1 allows exactly one rule, found {n}")
+                write!(
+                    f,
+                    "field `spec.rules`: v1 allows exactly one rule, found {n}"
+                )
             }
             Problem::Duplicate => write!(f, "defined more than once"),
         }
@@ -125,7 +132,10 @@ pub struct ParseError {
 }
 
 fn object_suffix(object: &Option<String>) -> String {
-    object.as_ref().map(|o| format!(" ({o})")).unwrap_or_default()
+    object
+        .as_ref()
+        .map(|o| format!(" ({o})"))
+        .unwrap_or_default()
 }
 
 /// The accepted `apiVersion` `kind` pairs, for the error message.
@@ -160,7 +170,9 @@ fn classify(api_version: &str, kind: &str) -> Option<(Kind, ApiVersion)> {
         _ => None,
     };
     let found = match (gateway, kind) {
-        (Some(v @ (ApiVersion::V1 | ApiVersion::V1beta1)), "GatewayClass") => (Kind::GatewayClass, v),
+        (Some(v @ (ApiVersion::V1 | ApiVersion::V1beta1)), "GatewayClass") => {
+            (Kind::GatewayClass, v)
+        }
         (Some(v @ (ApiVersion::V1 | ApiVersion::V1beta1)), "Gateway") => (Kind::Gateway, v),
         (Some(v @ (ApiVersion::V1 | ApiVersion::V1alpha2)), "TCPRoute") => (Kind::TcpRoute, v),
         (Some(v @ (ApiVersion::V1 | ApiVersion::V1alpha2)), "UDPRoute") => (Kind::UdpRoute, v),
@@ -190,7 +202,11 @@ enum Parsed {
     Namespace(k8s_openapi::api::core::v1::Namespace),
 }
 
-pub(super) fn add_yaml(snapshot: &mut Snapshot, source: &str, text: &str) -> Result<(), ParseError> {
+pub(super) fn add_yaml(
+    snapshot: &mut Snapshot,
+    source: &str,
+    text: &str,
+) -> Result<(), ParseError> {
     let mut seen = existing_keys(snapshot);
     let mut parsed = Vec::new();
     for doc in documents(text) {
@@ -230,7 +246,11 @@ pub(super) fn add_yaml(snapshot: &mut Snapshot, source: &str, text: &str) -> Res
 /// yaml_serde reports lines relative to the document; make them absolute.
 fn shift_location(e: &serde_yaml::Error, first_line: usize) -> String {
     match e.location() {
-        Some(loc) => format!("line {}, column {}: {e}", loc.line() + first_line - 1, loc.column()),
+        Some(loc) => format!(
+            "line {}, column {}: {e}",
+            loc.line() + first_line - 1,
+            loc.column()
+        ),
         None => e.to_string(),
     }
 }
@@ -241,12 +261,25 @@ type Failure = (Option<String>, Problem);
 fn parse_object(mut value: Value) -> Result<(Parsed, String, Key), Failure> {
     let field = |name: &str| value.get(name).and_then(Value::as_str).map(str::to_string);
     let (Some(api_version), Some(kind_name)) = (field("apiVersion"), field("kind")) else {
-        return Err((None, Problem::NotAnObject("apiVersion and kind must be strings".into())));
+        return Err((
+            None,
+            Problem::NotAnObject("apiVersion and kind must be strings".into()),
+        ));
     };
     let Some((kind, version)) = classify(&api_version, &kind_name) else {
-        return Err((None, Problem::UnsupportedKind { api_version, kind: kind_name }));
+        return Err((
+            None,
+            Problem::UnsupportedKind {
+                api_version,
+                kind: kind_name,
+            },
+        ));
     };
-    let meta = |key: &str| value.pointer(&format!("/metadata/{key}")).and_then(Value::as_str);
+    let meta = |key: &str| {
+        value
+            .pointer(&format!("/metadata/{key}"))
+            .and_then(Value::as_str)
+    };
     let Some(name) = meta("name").map(str::to_string) else {
         return Err((Some(kind_name), Problem::MissingName));
     };
@@ -270,8 +303,12 @@ fn parse_object(mut value: Value) -> Result<(Parsed, String, Key), Failure> {
     // The crate types carry one apiVersion per kind; other accepted versions
     // share the schema, so the input is relabelled before the round trip.
     let parsed = match kind {
-        Kind::GatewayClass => Parsed::GatewayClass(typed(&mut value, "gateway.networking.k8s.io/v1").map_err(fail)?),
-        Kind::Gateway => Parsed::Gateway(typed(&mut value, "gateway.networking.k8s.io/v1").map_err(fail)?),
+        Kind::GatewayClass => {
+            Parsed::GatewayClass(typed(&mut value, "gateway.networking.k8s.io/v1").map_err(fail)?)
+        }
+        Kind::Gateway => {
+            Parsed::Gateway(typed(&mut value, "gateway.networking.k8s.io/v1").map_err(fail)?)
+        }
         Kind::TcpRoute => {
             let route: gateway_api::experimental::tcproutes::TcpRoute =
                 typed(&mut value, "gateway.networking.k8s.io/v1alpha2").map_err(fail)?;
@@ -289,7 +326,9 @@ fn parse_object(mut value: Value) -> Result<(Parsed, String, Key), Failure> {
             typed(&mut value, "gateway.networking.k8s.io/v1").map_err(fail)?,
         )),
         Kind::Service => Parsed::Service(typed(&mut value, "v1").map_err(fail)?),
-        Kind::EndpointSlice => Parsed::EndpointSlice(typed(&mut value, "discovery.k8s.io/v1").map_err(fail)?),
+        Kind::EndpointSlice => {
+            Parsed::EndpointSlice(typed(&mut value, "discovery.k8s.io/v1").map_err(fail)?)
+        }
         Kind::Namespace => Parsed::Namespace(typed(&mut value, "v1").map_err(fail)?),
     };
     Ok((parsed, label, (kind, namespace, name)))
@@ -303,12 +342,16 @@ fn check_rules(version: ApiVersion, rules: usize) -> Result<(), Problem> {
 }
 
 /// Deserialises `value` as `T` and reports any input field `T` dropped.
-fn typed<T: DeserializeOwned + Serialize>(value: &mut Value, api_version: &str) -> Result<T, Problem> {
+fn typed<T: DeserializeOwned + Serialize>(
+    value: &mut Value,
+    api_version: &str,
+) -> Result<T, Problem> {
     value["apiVersion"] = Value::String(api_version.to_string());
-    let object: T = serde_path_to_error::deserialize(&*value).map_err(|e| Problem::InvalidField {
-        path: e.path().to_string(),
-        message: e.into_inner().to_string(),
-    })?;
+    let object: T =
+        serde_path_to_error::deserialize(&*value).map_err(|e| Problem::InvalidField {
+            path: e.path().to_string(),
+            message: e.into_inner().to_string(),
+        })?;
     let back = serde_json::to_value(&object).map_err(|e| Problem::NotAnObject(e.to_string()))?;
     if let Some(path) = lost_field(value, &back, "") {
         return Err(Problem::UnknownField(path));
@@ -320,7 +363,11 @@ fn typed<T: DeserializeOwned + Serialize>(value: &mut Value, api_version: &str) 
 fn lost_field(input: &Value, output: &Value, path: &str) -> Option<String> {
     match (input, output) {
         (Value::Object(i), Value::Object(o)) => i.iter().find_map(|(key, value)| {
-            let child = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
+            let child = if path.is_empty() {
+                key.clone()
+            } else {
+                format!("{path}.{key}")
+            };
             match o.get(key) {
                 _ if value.is_null() => None,
                 None => Some(child),
@@ -345,13 +392,37 @@ fn existing_keys(s: &Snapshot) -> BTreeSet<Key> {
         (kind, namespace, meta.name.clone().unwrap_or_default())
     }
     let mut keys = BTreeSet::new();
-    keys.extend(s.gateway_classes.iter().map(|o| key(Kind::GatewayClass, &o.metadata)));
+    keys.extend(
+        s.gateway_classes
+            .iter()
+            .map(|o| key(Kind::GatewayClass, &o.metadata)),
+    );
     keys.extend(s.gateways.iter().map(|o| key(Kind::Gateway, &o.metadata)));
-    keys.extend(s.tcp_routes.iter().map(|o| key(Kind::TcpRoute, &o.object.metadata)));
-    keys.extend(s.udp_routes.iter().map(|o| key(Kind::UdpRoute, &o.object.metadata)));
-    keys.extend(s.reference_grants.iter().map(|o| key(Kind::ReferenceGrant, &o.object.metadata)));
+    keys.extend(
+        s.tcp_routes
+            .iter()
+            .map(|o| key(Kind::TcpRoute, &o.object.metadata)),
+    );
+    keys.extend(
+        s.udp_routes
+            .iter()
+            .map(|o| key(Kind::UdpRoute, &o.object.metadata)),
+    );
+    keys.extend(
+        s.reference_grants
+            .iter()
+            .map(|o| key(Kind::ReferenceGrant, &o.object.metadata)),
+    );
     keys.extend(s.services.iter().map(|o| key(Kind::Service, &o.metadata)));
-    keys.extend(s.endpoint_slices.iter().map(|o| key(Kind::EndpointSlice, &o.metadata)));
-    keys.extend(s.namespaces.iter().map(|o| key(Kind::Namespace, &o.metadata)));
+    keys.extend(
+        s.endpoint_slices
+            .iter()
+            .map(|o| key(Kind::EndpointSlice, &o.metadata)),
+    );
+    keys.extend(
+        s.namespaces
+            .iter()
+            .map(|o| key(Kind::Namespace, &o.metadata)),
+    );
     keys
 }

@@ -45,7 +45,11 @@ impl Kind {
 
 /// One object's status, as written to `S/<Kind>/<namespace>/<name>.yaml`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields, try_from = "RawDocument")]
+#[serde(
+    rename_all = "camelCase",
+    deny_unknown_fields,
+    try_from = "RawDocument"
+)]
 pub struct StatusDocument {
     /// `gateway.networking.k8s.io/v1`, or the version a route was written in.
     pub api_version: String,
@@ -85,7 +89,8 @@ impl StatusDocument {
                 .parents
                 .iter_mut()
                 .map(|p| {
-                    let key = serde_json::to_string(&(&p.controller_name, &p.parent_ref)).unwrap_or_default();
+                    let key = serde_json::to_string(&(&p.controller_name, &p.parent_ref))
+                        .unwrap_or_default();
                     (format!("parent {key}"), &mut p.conditions)
                 })
                 .collect(),
@@ -340,6 +345,11 @@ impl TryFrom<RawDocument> for StatusDocument {
             Kind::Gateway => Status::Gateway(serde_json::from_value(raw.status)?),
             Kind::TcpRoute | Kind::UdpRoute => Status::Route(serde_json::from_value(raw.status)?),
         };
-        Ok(StatusDocument { api_version: raw.api_version, kind: raw.kind, metadata: raw.metadata, status })
+        Ok(StatusDocument {
+            api_version: raw.api_version,
+            kind: raw.kind,
+            metadata: raw.metadata,
+            status,
+        })
     }
 }

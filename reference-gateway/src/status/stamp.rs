@@ -12,7 +12,11 @@ use super::{Condition, ConditionType, StatusDocument};
 /// controllerName), had the same status (True/False/Unknown) and a time;
 /// `now` otherwise. A changed reason or message alone is not a transition,
 /// as in `meta.SetStatusCondition`.
-pub fn stamp(previous: &[StatusDocument], mut new: Vec<StatusDocument>, now: &Time) -> Vec<StatusDocument> {
+pub fn stamp(
+    previous: &[StatusDocument],
+    mut new: Vec<StatusDocument>,
+    now: &Time,
+) -> Vec<StatusDocument> {
     let mut before: BTreeMap<(String, String), Vec<Condition>> = BTreeMap::new();
     for doc in previous {
         let mut doc = doc.clone();
@@ -35,10 +39,19 @@ pub fn stamp(previous: &[StatusDocument], mut new: Vec<StatusDocument>, now: &Ti
 }
 
 fn identity(doc: &StatusDocument) -> String {
-    format!("{}/{}/{}", doc.kind.as_str(), doc.metadata.namespace.as_deref().unwrap_or(""), doc.metadata.name)
+    format!(
+        "{}/{}/{}",
+        doc.kind.as_str(),
+        doc.metadata.namespace.as_deref().unwrap_or(""),
+        doc.metadata.name
+    )
 }
 
-fn previous_time(old: Option<&Vec<Condition>>, type_: ConditionType, new: &Condition) -> Option<Time> {
+fn previous_time(
+    old: Option<&Vec<Condition>>,
+    type_: ConditionType,
+    new: &Condition,
+) -> Option<Time> {
     old?.iter()
         .find(|c| c.type_ == type_ && c.status == new.status)
         .and_then(|c| c.last_transition_time.clone())

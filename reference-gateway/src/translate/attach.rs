@@ -19,7 +19,12 @@ pub(crate) struct Attachment {
 /// Attaches route `index` to every listener its parentRefs select and allow,
 /// recording it in the listeners; returns one entry per parentRef that names
 /// a Gateway of ours (others are not ours to report on).
-pub(crate) fn attach(input: &Input<'_>, index: usize, route: &RouteView, gateways: &mut [GatewayState<'_>]) -> Vec<Attachment> {
+pub(crate) fn attach(
+    input: &Input<'_>,
+    index: usize,
+    route: &RouteView,
+    gateways: &mut [GatewayState<'_>],
+) -> Vec<Attachment> {
     let mut out = Vec::new();
     for (i, parent) in route.parent_refs.iter().enumerate() {
         let group = parent.group.clone().unwrap_or_else(|| GATEWAY_GROUP.into());
@@ -27,8 +32,14 @@ pub(crate) fn attach(input: &Input<'_>, index: usize, route: &RouteView, gateway
         if group != GATEWAY_GROUP || kind != "Gateway" {
             continue;
         }
-        let namespace = parent.namespace.clone().unwrap_or_else(|| route.namespace.clone());
-        let Some(gateway) = gateways.iter_mut().find(|g| g.namespace == namespace && g.name == parent.name) else {
+        let namespace = parent
+            .namespace
+            .clone()
+            .unwrap_or_else(|| route.namespace.clone());
+        let Some(gateway) = gateways
+            .iter_mut()
+            .find(|g| g.namespace == namespace && g.name == parent.name)
+        else {
             continue;
         };
         let accepted = attach_one(input, index, route, i, parent, gateway);
@@ -60,7 +71,12 @@ fn attach_one(
         .listeners
         .iter()
         .enumerate()
-        .filter(|(_, l)| parent.section_name.as_ref().is_none_or(|s| *s == l.spec.name))
+        .filter(|(_, l)| {
+            parent
+                .section_name
+                .as_ref()
+                .is_none_or(|s| *s == l.spec.name)
+        })
         .filter(|(_, l)| parent.port.is_none_or(|p| p == l.spec.port))
         .map(|(n, _)| n)
         .collect();
@@ -71,14 +87,21 @@ fn attach_one(
             (None, Some(p)) => format!("no listener on port {p}"),
             (None, None) => "no listeners".to_string(),
         };
-        return Err((Reason::NoMatchingParent, format!("parentRefs[{i}]: Gateway {gateway_label} has {wanted}")));
+        return Err((
+            Reason::NoMatchingParent,
+            format!("parentRefs[{i}]: Gateway {gateway_label} has {wanted}"),
+        ));
     }
     let labels = input.labels_of(&route.namespace);
     let mut refusals = Vec::new();
     let mut attached = Vec::new();
     for n in candidates {
         let listener = &mut gateway.listeners[n];
-        let policy = listener.spec.allowed_routes.as_ref().and_then(|a| a.namespaces.as_ref());
+        let policy = listener
+            .spec
+            .allowed_routes
+            .as_ref()
+            .and_then(|a| a.namespaces.as_ref());
         if !listener.kinds.contains(&route.kind) {
             refusals.push(format!(
                 "listener {} ({}) does not allow kind {}",
@@ -100,7 +123,10 @@ fn attach_one(
             if let Some(&oldest) = listener.attached.first()
                 && oldest != index
             {
-                note.push_str(&format!(" (which serves the older {})", input.routes[oldest].label()));
+                note.push_str(&format!(
+                    " (which serves the older {})",
+                    input.routes[oldest].label()
+                ));
             }
             attached.push(note);
         }
@@ -108,8 +134,14 @@ fn attach_one(
     if attached.is_empty() {
         return Err((
             Reason::NotAllowedByListeners,
-            format!("parentRefs[{i}]: Gateway {gateway_label}: {}", refusals.join("; ")),
+            format!(
+                "parentRefs[{i}]: Gateway {gateway_label}: {}",
+                refusals.join("; ")
+            ),
         ));
     }
-    Ok(format!("parentRefs[{i}]: attached to Gateway {gateway_label} listener {}", attached.join(", ")))
+    Ok(format!(
+        "parentRefs[{i}]: attached to Gateway {gateway_label} listener {}",
+        attached.join(", ")
+    ))
 }

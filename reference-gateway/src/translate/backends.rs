@@ -40,13 +40,23 @@ pub(crate) struct Resolution {
 }
 
 pub(crate) fn resolve(input: &Input<'_>, route: &RouteView) -> Resolution {
-    let mut out = Resolution { backends: Vec::new(), failures: Vec::new(), notes: Vec::new() };
+    let mut out = Resolution {
+        backends: Vec::new(),
+        failures: Vec::new(),
+        notes: Vec::new(),
+    };
     let Some(rule) = route.rules.first() else {
         return out;
     };
     for (i, backend_ref) in rule.backend_refs.iter().enumerate() {
-        let namespace = backend_ref.namespace.clone().unwrap_or_else(|| route.namespace.clone());
-        let port = backend_ref.port.map(|p| format!(":{p}")).unwrap_or_default();
+        let namespace = backend_ref
+            .namespace
+            .clone()
+            .unwrap_or_else(|| route.namespace.clone());
+        let port = backend_ref
+            .port
+            .map(|p| format!(":{p}"))
+            .unwrap_or_default();
         let name = format!("{namespace}/{}{port}", backend_ref.name);
         let weight = backend_ref.weight.unwrap_or(1).clamp(0, 1_000_000) as u32;
         let target = match check(input, route, backend_ref, &namespace) {
@@ -56,27 +66,49 @@ pub(crate) fn resolve(input: &Input<'_>, route: &RouteView) -> Resolution {
                 Target::Reject(message)
             }
             Ok(endpoints) if endpoints.is_empty() => {
-                let message = format!("backendRefs[{i}]: Service {namespace}/{} has no ready endpoints", backend_ref.name);
+                let message = format!(
+                    "backendRefs[{i}]: Service {namespace}/{} has no ready endpoints",
+                    backend_ref.name
+                );
                 out.notes.push(message.clone());
                 Target::Reject(message)
             }
             Ok(endpoints) => Target::Endpoints(endpoints),
         };
-        out.backends.push(Backend { name, weight, target });
+        out.backends.push(Backend {
+            name,
+            weight,
+            target,
+        });
     }
     out
 }
 
-fn check(input: &Input<'_>, route: &RouteView, b: &BackendRefView, namespace: &str) -> Result<Vec<SocketAddr>, Problem> {
+fn check(
+    input: &Input<'_>,
+    route: &RouteView,
+    b: &BackendRefView,
+    namespace: &str,
+) -> Result<Vec<SocketAddr>, Problem> {
     let group = b.group.as_deref().unwrap_or("");
     let kind = b.kind.as_deref().unwrap_or("Service");
     if !group.is_empty() || kind != "Service" {
-        let shown = if group.is_empty() { kind.to_string() } else { format!("{group}/{kind}") };
-        return Err((Reason::InvalidKind, format!("kind {shown} is not supported; only core Service")));
+        let shown = if group.is_empty() {
+            kind.to_string()
+        } else {
+            format!("{group}/{kind}")
+        };
+        return Err((
+            Reason::InvalidKind,
+            format!("kind {shown} is not supported; only core Service"),
+        ));
     }
     let service_label = format!("Service {namespace}/{}", b.name);
     let Some(port) = b.port else {
-        return Err((Reason::BackendNotFound, format!("{service_label}: port is required")));
+        return Err((
+            Reason::BackendNotFound,
+            format!("{service_label}: port is required"),
+        ));
     };
     if namespace != route.namespace && !granted(input, route, namespace, &b.name) {
         return Err((
@@ -89,20 +121,41 @@ fn check(input: &Input<'_>, route: &RouteView, b: &BackendRefView, namespace: &s
         ));
     }
     let Some(service) = input.services.get(&(namespace.to_string(), b.name.clone())) else {
-        return Err((Reason::BackendNotFound, format!("{service_label} does not exist")));
+        return Err((
+            Reason::BackendNotFound,
+            format!("{service_label} does not exist"),
+        ));
     };
     let protocol = route.protocol();
     let wanted = match protocol {
         Protocol::Tcp => "TCP",
         Protocol::Udp => "UDP",
     };
-    let ports = service.spec.as_ref().and_then(|s| s.ports.as_deref()).unwrap_or_default();
-    let Some(service_port) = ports.iter().find(|p| p.port == port && port_protocol(&p.protocol) == wanted) else {
-        let detail = if ports.iter().any(|p| p.port == port) { format!("no {wanted} port {port}") } else { format!("no port {port}") };
-        return Err((Reason::BackendNotFound, format!("{service_label} has {detail}")));
+    let ports = service
+        .spec
+        .as_ref()
+        .and_then(|s| s.ports.as_deref())
+        .unwrap_or_default();
+    let Some(service_port) = ports
+        .iter()
+        .find(|p| p.port == port && port_protocol(&p.protocol) == wanted)
+    else {
+        let detail = if ports.iter().any(|p| p.port == port) {
+            format!("no {wanted} port {port}")
+        } else {
+            format!("no port {port}")
+        };
+        return Err((
+            Reason::BackendNotFound,
+            format!("{service_label} has {detail}"),
+        ));
     };
     let slices = input.slices.get(&(namespace.to_string(), b.name.clone()));
-    Ok(endpoints(service_port, slices.map(Vec::as_slice).unwrap_or_default(), wanted))
+    Ok(endpoints(
+        service_port,
+        slices.map(Vec::as_slice).unwrap_or_default(),
+        wanted,
+    ))
 }
 
 fn port_protocol(protocol: &Option<String>) -> &str {
@@ -112,17 +165,23 @@ fn port_protocol(protocol: &Option<String>) -> &str {
 /// Whether a ReferenceGrant in `namespace` lets this route kind from the
 /// route's namespace refer to Service `name`.
 fn granted(input: &Input<'_>, route: &RouteView, namespace: &str, name: &str) -> bool {
-    input.grants.iter().filter(|(ns, _)| ns == namespace).any(|(_, spec)| {
-        let from = spec
-            .from
-            .iter()
-            .any(|f| f.group == GATEWAY_GROUP && f.kind == route.kind.as_str() && f.namespace == route.namespace);
-        let to = spec
-            .to
-            .iter()
-            .any(|t| t.group.is_empty() && t.kind == "Service" && t.name.as_deref().is_none_or(|n| n == name));
-        from && to
-    })
+    input
+        .grants
+        .iter()
+        .filter(|(ns, _)| ns == namespace)
+        .any(|(_, spec)| {
+            let from = spec.from.iter().any(|f| {
+                f.group == GATEWAY_GROUP
+                    && f.kind == route.kind.as_str()
+                    && f.namespace == route.namespace
+            });
+            let to = spec.to.iter().any(|t| {
+                t.group.is_empty()
+                    && t.kind == "Service"
+                    && t.name.as_deref().is_none_or(|n| n == name)
+            });
+            from && to
+        })
 }
 
 /// Ready endpoint addresses of the Service port, sorted and deduplicated.
@@ -144,19 +203,31 @@ fn endpoints(port: &ServicePort, slices: &[&EndpointSlice], protocol: &str) -> V
             .ports
             .iter()
             .flatten()
-            .find(|p| p.name.as_deref().unwrap_or("") == name && port_protocol(&p.protocol) == protocol)
+            .find(|p| {
+                p.name.as_deref().unwrap_or("") == name && port_protocol(&p.protocol) == protocol
+            })
             .and_then(|p| p.port);
         let target = from_slice.or(match &port.target_port {
             None => Some(port.port),
             Some(IntOrString::Int(n)) => Some(*n),
             Some(IntOrString::String(_)) => None,
         });
-        let Some(target) = target.and_then(|t| u16::try_from(t).ok()).filter(|t| *t != 0) else {
+        let Some(target) = target
+            .and_then(|t| u16::try_from(t).ok())
+            .filter(|t| *t != 0)
+        else {
             continue;
         };
         for endpoint in slice.endpoints.iter().flatten() {
-            let ready = endpoint.conditions.as_ref().and_then(|c| c.ready).unwrap_or(true);
-            let address = endpoint.addresses.first().and_then(|a| a.parse::<IpAddr>().ok());
+            let ready = endpoint
+                .conditions
+                .as_ref()
+                .and_then(|c| c.ready)
+                .unwrap_or(true);
+            let address = endpoint
+                .addresses
+                .first()
+                .and_then(|a| a.parse::<IpAddr>().ok());
             if let (true, Some(address)) = (ready, address) {
                 out.push(SocketAddr::new(address, target));
             }

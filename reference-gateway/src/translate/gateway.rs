@@ -66,7 +66,10 @@ impl GatewayState<'_> {
 
 /// Validates every Gateway whose class is ours, oldest first. `classes`
 /// maps our class names to whether the class is accepted.
-pub(crate) fn prepare<'a>(input: &Input<'a>, classes: &BTreeMap<String, bool>) -> Vec<GatewayState<'a>> {
+pub(crate) fn prepare<'a>(
+    input: &Input<'a>,
+    classes: &BTreeMap<String, bool>,
+) -> Vec<GatewayState<'a>> {
     // Sockets claimed by older Gateways: a newer Gateway's listener on the
     // same address, port and protocol cannot bind (PortUnavailable).
     let mut claimed: BTreeMap<ListenerKey, String> = BTreeMap::new();
@@ -82,11 +85,19 @@ pub(crate) fn prepare<'a>(input: &Input<'a>, classes: &BTreeMap<String, bool>) -
             rejected: None,
             address_missing: None,
             addresses: Vec::new(),
-            listeners: gateway.spec.listeners.iter().map(validate_listener).collect(),
+            listeners: gateway
+                .spec
+                .listeners
+                .iter()
+                .map(validate_listener)
+                .collect(),
         };
         if !class_accepted {
             let class = &gateway.spec.gateway_class_name;
-            state.rejected = Some((Reason::Invalid, format!("spec.gatewayClassName: GatewayClass {class} is not accepted")));
+            state.rejected = Some((
+                Reason::Invalid,
+                format!("spec.gatewayClassName: GatewayClass {class} is not accepted"),
+            ));
         } else {
             match addresses(gateway, input.snapshot.bind_address) {
                 Ok(Ok(list)) => state.addresses = list,
@@ -122,7 +133,9 @@ fn addresses(gateway: &Gateway, default: IpAddr) -> Result<Result<Vec<IpAddr>, S
             ));
         }
         let Some(value) = address.value.as_deref() else {
-            return Ok(Err(format!("spec.addresses[{i}].value: an IPAddress without a value cannot be assigned")));
+            return Ok(Err(format!(
+                "spec.addresses[{i}].value: an IPAddress without a value cannot be assigned"
+            )));
         };
         let Ok(ip) = value.parse::<IpAddr>() else {
             return Err((
@@ -147,15 +160,29 @@ fn validate_listener(spec: &GatewayListeners) -> ListenerState<'_> {
     let rejected = if protocol.is_none() {
         Some((
             Reason::UnsupportedProtocol,
-            format!("listener {name}: protocol {} is not supported; this gateway serves TCP and UDP only", spec.protocol),
+            format!(
+                "listener {name}: protocol {} is not supported; this gateway serves TCP and UDP only",
+                spec.protocol
+            ),
         ))
     } else if !(1..=65535).contains(&spec.port) {
-        Some((Reason::UnsupportedValue, format!("listener {name}: port {} is not in 1-65535", spec.port)))
+        Some((
+            Reason::UnsupportedValue,
+            format!("listener {name}: port {} is not in 1-65535", spec.port),
+        ))
     } else {
         None
     };
     let (kinds, invalid_kinds) = route_kinds(spec, protocol);
-    ListenerState { spec, protocol, rejected, conflict: None, kinds, invalid_kinds, attached: BTreeSet::new() }
+    ListenerState {
+        spec,
+        protocol,
+        rejected,
+        conflict: None,
+        kinds,
+        invalid_kinds,
+        attached: BTreeSet::new(),
+    }
 }
 
 /// `allowedRoutes.kinds`, defaulting from the protocol (TCP → TCPRoute,
@@ -166,7 +193,11 @@ fn route_kinds(spec: &GatewayListeners, protocol: Option<Protocol>) -> (Vec<Kind
         Some(Protocol::Udp) => Some(Kind::UdpRoute),
         None => None,
     };
-    let requested = spec.allowed_routes.as_ref().and_then(|a| a.kinds.as_deref()).unwrap_or_default();
+    let requested = spec
+        .allowed_routes
+        .as_ref()
+        .and_then(|a| a.kinds.as_deref())
+        .unwrap_or_default();
     if requested.is_empty() {
         return (native.into_iter().collect(), None);
     }
@@ -208,7 +239,10 @@ fn mark_conflicts(listeners: &mut [ListenerState<'_>]) {
             }
             let clash = matches!(
                 (a.spec.protocol.as_str(), b.spec.protocol.as_str()),
-                ("TCP", "TCP") | ("UDP", "UDP") | ("TCP", "HTTP" | "HTTPS" | "TLS") | ("HTTP" | "HTTPS" | "TLS", "TCP")
+                ("TCP", "TCP")
+                    | ("UDP", "UDP")
+                    | ("TCP", "HTTP" | "HTTPS" | "TLS")
+                    | ("HTTP" | "HTTPS" | "TLS", "TCP")
             );
             if clash {
                 with.push(format!("{} ({})", b.spec.name, b.spec.protocol));
@@ -236,7 +270,11 @@ fn mark_conflicts(listeners: &mut [ListenerState<'_>]) {
 
 /// Marks listeners whose socket failed to bind last time, or is taken by an
 /// older Gateway, as PortUnavailable; claims the sockets of the others.
-fn claim_ports(state: &mut GatewayState<'_>, failed: &BTreeSet<ListenerKey>, claimed: &mut BTreeMap<ListenerKey, String>) {
+fn claim_ports(
+    state: &mut GatewayState<'_>,
+    failed: &BTreeSet<ListenerKey>,
+    claimed: &mut BTreeMap<ListenerKey, String>,
+) {
     let owner_prefix = state.label();
     for listener in &mut state.listeners {
         let (Some(protocol), None) = (listener.protocol, &listener.rejected) else {
@@ -245,15 +283,27 @@ fn claim_ports(state: &mut GatewayState<'_>, failed: &BTreeSet<ListenerKey>, cla
         let keys: Vec<ListenerKey> = state
             .addresses
             .iter()
-            .map(|&address| ListenerKey { address, port: listener.spec.port as u16, protocol })
+            .map(|&address| ListenerKey {
+                address,
+                port: listener.spec.port as u16,
+                protocol,
+            })
             .collect();
         let name = &listener.spec.name;
         let problem = keys.iter().find_map(|k| {
-            let socket = format!("{}/{}", std::net::SocketAddr::new(k.address, k.port), listener.spec.protocol);
+            let socket = format!(
+                "{}/{}",
+                std::net::SocketAddr::new(k.address, k.port),
+                listener.spec.protocol
+            );
             if failed.contains(k) {
-                Some(format!("listener {name}: the data plane could not bind {socket}"))
+                Some(format!(
+                    "listener {name}: the data plane could not bind {socket}"
+                ))
             } else {
-                claimed.get(k).map(|owner| format!("listener {name}: {socket} is already used by listener {owner}"))
+                claimed.get(k).map(|owner| {
+                    format!("listener {name}: {socket} is already used by listener {owner}")
+                })
             }
         });
         match problem {

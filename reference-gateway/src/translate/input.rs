@@ -59,7 +59,10 @@ fn sort_key<T: Serialize>(meta: &ObjectMeta, object: &T) -> SortKey {
 }
 
 /// Sorts and drops later duplicates of the same namespace/name.
-fn ordered<'a, T: Serialize>(items: impl Iterator<Item = &'a T>, meta: impl Fn(&T) -> &ObjectMeta) -> Vec<&'a T> {
+fn ordered<'a, T: Serialize>(
+    items: impl Iterator<Item = &'a T>,
+    meta: impl Fn(&T) -> &ObjectMeta,
+) -> Vec<&'a T> {
     let mut keyed: Vec<(SortKey, &'a T)> = items.map(|o| (sort_key(meta(o), o), o)).collect();
     keyed.sort_by(|a, b| a.0.cmp(&b.0));
     let mut seen = std::collections::BTreeSet::new();
@@ -88,7 +91,12 @@ impl<'a> Input<'a> {
             }
         }
         routes.sort_by(|a, b| {
-            (&a.created, &a.namespace, &a.name, a.kind).cmp(&(&b.created, &b.namespace, &b.name, b.kind))
+            (&a.created, &a.namespace, &a.name, a.kind).cmp(&(
+                &b.created,
+                &b.namespace,
+                &b.name,
+                b.kind,
+            ))
         });
 
         let services = ordered(s.services.iter(), |o| &o.metadata)
@@ -97,25 +105,52 @@ impl<'a> Input<'a> {
             .collect();
         let mut slices: BTreeMap<(String, String), Vec<&EndpointSlice>> = BTreeMap::new();
         for slice in ordered(s.endpoint_slices.iter(), |o| &o.metadata) {
-            let service = slice.metadata.labels.as_ref().and_then(|l| l.get(SERVICE_NAME_LABEL));
+            let service = slice
+                .metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(SERVICE_NAME_LABEL));
             if let Some(service) = service {
-                slices.entry((namespace_of(&slice.metadata), service.clone())).or_default().push(slice);
+                slices
+                    .entry((namespace_of(&slice.metadata), service.clone()))
+                    .or_default()
+                    .push(slice);
             }
         }
         let namespace_labels = ordered(s.namespaces.iter(), |o| &o.metadata)
             .into_iter()
-            .map(|n| (name_of(&n.metadata), n.metadata.labels.clone().unwrap_or_default()))
+            .map(|n| {
+                (
+                    name_of(&n.metadata),
+                    n.metadata.labels.clone().unwrap_or_default(),
+                )
+            })
             .collect();
-        let grants = ordered(s.reference_grants.iter().map(|v| &v.object), |o| &o.metadata)
-            .into_iter()
-            .map(|g| (namespace_of(&g.metadata), &g.spec))
-            .collect();
-        Input { snapshot: s, classes, gateways, routes, services, slices, namespace_labels, grants }
+        let grants = ordered(s.reference_grants.iter().map(|v| &v.object), |o| {
+            &o.metadata
+        })
+        .into_iter()
+        .map(|g| (namespace_of(&g.metadata), &g.spec))
+        .collect();
+        Input {
+            snapshot: s,
+            classes,
+            gateways,
+            routes,
+            services,
+            slices,
+            namespace_labels,
+            grants,
+        }
     }
 
     /// A namespace's labels, including `kubernetes.io/metadata.name`.
     pub fn labels_of(&self, namespace: &str) -> BTreeMap<String, String> {
-        let mut labels = self.namespace_labels.get(namespace).cloned().unwrap_or_default();
+        let mut labels = self
+            .namespace_labels
+            .get(namespace)
+            .cloned()
+            .unwrap_or_default();
         labels.insert(NAMESPACE_NAME_LABEL.into(), namespace.into());
         labels
     }

@@ -37,8 +37,14 @@ pub const CONTROLLER_NAME: &str = "gwl4.dev/reference-gateway";
 /// upstream names (Gateway, ReferenceGrant, TCPRoute, UDPRoute) plus gwl4's
 /// own: `TCPRouteWeights` and `UDPRouteWeights` (weighted backendRefs split
 /// new connections / new flows in proportion to weight).
-pub const SUPPORTED_FEATURES: &[&str] =
-    &["Gateway", "ReferenceGrant", "TCPRoute", "TCPRouteWeights", "UDPRoute", "UDPRouteWeights"];
+pub const SUPPORTED_FEATURES: &[&str] = &[
+    "Gateway",
+    "ReferenceGrant",
+    "TCPRoute",
+    "TCPRouteWeights",
+    "UDPRoute",
+    "UDPRouteWeights",
+];
 
 /// The result of [`translate`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -77,7 +83,11 @@ pub fn translate(snapshot: &Snapshot) -> Translation {
     let config = status::config(&input, &gateways, &resolutions);
     statuses.extend(gateways.iter().map(status::gateway));
     statuses.sort_by(|a, b| {
-        (a.kind, &a.metadata.namespace, &a.metadata.name).cmp(&(b.kind, &b.metadata.namespace, &b.metadata.name))
+        (a.kind, &a.metadata.namespace, &a.metadata.name).cmp(&(
+            b.kind,
+            &b.metadata.namespace,
+            &b.metadata.name,
+        ))
     });
     Translation { config, statuses }
 }

@@ -17,20 +17,29 @@ pub(crate) fn allowed(
     route_namespace: &str,
     labels: &BTreeMap<String, String>,
 ) -> bool {
-    let from = namespaces.and_then(|n| n.from.clone()).unwrap_or(GatewayListenersAllowedRoutesNamespacesFrom::Same);
+    let from = namespaces
+        .and_then(|n| n.from.clone())
+        .unwrap_or(GatewayListenersAllowedRoutesNamespacesFrom::Same);
     match from {
         GatewayListenersAllowedRoutesNamespacesFrom::All => true,
         GatewayListenersAllowedRoutesNamespacesFrom::Same => gateway_namespace == route_namespace,
-        GatewayListenersAllowedRoutesNamespacesFrom::Selector => {
-            namespaces.and_then(|n| n.selector.as_ref()).is_some_and(|s| matches(s, labels))
-        }
+        GatewayListenersAllowedRoutesNamespacesFrom::Selector => namespaces
+            .and_then(|n| n.selector.as_ref())
+            .is_some_and(|s| matches(s, labels)),
     }
 }
 
 /// A metav1.LabelSelector match: every matchLabels pair and every
 /// matchExpression must hold. An unknown operator matches nothing.
-fn matches(selector: &GatewayListenersAllowedRoutesNamespacesSelector, labels: &BTreeMap<String, String>) -> bool {
-    let pairs = selector.match_labels.iter().flatten().all(|(k, v)| labels.get(k) == Some(v));
+fn matches(
+    selector: &GatewayListenersAllowedRoutesNamespacesSelector,
+    labels: &BTreeMap<String, String>,
+) -> bool {
+    let pairs = selector
+        .match_labels
+        .iter()
+        .flatten()
+        .all(|(k, v)| labels.get(k) == Some(v));
     let expressions = selector.match_expressions.iter().flatten().all(|e| {
         let values = e.values.as_deref().unwrap_or_default();
         let value = labels.get(&e.key);
@@ -46,7 +55,9 @@ fn matches(selector: &GatewayListenersAllowedRoutesNamespacesSelector, labels: &
 }
 
 /// How the listener's namespace policy reads in a message.
-pub(crate) fn describe(namespaces: Option<&GatewayListenersAllowedRoutesNamespaces>) -> &'static str {
+pub(crate) fn describe(
+    namespaces: Option<&GatewayListenersAllowedRoutesNamespaces>,
+) -> &'static str {
     match namespaces.and_then(|n| n.from.clone()) {
         Some(GatewayListenersAllowedRoutesNamespacesFrom::All) => "All",
         Some(GatewayListenersAllowedRoutesNamespacesFrom::Selector) => "Selector",

@@ -12,18 +12,28 @@ use super::{CONTROLLER_NAME, SUPPORTED_FEATURES};
 use crate::config::{self, Config, ListenerKey};
 use crate::model::{ApiVersion, GATEWAY_GROUP};
 use crate::status::{
-    Condition, ConditionStatus, ConditionType, GatewayAddress, GatewayClassStatus, GatewayStatus, Kind,
-    ListenerStatus, Metadata, Reason, RouteGroupKind, RouteParentStatus, RouteStatus, Status, StatusDocument,
-    SupportedFeature,
+    Condition, ConditionStatus, ConditionType, GatewayAddress, GatewayClassStatus, GatewayStatus,
+    Kind, ListenerStatus, Metadata, Reason, RouteGroupKind, RouteParentStatus, RouteStatus, Status,
+    StatusDocument, SupportedFeature,
 };
 
-fn condition(type_: ConditionType, ok: bool, reason: Reason, message: String, generation: Option<i64>) -> Condition {
+fn condition(
+    type_: ConditionType,
+    ok: bool,
+    reason: Reason,
+    message: String,
+    generation: Option<i64>,
+) -> Condition {
     Condition {
         last_transition_time: None,
         message,
         observed_generation: generation,
         reason,
-        status: if ok { ConditionStatus::True } else { ConditionStatus::False },
+        status: if ok {
+            ConditionStatus::True
+        } else {
+            ConditionStatus::False
+        },
         type_,
     }
 }
@@ -47,18 +57,29 @@ pub(crate) fn gateway_class(class: &GatewayClass) -> (StatusDocument, bool) {
             ConditionType::Accepted,
             false,
             Reason::InvalidParameters,
-            format!("GatewayClass {name}: spec.parametersRef is not supported; this gateway takes no parameters"),
+            format!(
+                "GatewayClass {name}: spec.parametersRef is not supported; this gateway takes no parameters"
+            ),
             generation,
         )
     };
     let status = GatewayClassStatus {
         conditions: vec![c],
-        supported_features: SUPPORTED_FEATURES.iter().map(|n| SupportedFeature { name: n.to_string() }).collect(),
+        supported_features: SUPPORTED_FEATURES
+            .iter()
+            .map(|n| SupportedFeature {
+                name: n.to_string(),
+            })
+            .collect(),
     };
     let document = StatusDocument {
         api_version: ApiVersion::V1.as_str().into(),
         kind: Kind::GatewayClass,
-        metadata: Metadata { generation, name, namespace: None },
+        metadata: Metadata {
+            generation,
+            name,
+            namespace: None,
+        },
         status: Status::GatewayClass(status),
     };
     (document, accepted)
@@ -67,21 +88,43 @@ pub(crate) fn gateway_class(class: &GatewayClass) -> (StatusDocument, bool) {
 /// A route's status: one parent entry per attachment, each with Accepted,
 /// PartiallyInvalid (when rules beyond the first were dropped) and
 /// ResolvedRefs, sorted by type.
-pub(crate) fn route(route: &RouteView, attachments: &[Attachment], resolution: &Resolution) -> StatusDocument {
+pub(crate) fn route(
+    route: &RouteView,
+    attachments: &[Attachment],
+    resolution: &Resolution,
+) -> StatusDocument {
     let generation = route.generation;
     let label = route.label();
     let resolved = match resolution.failures.first() {
         Some((reason, _)) => {
-            let all: Vec<&str> = resolution.failures.iter().map(|(_, m)| m.as_str()).collect();
-            condition(ConditionType::ResolvedRefs, false, *reason, format!("{label}: {}", all.join("; ")), generation)
+            let all: Vec<&str> = resolution
+                .failures
+                .iter()
+                .map(|(_, m)| m.as_str())
+                .collect();
+            condition(
+                ConditionType::ResolvedRefs,
+                false,
+                *reason,
+                format!("{label}: {}", all.join("; ")),
+                generation,
+            )
         }
         None => {
             let mut message = format!("{label}: all backendRefs resolved");
             if !resolution.notes.is_empty() {
                 let notes = resolution.notes.join("; ");
-                message.push_str(&format!(", but these shares are rejected until endpoints are ready: {notes}"));
+                message.push_str(&format!(
+                    ", but these shares are rejected until endpoints are ready: {notes}"
+                ));
             }
-            condition(ConditionType::ResolvedRefs, true, Reason::ResolvedRefs, message, generation)
+            condition(
+                ConditionType::ResolvedRefs,
+                true,
+                Reason::ResolvedRefs,
+                message,
+                generation,
+            )
         }
     };
     let dropped = (route.rules.len() > 1).then(|| {
@@ -111,8 +154,20 @@ pub(crate) fn route(route: &RouteView, attachments: &[Attachment], resolution: &
         .iter()
         .map(|a| {
             let accepted = match &a.accepted {
-                Ok(m) => condition(ConditionType::Accepted, true, Reason::Accepted, format!("{label}: {m}"), generation),
-                Err((reason, m)) => condition(ConditionType::Accepted, false, *reason, format!("{label}: {m}"), generation),
+                Ok(m) => condition(
+                    ConditionType::Accepted,
+                    true,
+                    Reason::Accepted,
+                    format!("{label}: {m}"),
+                    generation,
+                ),
+                Err((reason, m)) => condition(
+                    ConditionType::Accepted,
+                    false,
+                    *reason,
+                    format!("{label}: {m}"),
+                    generation,
+                ),
             };
             let mut conditions = vec![accepted, resolved.clone()];
             conditions.extend(dropped.clone());
@@ -127,7 +182,11 @@ pub(crate) fn route(route: &RouteView, attachments: &[Attachment], resolution: &
     StatusDocument {
         api_version: route.api_version.as_str().into(),
         kind: route.kind,
-        metadata: Metadata { generation, name: route.name.clone(), namespace: Some(route.namespace.clone()) },
+        metadata: Metadata {
+            generation,
+            name: route.name.clone(),
+            namespace: Some(route.namespace.clone()),
+        },
         status: Status::Route(RouteStatus { parents }),
     }
 }
@@ -137,74 +196,201 @@ pub(crate) fn route(route: &RouteView, attachments: &[Attachment], resolution: &
 pub(crate) fn gateway(g: &GatewayState<'_>) -> StatusDocument {
     let generation = g.gateway.metadata.generation;
     let label = format!("Gateway {}", g.label());
-    let listeners: Vec<ListenerStatus> = g.listeners.iter().map(|l| listener(g, l, generation)).collect();
+    let listeners: Vec<ListenerStatus> = g
+        .listeners
+        .iter()
+        .map(|l| listener(g, l, generation))
+        .collect();
     let invalid = g.listeners.iter().filter(|l| l.rejected.is_some()).count();
     let accepted = match &g.rejected {
-        Some((reason, m)) => condition(ConditionType::Accepted, false, *reason, format!("{label}: {m}"), generation),
+        Some((reason, m)) => condition(
+            ConditionType::Accepted,
+            false,
+            *reason,
+            format!("{label}: {m}"),
+            generation,
+        ),
         None if invalid > 0 => {
             let all = invalid == g.listeners.len();
-            let which = if all { "every listener is" } else { "some listeners are" };
+            let which = if all {
+                "every listener is"
+            } else {
+                "some listeners are"
+            };
             condition(
                 ConditionType::Accepted,
                 !all,
                 Reason::ListenersNotValid,
-                format!("{label}: {which} not valid ({invalid} of {})", g.listeners.len()),
+                format!(
+                    "{label}: {which} not valid ({invalid} of {})",
+                    g.listeners.len()
+                ),
                 generation,
             )
         }
-        None => condition(ConditionType::Accepted, true, Reason::Accepted, format!("{label}: accepted"), generation),
+        None => condition(
+            ConditionType::Accepted,
+            true,
+            Reason::Accepted,
+            format!("{label}: accepted"),
+            generation,
+        ),
     };
-    let programmed_count = g.listeners.iter().filter(|l| l.programmed(g.bindable())).count();
+    let programmed_count = g
+        .listeners
+        .iter()
+        .filter(|l| l.programmed(g.bindable()))
+        .count();
     let programmed = if g.rejected.is_some() {
-        condition(ConditionType::Programmed, false, Reason::Invalid, format!("{label}: not accepted"), generation)
+        condition(
+            ConditionType::Programmed,
+            false,
+            Reason::Invalid,
+            format!("{label}: not accepted"),
+            generation,
+        )
     } else if let Some(m) = &g.address_missing {
-        condition(ConditionType::Programmed, false, Reason::AddressNotAssigned, format!("{label}: {m}"), generation)
+        condition(
+            ConditionType::Programmed,
+            false,
+            Reason::AddressNotAssigned,
+            format!("{label}: {m}"),
+            generation,
+        )
     } else if programmed_count == 0 {
-        condition(ConditionType::Programmed, false, Reason::Invalid, format!("{label}: no listener can be programmed"), generation)
+        condition(
+            ConditionType::Programmed,
+            false,
+            Reason::Invalid,
+            format!("{label}: no listener can be programmed"),
+            generation,
+        )
     } else {
         let addresses: Vec<String> = g.addresses.iter().map(|a| a.to_string()).collect();
-        let message = format!("{label}: {programmed_count} listener(s) bound on {}", addresses.join(", "));
-        condition(ConditionType::Programmed, true, Reason::Programmed, message, generation)
+        let message = format!(
+            "{label}: {programmed_count} listener(s) bound on {}",
+            addresses.join(", ")
+        );
+        condition(
+            ConditionType::Programmed,
+            true,
+            Reason::Programmed,
+            message,
+            generation,
+        )
     };
     let addresses = if g.bindable() {
-        g.addresses.iter().map(|a| GatewayAddress { type_: "IPAddress".into(), value: a.to_string() }).collect()
+        g.addresses
+            .iter()
+            .map(|a| GatewayAddress {
+                type_: "IPAddress".into(),
+                value: a.to_string(),
+            })
+            .collect()
     } else {
         Vec::new()
     };
     StatusDocument {
         api_version: ApiVersion::V1.as_str().into(),
         kind: Kind::Gateway,
-        metadata: Metadata { generation, name: g.name.clone(), namespace: Some(g.namespace.clone()) },
-        status: Status::Gateway(GatewayStatus { addresses, conditions: vec![accepted, programmed], listeners }),
+        metadata: Metadata {
+            generation,
+            name: g.name.clone(),
+            namespace: Some(g.namespace.clone()),
+        },
+        status: Status::Gateway(GatewayStatus {
+            addresses,
+            conditions: vec![accepted, programmed],
+            listeners,
+        }),
     }
 }
 
-fn listener(g: &GatewayState<'_>, l: &ListenerState<'_>, generation: Option<i64>) -> ListenerStatus {
+fn listener(
+    g: &GatewayState<'_>,
+    l: &ListenerState<'_>,
+    generation: Option<i64>,
+) -> ListenerStatus {
     let name = &l.spec.name;
     let accepted = match &l.rejected {
-        Some((reason, m)) => condition(ConditionType::Accepted, false, *reason, m.clone(), generation),
-        None => condition(ConditionType::Accepted, true, Reason::Accepted, format!("listener {name}: accepted"), generation),
+        Some((reason, m)) => condition(
+            ConditionType::Accepted,
+            false,
+            *reason,
+            m.clone(),
+            generation,
+        ),
+        None => condition(
+            ConditionType::Accepted,
+            true,
+            Reason::Accepted,
+            format!("listener {name}: accepted"),
+            generation,
+        ),
     };
     let conflicted = match &l.conflict {
-        Some(m) => condition(ConditionType::Conflicted, true, Reason::ProtocolConflict, m.clone(), generation),
+        Some(m) => condition(
+            ConditionType::Conflicted,
+            true,
+            Reason::ProtocolConflict,
+            m.clone(),
+            generation,
+        ),
         None => {
             let m = format!("listener {name}: no conflicts");
             // Conflicted has negative polarity: False is the healthy state.
-            condition(ConditionType::Conflicted, false, Reason::NoConflicts, m, generation)
+            condition(
+                ConditionType::Conflicted,
+                false,
+                Reason::NoConflicts,
+                m,
+                generation,
+            )
         }
     };
     let programmed = if l.programmed(g.bindable()) {
-        let m = format!("listener {name}: bound on port {} ({})", l.spec.port, l.spec.protocol);
-        condition(ConditionType::Programmed, true, Reason::Programmed, m, generation)
+        let m = format!(
+            "listener {name}: bound on port {} ({})",
+            l.spec.port, l.spec.protocol
+        );
+        condition(
+            ConditionType::Programmed,
+            true,
+            Reason::Programmed,
+            m,
+            generation,
+        )
     } else {
-        let why = if l.rejected.is_some() { "not accepted" } else { "its Gateway cannot be programmed" };
-        condition(ConditionType::Programmed, false, Reason::Invalid, format!("listener {name}: {why}"), generation)
+        let why = if l.rejected.is_some() {
+            "not accepted"
+        } else {
+            "its Gateway cannot be programmed"
+        };
+        condition(
+            ConditionType::Programmed,
+            false,
+            Reason::Invalid,
+            format!("listener {name}: {why}"),
+            generation,
+        )
     };
     let resolved = match &l.invalid_kinds {
-        Some(m) => condition(ConditionType::ResolvedRefs, false, Reason::InvalidRouteKinds, m.clone(), generation),
+        Some(m) => condition(
+            ConditionType::ResolvedRefs,
+            false,
+            Reason::InvalidRouteKinds,
+            m.clone(),
+            generation,
+        ),
         None => {
             let m = format!("listener {name}: route kinds resolved");
-            condition(ConditionType::ResolvedRefs, true, Reason::ResolvedRefs, m, generation)
+            condition(
+                ConditionType::ResolvedRefs,
+                true,
+                Reason::ResolvedRefs,
+                m,
+                generation,
+            )
         }
     };
     ListenerStatus {
@@ -214,26 +400,42 @@ fn listener(g: &GatewayState<'_>, l: &ListenerState<'_>, generation: Option<i64>
         supported_kinds: l
             .kinds
             .iter()
-            .map(|k| RouteGroupKind { group: GATEWAY_GROUP.into(), kind: k.as_str().into() })
+            .map(|k| RouteGroupKind {
+                group: GATEWAY_GROUP.into(),
+                kind: k.as_str().into(),
+            })
             .collect(),
     }
 }
 
 /// One config listener per programmed listener and address, serving the
 /// oldest attached route.
-pub(crate) fn config(input: &Input<'_>, gateways: &[GatewayState<'_>], resolutions: &[Resolution]) -> Config {
+pub(crate) fn config(
+    input: &Input<'_>,
+    gateways: &[GatewayState<'_>],
+    resolutions: &[Resolution],
+) -> Config {
     let mut listeners = Vec::new();
     for g in gateways {
         for l in g.listeners.iter().filter(|l| l.programmed(g.bindable())) {
             let Some(protocol) = l.protocol else { continue };
             // Indexes follow route age, so the first is the oldest.
             let route = l.attached.first().map(|&i| config::Route {
-                name: format!("{}/{}/{}", input.routes[i].kind.as_str(), input.routes[i].namespace, input.routes[i].name),
+                name: format!(
+                    "{}/{}/{}",
+                    input.routes[i].kind.as_str(),
+                    input.routes[i].namespace,
+                    input.routes[i].name
+                ),
                 backends: resolutions[i].backends.clone(),
             });
             for &address in &g.addresses {
                 listeners.push(config::Listener {
-                    key: ListenerKey { address, port: l.spec.port as u16, protocol },
+                    key: ListenerKey {
+                        address,
+                        port: l.spec.port as u16,
+                        protocol,
+                    },
                     name: format!("{}/{}", g.label(), l.spec.name),
                     route: route.clone(),
                 });
