@@ -100,9 +100,9 @@ pub(crate) fn prepare<'a>(
             ));
         } else {
             match addresses(gateway, input.snapshot.bind_address) {
-                Ok(Ok(list)) => state.addresses = list,
-                Ok(Err(missing)) => state.address_missing = Some(missing),
-                Err(problem) => state.rejected = Some(problem),
+                Addresses::Bind(list) => state.addresses = list,
+                Addresses::Unassigned(message) => state.address_missing = Some(message),
+                Addresses::Unsupported(problem) => state.rejected = Some(problem),
             }
         }
         mark_conflicts(&mut state.listeners);
@@ -114,31 +114,39 @@ pub(crate) fn prepare<'a>(
     out
 }
 
-/// `spec.addresses` → bind addresses. Outer error: the Gateway cannot be
-/// accepted (UnsupportedAddress); inner error: an IPAddress entry with no
-/// value, which this gateway cannot assign (AddressNotAssigned).
-#[allow(clippy::type_complexity)]
-fn addresses(gateway: &Gateway, default: IpAddr) -> Result<Result<Vec<IpAddr>, String>, Problem> {
+/// What `spec.addresses` comes to.
+enum Addresses {
+    /// Bind every listener on each of these.
+    Bind(Vec<IpAddr>),
+    /// An IPAddress entry without a value: this gateway cannot assign one
+    /// (Programmed=False/AddressNotAssigned).
+    Unassigned(String),
+    /// A type or value that cannot be bound (Accepted=False/UnsupportedAddress).
+    Unsupported(Problem),
+}
+
+/// `spec.addresses`, or the default bind address when there are none.
+fn addresses(gateway: &Gateway, default: IpAddr) -> Addresses {
     let specified = gateway.spec.addresses.as_deref().unwrap_or_default();
     if specified.is_empty() {
-        return Ok(Ok(vec![default]));
+        return Addresses::Bind(vec![default]);
     }
     let mut list = Vec::new();
     for (i, address) in specified.iter().enumerate() {
         let type_ = address.r#type.as_deref().unwrap_or("IPAddress");
         if type_ != "IPAddress" {
-            return Err((
+            return Addresses::Unsupported((
                 Reason::UnsupportedAddress,
                 format!("spec.addresses[{i}].type: {type_} is not supported; only IPAddress"),
             ));
         }
         let Some(value) = address.value.as_deref() else {
-            return Ok(Err(format!(
+            return Addresses::Unassigned(format!(
                 "spec.addresses[{i}].value: an IPAddress without a value cannot be assigned"
-            )));
+            ));
         };
         let Ok(ip) = value.parse::<IpAddr>() else {
-            return Err((
+            return Addresses::Unsupported((
                 Reason::UnsupportedAddress,
                 format!("spec.addresses[{i}].value: {value:?} is not an IP address"),
             ));
@@ -147,7 +155,7 @@ fn addresses(gateway: &Gateway, default: IpAddr) -> Result<Result<Vec<IpAddr>, S
             list.push(ip);
         }
     }
-    Ok(Ok(list))
+    Addresses::Bind(list)
 }
 
 fn validate_listener(spec: &GatewayListeners) -> ListenerState<'_> {
