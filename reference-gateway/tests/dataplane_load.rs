@@ -25,13 +25,18 @@ const FLOWS: usize = 10_000;
 async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
     let mut stream = TcpStream::connect(addr).await.unwrap();
     stream
-        .write_all(format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").as_bytes())
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
         .await
         .unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).await.unwrap();
     let (head, body) = response.split_once("\r\n\r\n").unwrap();
-    (head.split_whitespace().nth(1).unwrap().parse().unwrap(), body.to_owned())
+    (
+        head.split_whitespace().nth(1).unwrap().parse().unwrap(),
+        body.to_owned(),
+    )
 }
 
 /// Sum of a metric's samples whose labels include `labels`.
@@ -43,7 +48,9 @@ async fn metric_sum(admin: SocketAddr, name: &str) -> f64 {
         .iter()
         .filter(|s| s.metric == name)
         .map(|s| match s.value {
-            prometheus_parse::Value::Counter(v) | prometheus_parse::Value::Gauge(v) | prometheus_parse::Value::Untyped(v) => v,
+            prometheus_parse::Value::Counter(v)
+            | prometheus_parse::Value::Gauge(v)
+            | prometheus_parse::Value::Untyped(v) => v,
             _ => 0.0,
         })
         .sum()
@@ -56,7 +63,10 @@ async fn metric_reaches(admin: SocketAddr, name: &str, want: f64) {
         if got == want {
             return;
         }
-        assert!(tokio::time::Instant::now() < deadline, "{name} is {got}, want {want}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{name} is {got}, want {want}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -67,14 +77,35 @@ async fn five_thousand_tcp_connections_and_ten_thousand_udp_flows() {
     let (a, b) = (echo("v1").await, echo("v2").await);
     let port = free_port();
     let cfg = config(vec![
-        listener(key(port, Protocol::Tcp), "TCPRoute/load/t", vec![backend("v1", 1, &[a.tcp_addr().unwrap()]), backend("v2", 1, &[b.tcp_addr().unwrap()])]),
-        listener(key(port, Protocol::Udp), "UDPRoute/load/u", vec![backend("v1", 1, &[a.udp_addr().unwrap()]), backend("v2", 1, &[b.udp_addr().unwrap()])]),
+        listener(
+            key(port, Protocol::Tcp),
+            "TCPRoute/load/t",
+            vec![
+                backend("v1", 1, &[a.tcp_addr().unwrap()]),
+                backend("v2", 1, &[b.tcp_addr().unwrap()]),
+            ],
+        ),
+        listener(
+            key(port, Protocol::Udp),
+            "UDPRoute/load/u",
+            vec![
+                backend("v1", 1, &[a.udp_addr().unwrap()]),
+                backend("v2", 1, &[b.udp_addr().unwrap()]),
+            ],
+        ),
     ]);
     let dir = tempfile::tempdir().unwrap();
     let config_file = dir.path().join("config.yaml");
     std::fs::write(&config_file, serde_yaml::to_string(&cfg).unwrap()).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_reference-gateway"))
-        .args(["serve-config", "--admin-address", "127.0.0.1:0", "--drain-period", "1s", "--config"])
+        .args([
+            "serve-config",
+            "--admin-address",
+            "127.0.0.1:0",
+            "--drain-period",
+            "1s",
+            "--config",
+        ])
         .arg(&config_file)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
@@ -86,7 +117,10 @@ async fn five_thousand_tcp_connections_and_ten_thousand_udp_flows() {
     let admin: SocketAddr = line.strip_prefix("admin http://").unwrap().parse().unwrap();
     let deadline = tokio::time::Instant::now() + GUARD;
     while get(admin, "/readyz").await.0 != 200 {
-        assert!(tokio::time::Instant::now() < deadline, "gateway never ready");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "gateway never ready"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let gateway = SocketAddr::new(LOCALHOST, port);
@@ -103,7 +137,10 @@ async fn five_thousand_tcp_connections_and_ten_thousand_udp_flows() {
         tasks.push(tokio::spawn(async move {
             let permit = connecting.acquire().await.unwrap();
             let mut stream = TcpStream::connect(gateway).await.expect("connect");
-            stream.write_all(format!("ECHO {PAYLOAD}\n").as_bytes()).await.unwrap();
+            stream
+                .write_all(format!("ECHO {PAYLOAD}\n").as_bytes())
+                .await
+                .unwrap();
             drop(permit);
             connected.wait().await;
             go.wait().await;
@@ -111,7 +148,8 @@ async fn five_thousand_tcp_connections_and_ten_thousand_udp_flows() {
             rand::rngs::StdRng::seed_from_u64(i as u64).fill(&mut payload[..]);
             let (mut read, mut write) = stream.split();
             let mut back = vec![0u8; PAYLOAD];
-            let (written, read) = tokio::join!(write.write_all(&payload), read.read_exact(&mut back));
+            let (written, read) =
+                tokio::join!(write.write_all(&payload), read.read_exact(&mut back));
             written.unwrap();
             read.unwrap();
             back == payload
@@ -126,9 +164,15 @@ async fn five_thousand_tcp_connections_and_ten_thousand_udp_flows() {
         intact += usize::from(task.await.unwrap());
     }
     assert_eq!(intact, CONNECTIONS, "payloads corrupted");
-    eprintln!("tcp: {CONNECTIONS} concurrent connections open in {all_open:?}, all echoed {PAYLOAD} bytes after {:?}", started.elapsed());
+    eprintln!(
+        "tcp: {CONNECTIONS} concurrent connections open in {all_open:?}, all echoed {PAYLOAD} bytes after {:?}",
+        started.elapsed()
+    );
     metric_reaches(admin, "gateway_tcp_connections_active", 0.0).await;
-    assert_eq!(metric_sum(admin, "gateway_tcp_connections_accepted_total").await, CONNECTIONS as f64);
+    assert_eq!(
+        metric_sum(admin, "gateway_tcp_connections_accepted_total").await,
+        CONNECTIONS as f64
+    );
 
     // UDP: 10,000 flows from distinct client addresses (spread over
     // 127.0.100.0/22 so they do not eat the ephemeral port range).
@@ -138,7 +182,12 @@ async fn five_thousand_tcp_connections_and_ten_thousand_udp_flows() {
     for i in 0..FLOWS {
         let in_flight = in_flight.clone();
         tasks.push(tokio::spawn(async move {
-            let ip = IpAddr::V4(Ipv4Addr::new(127, 0, 100 + (i / 250) as u8, 1 + (i % 250) as u8));
+            let ip = IpAddr::V4(Ipv4Addr::new(
+                127,
+                0,
+                100 + (i / 250) as u8,
+                1 + (i % 250) as u8,
+            ));
             let socket = UdpSocket::bind((ip, 0)).await.unwrap();
             let _permit = in_flight.acquire().await.unwrap();
             let nonce = format!("HELLO {i}");
@@ -146,10 +195,14 @@ async fn five_thousand_tcp_connections_and_ten_thousand_udp_flows() {
             // UDP may drop under a burst: a client retransmits, as real ones do.
             for attempt in 0..20u32 {
                 socket.send_to(nonce.as_bytes(), gateway).await.unwrap();
-                if let Ok(received) = tokio::time::timeout(Duration::from_millis(500), socket.recv_from(&mut buf)).await {
+                if let Ok(received) =
+                    tokio::time::timeout(Duration::from_millis(500), socket.recv_from(&mut buf))
+                        .await
+                {
                     let (len, from) = received.unwrap();
                     assert_eq!(from, gateway);
-                    let reply: echo_server::protocol::Reply = serde_json::from_slice(&buf[..len]).unwrap();
+                    let reply: echo_server::protocol::Reply =
+                        serde_json::from_slice(&buf[..len]).unwrap();
                     assert_eq!(reply.nonce, i.to_string());
                     return (socket, attempt);
                 }
@@ -164,13 +217,34 @@ async fn five_thousand_tcp_connections_and_ten_thousand_udp_flows() {
         retransmissions += attempts;
         sockets.push(socket);
     }
-    eprintln!("udp: {FLOWS} flows answered in {:?} ({retransmissions} retransmissions)", started.elapsed());
+    eprintln!(
+        "udp: {FLOWS} flows answered in {:?} ({retransmissions} retransmissions)",
+        started.elapsed()
+    );
     // Every flow has its own session, all still in the table.
-    assert_eq!(metric_sum(admin, "gateway_udp_sessions_active").await, FLOWS as f64);
-    assert_eq!(metric_sum(admin, "gateway_udp_sessions_created_total").await, FLOWS as f64);
+    assert_eq!(
+        metric_sum(admin, "gateway_udp_sessions_active").await,
+        FLOWS as f64
+    );
+    assert_eq!(
+        metric_sum(admin, "gateway_udp_sessions_created_total").await,
+        FLOWS as f64
+    );
     drop(sockets);
 
     let pid = child.id().unwrap().to_string();
-    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
-    assert!(tokio::time::timeout(GUARD, child.wait()).await.unwrap().unwrap().success());
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert!(
+        tokio::time::timeout(GUARD, child.wait())
+            .await
+            .unwrap()
+            .unwrap()
+            .success()
+    );
 }

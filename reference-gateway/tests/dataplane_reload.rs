@@ -27,7 +27,11 @@ async fn established_connections_on_unchanged_routes_survive_reloads() {
     let (port, other_port) = (free_port(), free_port());
     let addr = SocketAddr::new(LOCALHOST, port);
     let (dp, _) = data_plane(Options::default());
-    let base = listener(key(port, Protocol::Tcp), "TCPRoute/test/r", vec![backend("v1", 1, &[a.tcp_addr().unwrap()])]);
+    let base = listener(
+        key(port, Protocol::Tcp),
+        "TCPRoute/test/r",
+        vec![backend("v1", 1, &[a.tcp_addr().unwrap()])],
+    );
     apply(&dp, &config(vec![base.clone()]));
 
     // 40 connections, each sending 50 chunks with a round trip per chunk;
@@ -59,8 +63,15 @@ async fn established_connections_on_unchanged_routes_survive_reloads() {
     // Reloads that keep v1 and its endpoint: weights, a new backend, a new
     // listener, a renamed-then-restored backend set order.
     let mut reweighted = base.clone();
-    reweighted.route.as_mut().unwrap().backends = vec![backend("v1", 5, &[a.tcp_addr().unwrap()]), backend("v2", 5, &[b.tcp_addr().unwrap()])];
-    let other = listener(key(other_port, Protocol::Tcp), "TCPRoute/test/o", vec![backend("v2", 1, &[b.tcp_addr().unwrap()])]);
+    reweighted.route.as_mut().unwrap().backends = vec![
+        backend("v1", 5, &[a.tcp_addr().unwrap()]),
+        backend("v2", 5, &[b.tcp_addr().unwrap()]),
+    ];
+    let other = listener(
+        key(other_port, Protocol::Tcp),
+        "TCPRoute/test/o",
+        vec![backend("v2", 1, &[b.tcp_addr().unwrap()])],
+    );
     for round in 0..20 {
         let next = match round % 3 {
             0 => config(vec![reweighted.clone()]),
@@ -73,7 +84,10 @@ async fn established_connections_on_unchanged_routes_survive_reloads() {
         assert!(reply.service == "v1" || reply.service == "v2");
     }
     for client in clients {
-        tokio::time::timeout(GUARD, client).await.expect("client finishes").expect("client succeeded");
+        tokio::time::timeout(GUARD, client)
+            .await
+            .expect("client finishes")
+            .expect("client succeeded");
     }
 }
 
@@ -96,8 +110,16 @@ async fn deleting_a_route_or_removing_a_backend_closes_its_connections() {
     let addr = SocketAddr::new(LOCALHOST, port);
     let kept_addr = SocketAddr::new(LOCALHOST, kept_port);
     let (dp, _) = data_plane(Options::default());
-    let route = listener(key(port, Protocol::Tcp), "TCPRoute/test/r", vec![backend("v1", 1, &[a.tcp_addr().unwrap()])]);
-    let kept = listener(key(kept_port, Protocol::Tcp), "TCPRoute/test/k", vec![backend("v2", 1, &[b.tcp_addr().unwrap()])]);
+    let route = listener(
+        key(port, Protocol::Tcp),
+        "TCPRoute/test/r",
+        vec![backend("v1", 1, &[a.tcp_addr().unwrap()])],
+    );
+    let kept = listener(
+        key(kept_port, Protocol::Tcp),
+        "TCPRoute/test/k",
+        vec![backend("v2", 1, &[b.tcp_addr().unwrap()])],
+    );
     apply(&dp, &config(vec![route.clone(), kept.clone()]));
 
     // Route deletion: the listener stays, with no route.
@@ -106,7 +128,10 @@ async fn deleting_a_route_or_removing_a_backend_closes_its_connections() {
     let mut routeless = route.clone();
     routeless.route = None;
     apply(&dp, &config(vec![routeless, kept.clone()]));
-    assert!(ended(&mut doomed).await, "connection on the deleted route stays open");
+    assert!(
+        ended(&mut doomed).await,
+        "connection on the deleted route stays open"
+    );
 
     // Backend removal: v1 replaced by v2 on the same route.
     apply(&dp, &config(vec![route.clone(), kept.clone()]));
@@ -114,7 +139,10 @@ async fn deleting_a_route_or_removing_a_backend_closes_its_connections() {
     let mut swapped = route.clone();
     swapped.route.as_mut().unwrap().backends = vec![backend("v2", 1, &[b.tcp_addr().unwrap()])];
     apply(&dp, &config(vec![swapped, kept.clone()]));
-    assert!(ended(&mut doomed).await, "connection to the removed backend stays open");
+    assert!(
+        ended(&mut doomed).await,
+        "connection to the removed backend stays open"
+    );
 
     // The untouched route's connection still works.
     survivor.write_all(b"pong").await.unwrap();

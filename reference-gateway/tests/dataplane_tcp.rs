@@ -51,7 +51,10 @@ async fn connections_split_by_weight_and_weight_zero_gets_none() {
     assert_eq!(counts.get("v3"), None, "weight 0 got traffic: {counts:?}");
     let v1 = counts.get("v1").copied().unwrap_or(0) as f64;
     let (low, high) = binomial_band(n, 0.7);
-    assert!((low..=high).contains(&v1), "v1 got {v1}, 99.9% band [{low:.1}, {high:.1}]: {counts:?}");
+    assert!(
+        (low..=high).contains(&v1),
+        "v1 got {v1}, 99.9% band [{low:.1}, {high:.1}]: {counts:?}"
+    );
     assert_eq!(counts.values().sum::<u64>(), n);
 }
 
@@ -73,7 +76,11 @@ async fn reject_shares_and_routeless_listeners_reset_never_close_cleanly() {
     apply(
         &dp,
         &config(vec![
-            listener(key(reject_port, Protocol::Tcp), "TCPRoute/test/r", vec![reject("bad", 1)]),
+            listener(
+                key(reject_port, Protocol::Tcp),
+                "TCPRoute/test/r",
+                vec![reject("bad", 1)],
+            ),
             bare,
             listener(
                 key(mixed_port, Protocol::Tcp),
@@ -86,7 +93,12 @@ async fn reject_shares_and_routeless_listeners_reset_never_close_cleanly() {
         for _ in 0..20 {
             let kind = refused_or_reset(SocketAddr::new(LOCALHOST, port)).await;
             assert!(
-                matches!(kind, io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionRefused | io::ErrorKind::BrokenPipe),
+                matches!(
+                    kind,
+                    io::ErrorKind::ConnectionReset
+                        | io::ErrorKind::ConnectionRefused
+                        | io::ErrorKind::BrokenPipe
+                ),
                 "port {port}: {kind:?} (a clean EOF is UnexpectedEof)"
             );
         }
@@ -105,7 +117,10 @@ async fn reject_shares_and_routeless_listeners_reset_never_close_cleanly() {
         }
     }
     let (low, high) = binomial_band(n, 0.5);
-    assert!((low..=high).contains(&(reset as f64)), "{reset} resets, {answered} answered");
+    assert!(
+        (low..=high).contains(&(reset as f64)),
+        "{reset} resets, {answered} answered"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -118,12 +133,22 @@ async fn unreachable_endpoints_are_skipped_then_reset() {
     apply(
         &dp,
         &config(vec![
-            listener(key(port, Protocol::Tcp), "TCPRoute/test/r", vec![backend("v1", 1, &[dead, a.tcp_addr().unwrap()])]),
-            listener(key(dead_port, Protocol::Tcp), "TCPRoute/test/d", vec![backend("v0", 1, &[dead])]),
+            listener(
+                key(port, Protocol::Tcp),
+                "TCPRoute/test/r",
+                vec![backend("v1", 1, &[dead, a.tcp_addr().unwrap()])],
+            ),
+            listener(
+                key(dead_port, Protocol::Tcp),
+                "TCPRoute/test/d",
+                vec![backend("v0", 1, &[dead])],
+            ),
         ]),
     );
     for _ in 0..10 {
-        let reply = tcp_hello(SocketAddr::new(LOCALHOST, port)).await.expect("the live endpoint answers");
+        let reply = tcp_hello(SocketAddr::new(LOCALHOST, port))
+            .await
+            .expect("the live endpoint answers");
         assert_eq!(reply.service, "v1");
     }
     let kind = refused_or_reset(SocketAddr::new(LOCALHOST, dead_port)).await;
@@ -146,7 +171,14 @@ async fn one_mebibyte_round_trips(options: Options) {
     let a = echo("v1").await;
     let port = free_port();
     let (dp, _) = data_plane(options);
-    apply(&dp, &config(vec![listener(key(port, Protocol::Tcp), "TCPRoute/test/r", vec![backend("v1", 1, &[a.tcp_addr().unwrap()])])]));
+    apply(
+        &dp,
+        &config(vec![listener(
+            key(port, Protocol::Tcp),
+            "TCPRoute/test/r",
+            vec![backend("v1", 1, &[a.tcp_addr().unwrap()])],
+        )]),
+    );
     let mut payload = vec![0u8; 1 << 20];
     rand::rng().fill_bytes(&mut payload);
     for _ in 0..3 {
@@ -154,7 +186,10 @@ async fn one_mebibyte_round_trips(options: Options) {
         let (mut read, mut write) = stream.into_split();
         let sent = payload.clone();
         let writer = tokio::spawn(async move {
-            write.write_all(format!("ECHO {}\n", sent.len()).as_bytes()).await.unwrap();
+            write
+                .write_all(format!("ECHO {}\n", sent.len()).as_bytes())
+                .await
+                .unwrap();
             write.write_all(&sent).await.unwrap();
             write
         });
@@ -170,14 +205,27 @@ async fn client_half_close_reaches_the_backend_and_backend_fin_reaches_the_clien
     let a = echo("v1").await;
     let port = free_port();
     let (dp, _) = data_plane(Options::default());
-    apply(&dp, &config(vec![listener(key(port, Protocol::Tcp), "TCPRoute/test/r", vec![backend("v1", 1, &[a.tcp_addr().unwrap()])])]));
+    apply(
+        &dp,
+        &config(vec![listener(
+            key(port, Protocol::Tcp),
+            "TCPRoute/test/r",
+            vec![backend("v1", 1, &[a.tcp_addr().unwrap()])],
+        )]),
+    );
     // STREAM echoes until our FIN, then the backend closes: we must see all
     // bytes then EOF, which needs half-close carried both ways.
     let mut stream = TcpStream::connect((LOCALHOST, port)).await.unwrap();
-    stream.write_all(b"STREAM\nsome bytes then FIN").await.unwrap();
+    stream
+        .write_all(b"STREAM\nsome bytes then FIN")
+        .await
+        .unwrap();
     stream.shutdown().await.unwrap();
     let mut back = Vec::new();
-    tokio::time::timeout(GUARD, stream.read_to_end(&mut back)).await.expect("EOF arrives").unwrap();
+    tokio::time::timeout(GUARD, stream.read_to_end(&mut back))
+        .await
+        .expect("EOF arrives")
+        .unwrap();
     assert_eq!(back, b"some bytes then FIN");
 }
 
@@ -196,13 +244,26 @@ async fn backend_half_close_leaves_the_client_direction_open() {
     });
     let port = free_port();
     let (dp, _) = data_plane(Options::default());
-    apply(&dp, &config(vec![listener(key(port, Protocol::Tcp), "TCPRoute/test/r", vec![backend("raw", 1, &[backend_addr])])]));
+    apply(
+        &dp,
+        &config(vec![listener(
+            key(port, Protocol::Tcp),
+            "TCPRoute/test/r",
+            vec![backend("raw", 1, &[backend_addr])],
+        )]),
+    );
     let mut stream = TcpStream::connect((LOCALHOST, port)).await.unwrap();
     let mut first = Vec::new();
-    tokio::time::timeout(GUARD, stream.read_to_end(&mut first)).await.expect("EOF").unwrap();
+    tokio::time::timeout(GUARD, stream.read_to_end(&mut first))
+        .await
+        .expect("EOF")
+        .unwrap();
     assert_eq!(first, b"bye");
     stream.write_all(b"still talking").await.unwrap();
     stream.shutdown().await.unwrap();
-    let got = tokio::time::timeout(GUARD, server).await.expect("backend sees EOF").unwrap();
+    let got = tokio::time::timeout(GUARD, server)
+        .await
+        .expect("backend sees EOF")
+        .unwrap();
     assert_eq!(got, b"still talking");
 }

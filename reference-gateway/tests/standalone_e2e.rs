@@ -106,14 +106,23 @@ spec:
 
 /// Replaces `path` atomically, as the harness does.
 fn write_atomic(path: &Path, text: &str) {
-    let temp = path.with_file_name(format!(".{}.tmp", path.file_name().unwrap().to_str().unwrap()));
+    let temp = path.with_file_name(format!(
+        ".{}.tmp",
+        path.file_name().unwrap().to_str().unwrap()
+    ));
     std::fs::write(&temp, text).unwrap();
     std::fs::rename(&temp, path).unwrap();
 }
 
 async fn start(config_dir: &Path, status_dir: &Path) -> (Child, SocketAddr) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_reference-gateway"))
-        .args(["standalone", "--bind-address", "127.0.0.1", "--admin-address", "127.0.0.1:0"])
+        .args([
+            "standalone",
+            "--bind-address",
+            "127.0.0.1",
+            "--admin-address",
+            "127.0.0.1:0",
+        ])
         .args(["--reload-debounce", "50ms", "--drain-period", "1s"])
         .arg("--config-dir")
         .arg(config_dir)
@@ -124,26 +133,43 @@ async fn start(config_dir: &Path, status_dir: &Path) -> (Child, SocketAddr) {
         .spawn()
         .expect("the gateway binary starts");
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let line = tokio::time::timeout(GUARD, lines.next_line()).await.unwrap().unwrap().expect("the admin line");
-    let admin = line.strip_prefix("admin http://").expect("admin line").parse().unwrap();
+    let line = tokio::time::timeout(GUARD, lines.next_line())
+        .await
+        .unwrap()
+        .unwrap()
+        .expect("the admin line");
+    let admin = line
+        .strip_prefix("admin http://")
+        .expect("admin line")
+        .parse()
+        .unwrap();
     (child, admin)
 }
 
 async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
     let mut stream = TcpStream::connect(addr).await.unwrap();
     stream
-        .write_all(format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").as_bytes())
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
         .await
         .unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).await.unwrap();
     let (head, body) = response.split_once("\r\n\r\n").unwrap();
-    (head.split_whitespace().nth(1).unwrap().parse().unwrap(), body.to_owned())
+    (
+        head.split_whitespace().nth(1).unwrap().parse().unwrap(),
+        body.to_owned(),
+    )
 }
 
 /// Polls a status file until `pred` holds for its YAML (the file is
 /// replaced atomically, so every read is a whole document).
-async fn status_until(path: &Path, what: &str, pred: impl Fn(&serde_yaml::Value) -> bool) -> serde_yaml::Value {
+async fn status_until(
+    path: &Path,
+    what: &str,
+    pred: impl Fn(&serde_yaml::Value) -> bool,
+) -> serde_yaml::Value {
     let deadline = tokio::time::Instant::now() + GUARD;
     loop {
         if let Ok(text) = std::fs::read_to_string(path) {
@@ -152,7 +178,11 @@ async fn status_until(path: &Path, what: &str, pred: impl Fn(&serde_yaml::Value)
                 return value;
             }
         }
-        assert!(tokio::time::Instant::now() < deadline, "{}: never {what}", path.display());
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{}: never {what}",
+            path.display()
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -187,19 +217,41 @@ async fn yaml_in_status_out_traffic_follows_changes() {
     write_atomic(&objects_file, &objects(&ports, "v1", 1, true));
     let (mut child, admin) = start(&config_dir, &status_dir).await;
     let status = |kind: &str, name: &str| -> PathBuf {
-        if kind == "GatewayClass" { status_dir.join(kind).join(format!("{name}.yaml")) } else { status_dir.join(kind).join(NS).join(format!("{name}.yaml")) }
+        if kind == "GatewayClass" {
+            status_dir.join(kind).join(format!("{name}.yaml"))
+        } else {
+            status_dir.join(kind).join(NS).join(format!("{name}.yaml"))
+        }
     };
 
     // Status written, in the contract's layout.
-    status_until(&status("GatewayClass", "gwl4"), "Accepted", |d| condition(&d["status"]["conditions"], "Accepted")["status"] == "True").await;
-    let gateway = status_until(&status("Gateway", "gw"), "has listener status", |d| d["status"]["listeners"].as_sequence().is_some_and(|l| l.len() == 3)).await;
+    status_until(&status("GatewayClass", "gwl4"), "Accepted", |d| {
+        condition(&d["status"]["conditions"], "Accepted")["status"] == "True"
+    })
+    .await;
+    let gateway = status_until(&status("Gateway", "gw"), "has listener status", |d| {
+        d["status"]["listeners"]
+            .as_sequence()
+            .is_some_and(|l| l.len() == 3)
+    })
+    .await;
     assert_eq!(gateway["status"]["addresses"][0]["value"], "127.0.0.1");
     let listeners = gateway["status"]["listeners"].as_sequence().unwrap();
     let by_name = |n: &str| listeners.iter().find(|l| l["name"] == n).unwrap();
     assert_eq!(by_name("tcp")["attachedRoutes"], 1);
-    assert_eq!(condition(&by_name("tcp")["conditions"], "Programmed")["status"], "True");
-    assert_eq!(condition(&by_name("busy")["conditions"], "Accepted")["reason"], "PortUnavailable", "{gateway:?}");
-    let route = status_until(&status("TCPRoute", "tcp"), "Accepted", |d| route_accepted(d)["status"] == "True").await;
+    assert_eq!(
+        condition(&by_name("tcp")["conditions"], "Programmed")["status"],
+        "True"
+    );
+    assert_eq!(
+        condition(&by_name("busy")["conditions"], "Accepted")["reason"],
+        "PortUnavailable",
+        "{gateway:?}"
+    );
+    let route = status_until(&status("TCPRoute", "tcp"), "Accepted", |d| {
+        route_accepted(d)["status"] == "True"
+    })
+    .await;
     let accepted_since = route_accepted(&route)["lastTransitionTime"].clone();
     assert!(accepted_since.is_string());
     assert_eq!(get(admin, "/readyz").await.0, 200);
@@ -214,24 +266,37 @@ async fn yaml_in_status_out_traffic_follows_changes() {
     // Change the route: status and traffic follow; Accepted did not change,
     // so its lastTransitionTime is kept.
     write_atomic(&objects_file, &objects(&ports, "v2", 2, true));
-    let route = status_until(&status("TCPRoute", "tcp"), "observedGeneration 2", |d| route_accepted(d)["observedGeneration"] == 2).await;
+    let route = status_until(&status("TCPRoute", "tcp"), "observedGeneration 2", |d| {
+        route_accepted(d)["observedGeneration"] == 2
+    })
+    .await;
     assert_eq!(route_accepted(&route)["lastTransitionTime"], accepted_since);
     assert_eq!(tcp_hello(tcp_addr).await.unwrap().service, "v2");
 
     // A file that does not parse: reported with file and line; the last
     // good config keeps serving.
     let broken = config_dir.join("broken.yaml");
-    write_atomic(&broken, "apiVersion: v1\nkind: Service\nmetadata: {name: x, namespace: gwl4-e2e}\nspec: {bogusField: 1}\n");
+    write_atomic(
+        &broken,
+        "apiVersion: v1\nkind: Service\nmetadata: {name: x, namespace: gwl4-e2e}\nspec: {bogusField: 1}\n",
+    );
     let deadline = tokio::time::Instant::now() + GUARD;
     let error = loop {
-        let report: serde_json::Value = serde_json::from_str(&get(admin, "/status").await.1).unwrap();
+        let report: serde_json::Value =
+            serde_json::from_str(&get(admin, "/status").await.1).unwrap();
         if let Some(error) = report["lastError"].as_str() {
             break error.to_owned();
         }
-        assert!(tokio::time::Instant::now() < deadline, "the broken file was never reported");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the broken file was never reported"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
-    assert!(error.contains("broken.yaml:1") && error.contains("bogusField"), "{error}");
+    assert!(
+        error.contains("broken.yaml:1") && error.contains("bogusField"),
+        "{error}"
+    );
     assert_eq!(tcp_hello(tcp_addr).await.unwrap().service, "v2");
     std::fs::remove_file(&broken).unwrap();
 
@@ -241,7 +306,10 @@ async fn yaml_in_status_out_traffic_follows_changes() {
     write_atomic(&objects_file, &objects(&ports, "v2", 2, false));
     let deadline = tokio::time::Instant::now() + GUARD;
     while udp_status.exists() {
-        assert!(tokio::time::Instant::now() < deadline, "stale status file kept");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "stale status file kept"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let report: serde_json::Value = serde_json::from_str(&get(admin, "/status").await.1).unwrap();
@@ -249,8 +317,17 @@ async fn yaml_in_status_out_traffic_follows_changes() {
 
     // SIGTERM: a clean exit after the drain.
     let pid = child.id().unwrap().to_string();
-    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
-    let exit = tokio::time::timeout(GUARD, child.wait()).await.unwrap().unwrap();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let exit = tokio::time::timeout(GUARD, child.wait())
+        .await
+        .unwrap()
+        .unwrap();
     assert!(exit.success(), "{exit:?}");
     drop(blocker);
 }

@@ -112,7 +112,9 @@ pub async fn serve(
     admin: Arc<Admin>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(admin)).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, router(admin))
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 async fn readyz(State(admin): State<Arc<Admin>>) -> Response {
@@ -133,7 +135,10 @@ async fn status(State(admin): State<Arc<Admin>>) -> Response {
 
 async fn metrics(State(admin): State<Arc<Admin>>) -> Response {
     (
-        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
         admin.metrics_text(),
     )
         .into_response()

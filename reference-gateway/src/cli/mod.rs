@@ -169,7 +169,11 @@ async fn run(args: Args) -> Result<(), Error> {
         .await
         .map_err(setup(format!("admin API on {}", common.admin_address)))?;
     let admin_addr = admin_listener.local_addr().map_err(setup("admin API"))?;
-    tokio::spawn(admin::serve(admin_listener, admin.clone(), shutdown.clone().cancelled_owned()));
+    tokio::spawn(admin::serve(
+        admin_listener,
+        admin.clone(),
+        shutdown.clone().cancelled_owned(),
+    ));
     info!(address = %admin_addr, "admin API listening");
     // The line a parent process can wait for to learn the admin port.
     println!("admin http://{admin_addr}");
@@ -182,7 +186,8 @@ async fn run(args: Args) -> Result<(), Error> {
                 bind_address: a.bind_address,
                 debounce: a.reload_debounce,
             };
-            let provider = FileProvider::new(options, data_plane.clone(), admin.clone(), reload_metrics)?;
+            let provider =
+                FileProvider::new(options, data_plane.clone(), admin.clone(), reload_metrics)?;
             Some(tokio::spawn(provider.run(shutdown.child_token())))
         }
         Command::ServeConfig(a) => {
@@ -211,14 +216,19 @@ async fn run(args: Args) -> Result<(), Error> {
 }
 
 /// `serve-config`: apply a data-plane config file once.
-fn serve_config(path: &std::path::Path, data_plane: &DataPlane, admin: &Admin) -> Result<(), Error> {
+fn serve_config(
+    path: &std::path::Path,
+    data_plane: &DataPlane,
+    admin: &Admin,
+) -> Result<(), Error> {
     let err = |message: String| Error::Config {
         path: path.to_owned(),
         message,
     };
     let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
-    let config: Config = serde_path_to_error::deserialize(serde_yaml::Deserializer::from_str(&text))
-        .map_err(|e| err(format!("field `{}`: {}", e.path(), e.inner())))?;
+    let config: Config =
+        serde_path_to_error::deserialize(serde_yaml::Deserializer::from_str(&text))
+            .map_err(|e| err(format!("field `{}`: {}", e.path(), e.inner())))?;
     let failed = data_plane.apply(&config);
     if !failed.is_empty() {
         return Err(err(format!("cannot bind listeners: {failed:?}")));

@@ -39,7 +39,9 @@ impl SpliceBudget {
 
     /// A budget of `permits` spliced connections (0 disables splice).
     pub(crate) fn new(permits: usize) -> Self {
-        Self(Arc::new(Semaphore::new(permits.min(Semaphore::MAX_PERMITS))))
+        Self(Arc::new(Semaphore::new(
+            permits.min(Semaphore::MAX_PERMITS),
+        )))
     }
 }
 

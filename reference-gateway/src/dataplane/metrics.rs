@@ -120,7 +120,11 @@ impl Metrics {
         );
     }
 
-    pub(crate) fn reason(family: &Family<ReasonLabels, Counter>, listener: &str, reason: &str) -> Counter {
+    pub(crate) fn reason(
+        family: &Family<ReasonLabels, Counter>,
+        listener: &str,
+        reason: &str,
+    ) -> Counter {
         family.get_or_create_owned(&ReasonLabels {
             listener: listener.to_owned(),
             reason: reason.to_owned(),

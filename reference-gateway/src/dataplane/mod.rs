@@ -131,7 +131,10 @@ impl DataPlane {
     pub fn apply(&self, config: &Config) -> BindFailures {
         let wanted: BTreeMap<ListenerKey, &Listener> =
             config.listeners.iter().map(|l| (l.key, l)).collect();
-        let mut listeners = self.listeners.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut listeners = self
+            .listeners
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         listeners.retain(|key, (shared, _)| {
             let keep = wanted.contains_key(key);
             if !keep {
@@ -145,7 +148,9 @@ impl DataPlane {
         for (key, listener) in wanted {
             if let Some((shared, _)) = listeners.get(&key) {
                 if shared.state.load().config != *listener {
-                    shared.state.store(Arc::new(ListenerState::new(listener, &self.ctx.metrics)));
+                    shared
+                        .state
+                        .store(Arc::new(ListenerState::new(listener, &self.ctx.metrics)));
                     shared.changes.send_replace(());
                 }
                 continue;
@@ -165,20 +170,37 @@ impl DataPlane {
 
     /// The bound listeners and their local addresses.
     pub fn bound(&self) -> BTreeMap<ListenerKey, SocketAddr> {
-        let listeners = self.listeners.lock().unwrap_or_else(PoisonError::into_inner);
-        listeners.iter().map(|(key, (_, addr))| (*key, *addr)).collect()
+        let listeners = self
+            .listeners
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        listeners
+            .iter()
+            .map(|(key, (_, addr))| (*key, *addr))
+            .collect()
     }
 
     /// Stops accepting, lets connections finish for up to `drain`, then
     /// closes the rest.
     pub async fn shutdown(&self, drain: Duration) {
-        let listeners = std::mem::take(&mut *self.listeners.lock().unwrap_or_else(PoisonError::into_inner));
+        let listeners = std::mem::take(
+            &mut *self
+                .listeners
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
         for (shared, _) in listeners.values() {
             shared.stop_accept.cancel();
         }
         self.ctx.tracker.close();
-        if tokio::time::timeout(drain, self.ctx.tracker.wait()).await.is_err() {
-            info!(remaining = self.ctx.tracker.len(), "drain period over, closing connections");
+        if tokio::time::timeout(drain, self.ctx.tracker.wait())
+            .await
+            .is_err()
+        {
+            info!(
+                remaining = self.ctx.tracker.len(),
+                "drain period over, closing connections"
+            );
         }
         self.kill.cancel();
         self.ctx.tracker.wait().await;
@@ -197,13 +219,17 @@ impl DataPlane {
             Protocol::Tcp => {
                 let socket = tcp::bind(&listener.key)?;
                 let local = socket.local_addr()?;
-                self.ctx.tracker.spawn(tcp::serve(socket, shared.clone(), ctx));
+                self.ctx
+                    .tracker
+                    .spawn(tcp::serve(socket, shared.clone(), ctx));
                 local
             }
             Protocol::Udp => {
                 let socket = udp::bind(&listener.key)?;
                 let local = socket.local_addr()?;
-                self.ctx.tracker.spawn(udp::serve(socket, shared.clone(), ctx));
+                self.ctx
+                    .tracker
+                    .spawn(udp::serve(socket, shared.clone(), ctx));
                 local
             }
         };

@@ -38,7 +38,11 @@ pub(crate) fn endpoint_order<R: Rng>(
     len: usize,
     rng: &mut R,
 ) -> impl Iterator<Item = usize> + use<R> {
-    let start = if len == 0 { 0 } else { rng.random_range(0..len) };
+    let start = if len == 0 {
+        0
+    } else {
+        rng.random_range(0..len)
+    };
     (0..len).map(move |i| (start + i) % len)
 }
 

@@ -152,9 +152,7 @@ impl ListenerState {
         route.backends.iter().any(|b| {
             &b.name == backend_name
                 && match (&b.target, binding.endpoint) {
-                    (Target::Endpoints(endpoints), Some(endpoint)) => {
-                        endpoints.contains(&endpoint)
-                    }
+                    (Target::Endpoints(endpoints), Some(endpoint)) => endpoints.contains(&endpoint),
                     (Target::Reject(_), None) => true,
                     _ => false,
                 }
@@ -201,11 +199,15 @@ mod tests {
         };
         assert!(old.keeps(&binding));
         let reweighted = ListenerState::new(
-            &listener(vec![backend("a", 9, &["127.0.0.1:5"]), backend("b", 1, &["127.0.0.1:6"])]),
+            &listener(vec![
+                backend("a", 9, &["127.0.0.1:5"]),
+                backend("b", 1, &["127.0.0.1:6"]),
+            ]),
             &metrics,
         );
         assert!(reweighted.keeps(&binding));
-        let moved = ListenerState::new(&listener(vec![backend("a", 1, &["127.0.0.1:7"])]), &metrics);
+        let moved =
+            ListenerState::new(&listener(vec![backend("a", 1, &["127.0.0.1:7"])]), &metrics);
         assert!(!moved.keeps(&binding));
         let mut no_route = listener(vec![]);
         no_route.route = None;

@@ -17,7 +17,11 @@ use crate::config::ListenerKey;
 /// Binds a listening socket (SO_REUSEADDR so a restart can rebind at once).
 pub(crate) fn bind(key: &ListenerKey) -> io::Result<TcpListener> {
     let addr = SocketAddr::new(key.address, key.port);
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(socket2::Protocol::TCP))?;
+    let socket = Socket::new(
+        Domain::for_address(addr),
+        Type::STREAM,
+        Some(socket2::Protocol::TCP),
+    )?;
     socket.set_reuse_address(true)?;
     socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;
@@ -78,7 +82,8 @@ async fn proxy(
         reset(&client);
         return;
     };
-    let Some((mut upstream, endpoint)) = connect(endpoints, &ctx, &shared.name, &backend.name).await
+    let Some((mut upstream, endpoint)) =
+        connect(endpoints, &ctx, &shared.name, &backend.name).await
     else {
         Metrics::reason(&ctx.metrics.tcp_rejected, &shared.name, "unreachable").inc();
         reset(&client);
@@ -150,7 +155,8 @@ async fn connect(
     let order = select::endpoint_order(endpoints.len(), &mut rand::rng());
     for i in order {
         let endpoint = endpoints[i];
-        match tokio::time::timeout(ctx.options.connect_timeout, TcpStream::connect(endpoint)).await {
+        match tokio::time::timeout(ctx.options.connect_timeout, TcpStream::connect(endpoint)).await
+        {
             Ok(Ok(stream)) => return Some((stream, endpoint)),
             Ok(Err(error)) => warn!(listener, backend, %endpoint, %error, "connect failed"),
             Err(_) => warn!(listener, backend, %endpoint, "connect timed out"),

@@ -54,7 +54,11 @@ thread_local! {
 /// Binds a listener socket.
 pub(crate) fn bind(key: &ListenerKey) -> io::Result<UdpSocket> {
     let addr = SocketAddr::new(key.address, key.port);
-    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(socket2::Protocol::UDP))?;
+    let socket = Socket::new(
+        Domain::for_address(addr),
+        Type::DGRAM,
+        Some(socket2::Protocol::UDP),
+    )?;
     socket.set_nonblocking(true)?;
     // Best effort: bigger buffers absorb bursts of many flows.
     let _ = socket.set_recv_buffer_size(SOCKET_BUFFER);
@@ -107,9 +111,12 @@ pub(crate) async fn serve(socket: UdpSocket, shared: Arc<Shared>, ctx: Ctx) {
     let idle_ms = u64::try_from(idle.as_millis()).unwrap_or(u64::MAX);
     let max = ctx.options.udp_max_sessions.max(1);
     let counters = Counters::new(&ctx.metrics, &shared.name);
-    let active = ctx.metrics.udp_sessions_active.get_or_create_owned(&ListenerLabels {
-        listener: shared.name.clone(),
-    });
+    let active = ctx
+        .metrics
+        .udp_sessions_active
+        .get_or_create_owned(&ListenerLabels {
+            listener: shared.name.clone(),
+        });
     let mut sessions: LruCache<SocketAddr, Session> = LruCache::unbounded();
     let mut buf = vec![0u8; BUFFER];
     // Sweep often enough that a session outlives its idle timeout by at
@@ -285,7 +292,10 @@ async fn replies(
 }
 
 /// Removes the sessions matching `pred`; returns how many.
-fn remove_where(sessions: &mut LruCache<SocketAddr, Session>, pred: impl Fn(&Session) -> bool) -> u64 {
+fn remove_where(
+    sessions: &mut LruCache<SocketAddr, Session>,
+    pred: impl Fn(&Session) -> bool,
+) -> u64 {
     let doomed: Vec<SocketAddr> = sessions
         .iter()
         .filter(|(_, s)| pred(s))

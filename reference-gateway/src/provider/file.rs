@@ -98,10 +98,11 @@ impl FileProvider {
         admin: Arc<Admin>,
         metrics: ReloadMetrics,
     ) -> Result<Self, Error> {
-        let (status_dir, previous) = StatusDir::open(&options.status_dir).map_err(|source| Error::Status {
-            path: options.status_dir.clone(),
-            source,
-        })?;
+        let (status_dir, previous) =
+            StatusDir::open(&options.status_dir).map_err(|source| Error::Status {
+                path: options.status_dir.clone(),
+                source,
+            })?;
         Ok(Self {
             options,
             data_plane,
@@ -122,13 +123,18 @@ impl FileProvider {
             path: self.options.config_dir.clone(),
             source,
         };
-        let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-            // Any event (or watcher error) is worth a look at the directory.
-            let _ = tx.send(event.is_ok());
-        })
-        .map_err(watch_error)?;
-        notify::Watcher::watch(&mut watcher, &self.options.config_dir, notify::RecursiveMode::NonRecursive)
+        let mut watcher =
+            notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+                // Any event (or watcher error) is worth a look at the directory.
+                let _ = tx.send(event.is_ok());
+            })
             .map_err(watch_error)?;
+        notify::Watcher::watch(
+            &mut watcher,
+            &self.options.config_dir,
+            notify::RecursiveMode::NonRecursive,
+        )
+        .map_err(watch_error)?;
         self.reload()?;
         loop {
             tokio::select! {
@@ -173,12 +179,17 @@ impl FileProvider {
             }
         }
         let (translation, failures) = self.apply(snapshot);
-        let now = Time(Timestamp::from_second(Timestamp::now().as_second()).unwrap_or_else(|_| Timestamp::now()));
+        let now = Time(
+            Timestamp::from_second(Timestamp::now().as_second())
+                .unwrap_or_else(|_| Timestamp::now()),
+        );
         let statuses = stamp(&self.previous, translation.statuses, &now);
-        self.status_dir.write(&statuses).map_err(|source| Error::Status {
-            path: self.options.status_dir.clone(),
-            source,
-        })?;
+        self.status_dir
+            .write(&statuses)
+            .map_err(|source| Error::Status {
+                path: self.options.status_dir.clone(),
+                source,
+            })?;
         self.reloads += 1;
         self.previous = statuses.clone();
         self.applied = Some(files);
@@ -225,7 +236,8 @@ impl FileProvider {
         self.metrics.count("error");
         // A fixed file must be re-read even if it matches the last applied.
         self.applied = None;
-        self.admin.update(|report| report.last_error = Some(message.clone()));
+        self.admin
+            .update(|report| report.last_error = Some(message.clone()));
     }
 }
 
@@ -240,7 +252,8 @@ fn socket_name(key: &ListenerKey) -> String {
 
 /// Every `*.yaml` file of `dir` (not dotfiles), by name, with its text.
 fn read_dir(dir: &Path) -> Result<BTreeMap<PathBuf, String>, String> {
-    let entries = fs::read_dir(dir).map_err(|e| format!("{}: cannot read directory: {e}", dir.display()))?;
+    let entries =
+        fs::read_dir(dir).map_err(|e| format!("{}: cannot read directory: {e}", dir.display()))?;
     let mut files = BTreeMap::new();
     for entry in entries {
         let path = entry.map_err(|e| format!("{}: {e}", dir.display()))?.path();

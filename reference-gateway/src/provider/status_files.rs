@@ -41,7 +41,9 @@ impl StatusDir {
                     if let Ok(relative) = path.strip_prefix(root) {
                         dir.written.insert(relative.to_owned());
                     }
-                    match fs::read_to_string(&path).map(|t| serde_yaml::from_str::<StatusDocument>(&t)) {
+                    match fs::read_to_string(&path)
+                        .map(|t| serde_yaml::from_str::<StatusDocument>(&t))
+                    {
                         Ok(Ok(doc)) => previous.push(doc),
                         _ => warn!(file = %path.display(), "ignoring an unreadable status file"),
                     }
@@ -80,7 +82,10 @@ impl StatusDir {
 fn write_atomic(path: &Path, text: &str) -> io::Result<()> {
     let parent = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(parent)?;
-    let mut temp = tempfile::Builder::new().prefix(".status").suffix(".tmp").tempfile_in(parent)?;
+    let mut temp = tempfile::Builder::new()
+        .prefix(".status")
+        .suffix(".tmp")
+        .tempfile_in(parent)?;
     temp.write_all(text.as_bytes())?;
     temp.persist(path).map_err(|e| e.error)?;
     Ok(())

@@ -68,7 +68,15 @@ pub fn reject(name: &str, weight: u32) -> Backend {
 pub fn listener(key: ListenerKey, route: &str, backends: Vec<Backend>) -> Listener {
     Listener {
         key,
-        name: format!("test/gw/{}-{}", key.port, if key.protocol == Protocol::Tcp { "tcp" } else { "udp" }),
+        name: format!(
+            "test/gw/{}-{}",
+            key.port,
+            if key.protocol == Protocol::Tcp {
+                "tcp"
+            } else {
+                "udp"
+            }
+        ),
         route: Some(Route {
             name: route.into(),
             backends,
@@ -101,7 +109,10 @@ pub async fn tcp_hello(addr: SocketAddr) -> io::Result<Reply> {
     let mut line = String::new();
     let read = BufReader::new(&mut stream).read_line(&mut line).await?;
     if read == 0 {
-        return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "clean EOF, no reply"));
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "clean EOF, no reply",
+        ));
     }
     serde_json::from_str(&line).map_err(io::Error::other)
 }
@@ -135,7 +146,10 @@ pub fn binomial_band(n: u64, p: f64) -> (f64, f64) {
 pub async fn eventually(what: &str, mut pred: impl FnMut() -> bool) {
     let deadline = tokio::time::Instant::now() + GUARD;
     while !pred() {
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
