@@ -18,7 +18,12 @@ export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS="${GOFLAGS:--mod=readonly}"
 
 # stamp MODULE_DIR -> hash of everything that determines the binaries.
 stamp() {
-  (cd "$1" && cat go.mod go.sum ./*.go 2>/dev/null; cat "$here/build.sh") | sha256sum | cut -d' ' -f1
+  (
+    cd "$1"
+    cat go.mod go.sum "$here/build.sh"
+    for f in ./*.go; do [[ -f "$f" ]] && cat "$f"; done
+    true
+  ) | sha256sum | cut -d' ' -f1
 }
 
 # up_to_date NAME MODULE_DIR

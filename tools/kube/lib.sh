@@ -75,7 +75,7 @@ kube_apply_doc() {
   out="$(mktemp)"
   code="$(kube_curl -o "$out" -w '%{http_code}' -X PATCH \
     -H 'Content-Type: application/apply-patch+yaml' \
-    --data-binary "$doc" "$KUBE_SERVER$path?fieldManager=$manager&force=true")"
+    --data-binary @- "$KUBE_SERVER$path?fieldManager=$manager&force=true" <<<"$doc")"
   if [[ "$code" == 2* ]]; then
     cat "$out"
     rm -f "$out"

@@ -44,13 +44,18 @@ fail() {
   exit 1
 }
 
-# free_port VAR: set VAR to a TCP port nothing listens on. Another process
-# could take it before we bind; start.sh then fails loudly (the log says why).
+# free_port VAR: set VAR to a TCP port nothing listens on, below the kernel's
+# ephemeral range (outgoing connections take their local ports from that range
+# and would make bind fail). Another process could still take the port before
+# we bind; start.sh then fails loudly (the log says why).
+read -r ephemeral_low _ </proc/sys/net/ipv4/ip_local_port_range || ephemeral_low=32768
+port_low=10000
+((ephemeral_low - port_low >= 1000)) || port_low=1024
 used_ports=" "
 free_port() {
   local p
   for _ in $(seq 1 200); do
-    p=$((20000 + RANDOM % 30000))
+    p=$((port_low + RANDOM % (ephemeral_low - port_low)))
     [[ "$used_ports" == *" $p "* ]] && continue
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
       used_ports+="$p "
