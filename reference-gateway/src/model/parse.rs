@@ -28,7 +28,7 @@ pub struct Document<'a> {
 }
 
 /// Splits multi-document YAML at `---` lines (a line that is `---`, possibly
-/// followed by spaces or a comment). Separators are only recognised at
+/// followed by spaces and a comment). Separators are only recognised at
 /// column 0, where block scalars cannot be, so splitting is exact for the
 /// YAML Kubernetes manifests use.
 pub fn documents(text: &str) -> Vec<Document<'_>> {
@@ -37,11 +37,12 @@ pub fn documents(text: &str) -> Vec<Document<'_>> {
     let mut start_line = 1;
     let mut offset = 0;
     for (number, line) in text.split_inclusive('\n').enumerate() {
-        let trimmed = line.trim_end();
-        let is_separator = trimmed == "---"
-            || trimmed.starts_with("--- ")
-            || trimmed.starts_with("---\t")
-            || trimmed.starts_with("---#");
+        // `---` alone or followed by a comment; content after the marker
+        // (`--- {a: 1}`) is left to the YAML parser, which refuses it.
+        let is_separator = line.strip_prefix("---").is_some_and(|rest| {
+            let body = rest.trim();
+            body.is_empty() || (rest.starts_with(char::is_whitespace) && body.starts_with('#'))
+        });
         if is_separator {
             out.push((start, offset, start_line));
             start = offset + line.len();
@@ -217,10 +218,13 @@ pub(super) fn add_yaml(
             object,
             problem,
         };
-        let value: Value = match serde_yaml::from_str::<Option<Value>>(doc.text) {
+        // Padding the document to its place in the text makes every line
+        // the YAML parser reports a line of the file.
+        let padded = "\n".repeat(doc.line - 1) + doc.text;
+        let value: Value = match serde_yaml::from_str::<Option<Value>>(&padded) {
             Ok(Some(Value::Null)) | Ok(None) => continue, // empty or comment-only document
             Ok(Some(value)) => value,
-            Err(e) => return Err(error(None, Problem::Yaml(shift_location(&e, doc.line)))),
+            Err(e) => return Err(error(None, Problem::Yaml(e.to_string()))),
         };
         let (kind, object, key) = parse_object(value).map_err(|(o, p)| error(o, p))?;
         if !seen.insert(key) {
@@ -241,18 +245,6 @@ pub(super) fn add_yaml(
         }
     }
     Ok(())
-}
-
-/// yaml_serde reports lines relative to the document; make them absolute.
-fn shift_location(e: &serde_yaml::Error, first_line: usize) -> String {
-    match e.location() {
-        Some(loc) => format!(
-            "line {}, column {}: {e}",
-            loc.line() + first_line - 1,
-            loc.column()
-        ),
-        None => e.to_string(),
-    }
 }
 
 type Key = (Kind, String, String);
