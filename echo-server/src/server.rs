@@ -69,7 +69,7 @@ impl Running {
     /// `listening tcp=127.0.0.1:5000 udp=127.0.0.1:5001` (`off` for a
     /// server that does not run).
     pub fn ready_line(&self) -> String {
-        let show = |a: Option<SocketAddr>| a.map_or_else(|| "off".to_owned(), |a| a.to_string());
+        let show = |a: Option<SocketAddr>| a.map_or_else(|| "off".into(), |a| a.to_string());
         format!(
             "listening tcp={} udp={}",
             show(self.tcp_addr),
@@ -155,14 +155,19 @@ pub async fn start(config: Config) -> Result<Running, Error> {
             shutdown.clone(),
         )));
     }
-    tracing::info!(tcp = ?tcp_addr, udp = ?udp_addr, identity = ?config.identity, "echo server listening");
-    Ok(Running {
+    let running = Running {
         tcp_addr,
         udp_addr,
         shutdown,
         tcp_closed,
         tasks,
-    })
+    };
+    let id = &config.identity;
+    tracing::info!(
+        pod = %id.pod, namespace = %id.namespace, service = %id.service,
+        "{}", running.ready_line()
+    );
+    Ok(running)
 }
 
 /// Runs the server from command-line flags until SIGTERM or Ctrl-C, then

@@ -323,3 +323,41 @@ async fn wrong_nonce_and_truncated_echo_are_mismatches() {
         probe.evidence.detail
     );
 }
+
+#[tokio::test]
+async fn text_mode_backend() {
+    let identity = Identity {
+        pod: "p".into(),
+        namespace: "n".into(),
+        service: "s".into(),
+    };
+    let mut config = Config::loopback(identity);
+    config.text = Some("Hello from TCP Echo!".into());
+    let server = echo_server::start(config).await.unwrap();
+    let target = server.tcp_addr().unwrap();
+    let tcp = Tcp::default();
+    let probe = within(tcp.text(target, "Hello from TCP Echo!"))
+        .await
+        .unwrap();
+    assert_eq!(probe.outcome, Outcome::Ok, "{}", probe.evidence.detail);
+    let probe = within(tcp.text(target, "Hello from somewhere else"))
+        .await
+        .unwrap();
+    assert_eq!(
+        probe.outcome,
+        Outcome::Mismatch,
+        "{}",
+        probe.evidence.detail
+    );
+    // A protocol-mode echo server sends nothing on connect.
+    let plain = echo_server().await;
+    let probe = within(tcp.text(plain.tcp_addr().unwrap(), "x"))
+        .await
+        .unwrap();
+    assert_eq!(
+        probe.outcome,
+        Outcome::ClosedWithoutReply,
+        "{}",
+        probe.evidence.detail
+    );
+}

@@ -246,3 +246,39 @@ async fn late_reply_to_an_earlier_probe_is_skipped() {
         second.evidence.detail
     );
 }
+
+#[tokio::test]
+async fn text_mode_backend() {
+    let identity = Identity {
+        pod: "p".into(),
+        namespace: "n".into(),
+        service: "s".into(),
+    };
+    let mut config = Config::loopback(identity);
+    config.text = Some("Hello from UDP Echo!".into());
+    let server = echo_server::start(config).await.unwrap();
+    let mut flow = UdpFlow::open(server.udp_addr().unwrap(), QUICK)
+        .await
+        .unwrap();
+    let probe = within(flow.text("Hello from UDP Echo!")).await.unwrap();
+    assert_eq!(probe.outcome, Outcome::Ok, "{}", probe.evidence.detail);
+    let probe = within(flow.text("something else")).await.unwrap();
+    assert_eq!(
+        probe.outcome,
+        Outcome::Mismatch,
+        "{}",
+        probe.evidence.detail
+    );
+    // A protocol-mode server echoes our datagram instead.
+    let plain = echo_server().await;
+    let mut flow = UdpFlow::open(plain.udp_addr().unwrap(), QUICK)
+        .await
+        .unwrap();
+    let probe = within(flow.text("Hello from UDP Echo!")).await.unwrap();
+    assert_eq!(
+        probe.outcome,
+        Outcome::Mismatch,
+        "{}",
+        probe.evidence.detail
+    );
+}

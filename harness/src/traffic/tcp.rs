@@ -296,6 +296,29 @@ impl Tcp {
         }
     }
 
+    /// For a backend in `--text` mode (the tutorial's `http-echo -text`):
+    /// connect, half-close at once (like `nc` with nothing to send), read to
+    /// EOF, and expect `expected` (trailing whitespace ignored).
+    pub async fn text(&self, target: SocketAddr, expected: &str) -> Result<Probe, Error> {
+        let mut attempt = Attempt::new(target);
+        let mut stream = match self.connect(&mut attempt).await {
+            Ok(s) => s,
+            Err(e) => return attempt.fail("connecting", e.into()),
+        };
+        if let Err(e) = deadline(self.io_timeout, "write progress", stream.shutdown()).await {
+            return attempt.fail("half-closing", e.into());
+        }
+        let mut got = Vec::new();
+        let mut reader = (&mut stream).take(MAX_REPLY_LINE);
+        let read = deadline(self.io_timeout, "reply", reader.read_to_end(&mut got)).await;
+        attempt.evidence.bytes_received = got.len() as u64;
+        if let Err(e) = read {
+            return attempt.fail("reading the text", e.into());
+        }
+        let (outcome, detail) = text_verdict(&got, expected);
+        Ok(attempt.finish(outcome, detail, None))
+    }
+
     async fn write_chunk<W: AsyncWrite + Unpin>(
         &self,
         w: &mut W,
@@ -348,6 +371,21 @@ impl Tcp {
             at += n;
         }
         Ok(())
+    }
+}
+
+/// Judges a `--text` reply (shared by the TCP and UDP probes).
+pub(crate) fn text_verdict(got: &[u8], expected: &str) -> (Outcome, String) {
+    let text = String::from_utf8_lossy(got);
+    if got.is_empty() {
+        (Outcome::ClosedWithoutReply, "no text before EOF".into())
+    } else if text.trim_end() == expected.trim_end() {
+        (Outcome::Ok, format!("got the text {:?}", text.trim_end()))
+    } else {
+        (
+            Outcome::Mismatch,
+            format!("got {}, expected {expected:?}", excerpt(got)),
+        )
     }
 }
 

@@ -17,6 +17,7 @@ use tokio::net::UdpSocket;
 use tokio::time::Instant;
 
 use super::outcome::{Backend, Error, Evidence, Outcome, Probe, classify, excerpt};
+use super::tcp::text_verdict;
 
 /// How a flow's socket behaves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -231,6 +232,36 @@ impl UdpFlow {
             )
         } else {
             (Outcome::Ok, format!("{n} bytes echoed"))
+        };
+        Ok(finish(outcome, evidence, started, detail, None))
+    }
+
+    /// For a backend in `--text` mode: sends one datagram and expects
+    /// `expected` back (trailing whitespace ignored), from the target.
+    pub async fn text(&mut self, expected: &str) -> Result<Probe, Error> {
+        let started = Instant::now();
+        let mut evidence = self.evidence();
+        if let Some(probe) = self.send(b"hello\n", &mut evidence, started).await? {
+            return Ok(probe);
+        }
+        let deadline = started + self.options.timeout;
+        let (n, from) = match self.receive(deadline).await {
+            Ok(r) => r,
+            Err(no) => return self.no_reply(no, evidence, started, "text"),
+        };
+        evidence.bytes_received = n as u64;
+        evidence.reply_from = Some(from);
+        let (outcome, detail) = match text_verdict(&self.buf[..n], expected) {
+            (Outcome::Ok, _) if from != self.target => (
+                Outcome::Mismatch,
+                format!("reply came from {from}, sent to {}", self.target),
+            ),
+            // An empty datagram is a wrong reply, not a closed connection.
+            (Outcome::ClosedWithoutReply, _) => (
+                Outcome::Mismatch,
+                format!("empty datagram, expected {expected:?}"),
+            ),
+            verdict => verdict,
         };
         Ok(finish(outcome, evidence, started, detail, None))
     }
