@@ -173,6 +173,10 @@ async fn five_thousand_tcp_connections_and_ten_thousand_udp_flows() {
         metric_sum(admin, "gateway_tcp_connections_accepted_total").await,
         CONNECTIONS as f64
     );
+    // The zero-copy path carried (a budgeted share of) the load.
+    let spliced = metric_sum(admin, "gateway_tcp_connections_spliced_total").await;
+    eprintln!("tcp: {spliced} of {CONNECTIONS} connections spliced");
+    assert!(spliced > 0.0);
 
     // UDP: 10,000 flows from distinct client addresses (spread over
     // 127.0.100.0/22 so they do not eat the ephemeral port range).

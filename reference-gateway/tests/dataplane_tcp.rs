@@ -11,6 +11,7 @@ use dataplane_support::*;
 use rand::RngCore;
 use reference_gateway::config::Protocol;
 use reference_gateway::dataplane::Options;
+use reference_gateway::dataplane::metrics::ListenerLabels;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
@@ -170,7 +171,8 @@ async fn one_mebibyte_round_trips_intact_spliced_and_copied() {
 async fn one_mebibyte_round_trips(options: Options) {
     let a = echo("v1").await;
     let port = free_port();
-    let (dp, _) = data_plane(options);
+    let splice = options.max_spliced_connections != Some(0);
+    let (dp, metrics) = data_plane(options);
     apply(
         &dp,
         &config(vec![listener(
@@ -198,6 +200,40 @@ async fn one_mebibyte_round_trips(options: Options) {
         assert!(back == payload, "payload corrupted");
         drop(writer.await.unwrap());
     }
+    // The copy path taken is the one asked for.
+    let name = format!("test/gw/{port}-tcp");
+    let counter = |family: &prometheus_client::metrics::family::Family<
+        ListenerLabels,
+        prometheus_client::metrics::counter::Counter,
+    >| {
+        family
+            .get_or_create(&ListenerLabels {
+                listener: name.clone(),
+            })
+            .get()
+    };
+    let accepted = || {
+        metrics
+            .tcp_accepted
+            .get_or_create(&reference_gateway::dataplane::metrics::BackendLabels {
+                listener: name.clone(),
+                backend: "v1".into(),
+            })
+            .get()
+    };
+    assert_eq!(accepted(), 3);
+    eventually("connections finish", || {
+        metrics
+            .tcp_active
+            .get_or_create(&reference_gateway::dataplane::metrics::BackendLabels {
+                listener: name.clone(),
+                backend: "v1".into(),
+            })
+            .get()
+            == 0
+    })
+    .await;
+    assert_eq!(counter(&metrics.tcp_spliced), if splice { 3 } else { 0 });
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

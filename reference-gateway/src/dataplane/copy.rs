@@ -21,6 +21,8 @@ pub(crate) struct Moved {
     pub upstream: u64,
     /// Backend to client.
     pub downstream: u64,
+    /// Whether splice moved them (false: the buffered copy).
+    pub spliced: bool,
     pub error: Option<std::io::Error>,
 }
 
@@ -60,6 +62,7 @@ pub(crate) async fn bidirectional(
         return Moved {
             upstream: result.tx as u64,
             downstream: result.rx as u64,
+            spliced: true,
             error: result.error,
         };
     }
@@ -67,6 +70,7 @@ pub(crate) async fn bidirectional(
         Ok((upstream, downstream)) => Moved {
             upstream,
             downstream,
+            spliced: false,
             error: None,
         },
         Err(error) => Moved {

@@ -58,8 +58,12 @@ pub struct Metrics {
     pub tcp_rejected: Family<ReasonLabels, Counter>,
     /// Bytes moved by finished TCP connections.
     pub tcp_bytes: Family<BytesLabels, Counter>,
-    /// TCP connections closed by a reload (route or backend removed).
+    /// TCP connections closed by a reload (route or backend removed) or
+    /// at the end of the drain period.
     pub tcp_closed_by_reload: Family<ListenerLabels, Counter>,
+    /// Finished TCP connections whose bytes were moved by splice(2)
+    /// (the others used the buffered copy).
+    pub tcp_spliced: Family<ListenerLabels, Counter>,
     /// UDP sessions in the table (including remembered rejected flows).
     pub udp_sessions_active: Family<ListenerLabels, Gauge>,
     /// UDP sessions created, by the backend chosen for them.
@@ -95,8 +99,13 @@ impl Metrics {
         );
         registry.register(
             "tcp_connections_closed_by_reload",
-            "TCP connections closed because a reload removed their route or backend",
+            "TCP connections closed because a reload removed their route or backend, or the drain period ended",
             self.tcp_closed_by_reload.clone(),
+        );
+        registry.register(
+            "tcp_connections_spliced",
+            "Finished TCP connections whose bytes moved by splice(2) rather than a buffered copy",
+            self.tcp_spliced.clone(),
         );
         registry.register(
             "udp_sessions_active",

@@ -9,7 +9,7 @@ use socket2::{Domain, SockRef, Socket, Type};
 use tokio::net::{TcpListener, TcpStream};
 use tracing::{debug, warn};
 
-use super::metrics::Metrics;
+use super::metrics::{ListenerLabels, Metrics};
 use super::state::{Decision, ListenerState};
 use super::{Ctx, Shared, copy, select};
 use crate::config::ListenerKey;
@@ -124,6 +124,14 @@ async fn proxy(
         Some(moved) => {
             metrics.bytes_up.inc_by(moved.upstream);
             metrics.bytes_down.inc_by(moved.downstream);
+            if moved.spliced {
+                ctx.metrics
+                    .tcp_spliced
+                    .get_or_create(&ListenerLabels {
+                        listener: shared.name.clone(),
+                    })
+                    .inc();
+            }
             if let Some(error) = moved.error {
                 debug!(listener = %shared.name, %peer, %error, "connection ended with an error");
             }
@@ -133,7 +141,7 @@ async fn proxy(
             // past its drain period): reset both sides.
             ctx.metrics
                 .tcp_closed_by_reload
-                .get_or_create_owned(&super::metrics::ListenerLabels {
+                .get_or_create_owned(&ListenerLabels {
                     listener: shared.name.clone(),
                 })
                 .inc();
