@@ -156,3 +156,47 @@ async fn deleting_a_route_or_removing_a_backend_closes_its_connections() {
     apply(&dp, &config(vec![kept]));
     assert!(ended(&mut doomed).await);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_stops_accepting_drains_then_closes_the_rest() {
+    let a = echo("v1").await;
+    let port = free_port();
+    let addr = SocketAddr::new(LOCALHOST, port);
+    let (dp, _) = data_plane(Options::default());
+    apply(
+        &dp,
+        &config(vec![listener(
+            key(port, Protocol::Tcp),
+            "TCPRoute/test/r",
+            vec![backend("v1", 1, &[a.tcp_addr().unwrap()])],
+        )]),
+    );
+    let dp = std::sync::Arc::new(dp);
+    let mut finishing = open_stream(addr).await;
+    let mut lingering = open_stream(addr).await;
+    let shutdown = tokio::spawn({
+        let dp = dp.clone();
+        async move { dp.shutdown(std::time::Duration::from_secs(1)).await }
+    });
+    // The listener closes: new connections are refused.
+    let deadline = tokio::time::Instant::now() + GUARD;
+    while TcpStream::connect(addr).await.is_ok() {
+        assert!(tokio::time::Instant::now() < deadline, "still accepting");
+        tokio::task::yield_now().await;
+    }
+    // Open connections keep working during the drain and finish normally.
+    finishing.write_all(b"late").await.unwrap();
+    let mut buf = [0u8; 4];
+    finishing.read_exact(&mut buf).await.unwrap();
+    assert_eq!(&buf, b"late");
+    finishing.shutdown().await.unwrap();
+    let mut rest = Vec::new();
+    finishing.read_to_end(&mut rest).await.unwrap();
+    assert!(rest.is_empty());
+    // One still open at the end of the drain period is closed.
+    assert!(ended(&mut lingering).await);
+    tokio::time::timeout(GUARD, shutdown)
+        .await
+        .unwrap()
+        .unwrap();
+}
