@@ -112,7 +112,13 @@ pub(crate) fn route(
         }
         None => {
             let mut message = format!("{label}: all backendRefs resolved");
-            if !resolution.notes.is_empty() {
+            // Say so when nothing can be forwarded: the data plane rejects
+            // every connection (TCP) or drops every datagram (UDP).
+            if resolution.backends.is_empty() {
+                message = format!("{label}: no backendRefs, so all traffic is rejected");
+            } else if resolution.backends.iter().all(|b| b.weight == 0) {
+                message.push_str(", but every weight is 0, so all traffic is rejected");
+            } else if !resolution.notes.is_empty() {
                 let notes = resolution.notes.join("; ");
                 message.push_str(&format!(
                     ", but these shares are rejected until endpoints are ready: {notes}"
