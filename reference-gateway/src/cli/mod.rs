@@ -241,3 +241,59 @@ fn serve_config(
     admin.set_ready();
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[test]
+    fn parses_the_standalone_contract() {
+        let args = Args::parse_from([
+            "reference-gateway",
+            "standalone",
+            "--config-dir",
+            "/c",
+            "--status-dir",
+            "/s",
+            "--bind-address",
+            "127.0.1.7",
+            "--admin-address",
+            "127.0.0.1:9901",
+            "--drain-period",
+            "2s",
+        ]);
+        let Command::Standalone(a) = args.command else {
+            panic!("not standalone");
+        };
+        assert_eq!(a.config_dir, PathBuf::from("/c"));
+        assert_eq!(a.status_dir, PathBuf::from("/s"));
+        assert_eq!(a.bind_address, "127.0.1.7".parse::<IpAddr>().unwrap());
+        assert_eq!(a.common.admin_address, "127.0.0.1:9901".parse().unwrap());
+        assert_eq!(a.common.drain_period, Duration::from_secs(2));
+        assert_eq!(a.common.udp_idle_timeout, Duration::from_secs(60));
+        assert_eq!(a.common.udp_max_sessions, 65_536);
+    }
+
+    /// gwl4 nests [`Args`] as its hidden `reference-gateway` subcommand.
+    #[test]
+    fn nests_as_a_subcommand() {
+        #[derive(clap::Parser)]
+        enum Outer {
+            ReferenceGateway(Args),
+        }
+        let Outer::ReferenceGateway(args) = Outer::parse_from([
+            "gwl4",
+            "reference-gateway",
+            "standalone",
+            "--config-dir",
+            "c",
+            "--status-dir",
+            "s",
+            "--bind-address",
+            "::1",
+        ]);
+        assert!(matches!(args.command, Command::Standalone(_)));
+    }
+}

@@ -97,3 +97,72 @@ pub(crate) fn is_hidden(path: &Path) -> bool {
         .and_then(|n| n.to_str())
         .is_some_and(|n| n.starts_with('.'))
 }
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+    use k8s_openapi::jiff::Timestamp;
+
+    use super::*;
+    use crate::model::Snapshot;
+    use crate::status::stamp;
+    use crate::translate::translate;
+
+    fn documents() -> Vec<StatusDocument> {
+        let yaml = include_str!(
+            "../../testdata/tcp-invalid-backend-with-80-percent-weight-rejects-80-percent.in.yaml"
+        );
+        let snapshot = Snapshot::from_yaml("in.yaml", yaml).unwrap();
+        let now = Time(Timestamp::from_second(1_800_000_000).unwrap());
+        stamp(&[], translate(&snapshot).statuses, &now)
+    }
+
+    #[test]
+    fn written_documents_are_found_again_and_stale_ones_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let docs = documents();
+        assert!(docs.len() >= 3, "{docs:?}");
+        let (mut status, previous) = StatusDir::open(dir.path()).unwrap();
+        assert!(previous.is_empty());
+        status.write(&docs).unwrap();
+        for doc in &docs {
+            assert!(dir.path().join(doc.relative_path()).is_file());
+        }
+        assert!(dir.path().join("GatewayClass/gwl4.yaml").is_file());
+
+        // A restart reads them back (so their lastTransitionTimes survive)…
+        let (mut status, mut previous) = StatusDir::open(dir.path()).unwrap();
+        previous.sort_by_key(|d| d.relative_path());
+        let mut expected = docs.clone();
+        expected.sort_by_key(|d| d.relative_path());
+        assert_eq!(previous, expected);
+
+        // …and removes the files of objects that are gone.
+        let (gone, kept) = docs.split_last().unwrap();
+        status.write(kept).unwrap();
+        assert!(!dir.path().join(gone.relative_path()).exists());
+        assert!(
+            kept.iter()
+                .all(|d| dir.path().join(d.relative_path()).is_file())
+        );
+        // No temp files left behind.
+        let leftovers: Vec<_> = walk(dir.path())
+            .into_iter()
+            .filter(|p| is_hidden(p))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+
+    fn walk(dir: &Path) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        for entry in fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                out.extend(walk(&path));
+            } else {
+                out.push(path);
+            }
+        }
+        out
+    }
+}
