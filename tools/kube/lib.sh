@@ -6,6 +6,15 @@ kube_die() {
   exit 1
 }
 
+# kube_alive PID: the process exists and has not exited. A server start.sh
+# started is reparented to PID 1 when start.sh exits, and an exited one can
+# stay a zombie until PID 1 reaps it, which `kill -0` cannot tell apart.
+kube_alive() {
+  local state
+  state="$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" || return 1
+  [[ -n "$state" && "$state" != Z && "$state" != X ]]
+}
+
 # kube_load KUBECONFIG: read server, token and CA file from a kubeconfig written
 # by start.sh (one cluster, one user, a token and a certificate-authority path)
 # into KUBE_SERVER, KUBE_TOKEN and KUBE_CA.

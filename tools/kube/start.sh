@@ -115,7 +115,7 @@ setsid "$bin/etcd" \
 echo $! >"$dir/etcd.pid"
 
 for _ in $(seq 1 100); do
-  kill -0 "$(cat "$dir/etcd.pid")" 2>/dev/null || fail "etcd exited"
+  kube_alive "$(cat "$dir/etcd.pid")" || fail "etcd exited"
   if curl -sf "$etcd_endpoint/health" 2>/dev/null | grep -q '"health":"true"'; then
     break
   fi
@@ -130,6 +130,7 @@ setsid "$bin/kube-apiserver" \
   --etcd-servers "$etcd_endpoint" \
   --bind-address 127.0.0.1 \
   --advertise-address 127.0.0.1 \
+  --endpoint-reconciler-type none \
   --secure-port "$api_port" \
   --cert-dir "$pki" \
   --tls-cert-file "$pki/apiserver.crt" \
@@ -148,7 +149,7 @@ echo $! >"$dir/kube-apiserver.pid"
 
 ready=""
 for _ in $(seq 1 600); do
-  kill -0 "$(cat "$dir/kube-apiserver.pid")" 2>/dev/null || fail "kube-apiserver exited"
+  kube_alive "$(cat "$dir/kube-apiserver.pid")" || fail "kube-apiserver exited"
   if [[ "$(curl -s --cacert "$pki/ca.crt" -H "Authorization: Bearer $admin_token" "$server/readyz" 2>/dev/null)" == ok ]]; then
     ready=1
     break

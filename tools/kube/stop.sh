@@ -8,6 +8,8 @@ set -euo pipefail
 dir="$1"
 [[ -d "$dir" ]] || exit 0
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=lib.sh
+source "$here/lib.sh"
 
 # stop_pid NAME: TERM the recorded process if it is still our binary, wait up
 # to 10s, then KILL.
@@ -18,10 +20,10 @@ stop_pid() {
   if [[ "$pid" =~ ^[0-9]+$ ]] && [[ "$(readlink "/proc/$pid/exe" 2>/dev/null)" == "$here/bin/$name"* ]]; then
     kill -TERM "$pid" 2>/dev/null || true
     for _ in $(seq 1 100); do
-      kill -0 "$pid" 2>/dev/null || break
+      kube_alive "$pid" || break
       sleep 0.1
     done
-    if kill -0 "$pid" 2>/dev/null; then
+    if kube_alive "$pid"; then
       echo "stop.sh: $name ($pid) ignored TERM for 10s; killing it" >&2
       kill -KILL "$pid" 2>/dev/null || true
     fi
