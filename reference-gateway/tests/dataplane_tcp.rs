@@ -238,9 +238,21 @@ async fn one_mebibyte_round_trips(options: Options) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_half_close_reaches_the_backend_and_backend_fin_reaches_the_client() {
+    for spliced in [Some(16), Some(0)] {
+        client_half_close_reaches_the_backend_and_backend_fin_reaches_the_client_with(Options {
+            max_spliced_connections: spliced,
+            ..Options::default()
+        })
+        .await;
+    }
+}
+
+async fn client_half_close_reaches_the_backend_and_backend_fin_reaches_the_client_with(
+    options: Options,
+) {
     let a = echo("v1").await;
     let port = free_port();
-    let (dp, _) = data_plane(Options::default());
+    let (dp, _) = data_plane(options);
     apply(
         &dp,
         &config(vec![listener(
@@ -267,6 +279,16 @@ async fn client_half_close_reaches_the_backend_and_backend_fin_reaches_the_clien
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backend_half_close_leaves_the_client_direction_open() {
+    for spliced in [Some(16), Some(0)] {
+        backend_half_close_leaves_the_client_direction_open_with(Options {
+            max_spliced_connections: spliced,
+            ..Options::default()
+        })
+        .await;
+    }
+}
+
+async fn backend_half_close_leaves_the_client_direction_open_with(options: Options) {
     // A backend that speaks first, half-closes, then reads until EOF.
     let backend_listener = TcpListener::bind((LOCALHOST, 0)).await.unwrap();
     let backend_addr = backend_listener.local_addr().unwrap();
@@ -279,7 +301,7 @@ async fn backend_half_close_leaves_the_client_direction_open() {
         got
     });
     let port = free_port();
-    let (dp, _) = data_plane(Options::default());
+    let (dp, _) = data_plane(options);
     apply(
         &dp,
         &config(vec![listener(

@@ -16,8 +16,10 @@
 //! a reject share), is closed with a reset on both sides; a UDP session in
 //! that case is dropped and its flow re-balanced on its next datagram.
 //!
-//! See [`select`](self) for the weighted choice, `tcp` and `udp` for each
-//! protocol.
+//! Modules: `select` (weighted random backend choice, and why), `tcp`
+//! (accept, connect, reset), `copy` (splice or buffered copy, half-close),
+//! `udp` (sessions, idle timeout, the bounded table's LRU policy), `state`
+//! (what a listener serves and what survives a reload), [`metrics`].
 
 pub mod metrics;
 
@@ -180,8 +182,9 @@ impl DataPlane {
             .collect()
     }
 
-    /// Stops accepting, lets connections finish for up to `drain`, then
-    /// closes the rest.
+    /// Stops accepting, lets TCP connections finish for up to `drain`, then
+    /// resets the rest. UDP listeners stop at once (a datagram flow has no
+    /// end to wait for).
     pub async fn shutdown(&self, drain: Duration) {
         let listeners = std::mem::take(
             &mut *self
