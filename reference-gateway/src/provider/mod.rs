@@ -1,7 +1,7 @@
 //! Providers: where the gateway's Gateway API objects come from and where
 //! their status goes.
 //!
-//! - [`file`]: the standalone contract (a config directory of YAML in, a
+//! - [`file`](mod@file): the standalone contract (a config directory of YAML in, a
 //!   status directory of YAML out), used by gwl4's local mode.
 
 pub mod file;
