@@ -76,7 +76,9 @@ async fn idle_sessions_expire_and_the_next_datagram_chooses_again() {
     let (a, b) = (echo("v1").await, echo("v2").await);
     let port = free_port();
     let (dp, metrics) = data_plane(Options {
-        udp_idle_timeout: Duration::from_millis(200),
+        // Long enough that a stalled test machine does not expire the session
+        // between the first two datagrams.
+        udp_idle_timeout: Duration::from_secs(1),
         ..Options::default()
     });
     let only_v1 = listener(
