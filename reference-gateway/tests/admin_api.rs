@@ -88,7 +88,7 @@ async fn health_readiness_status_and_parseable_metrics() {
         reloads: 1,
         ..Report::default()
     });
-    admin_state.set_ready();
+    admin_state.set_ready(true);
     assert_eq!(get(admin_addr, "/readyz").await.0, 200);
 
     for _ in 0..3 {

@@ -1,7 +1,8 @@
 //! The admin API: a small HTTP server (axum), on 127.0.0.1 by default.
 //!
 //! - `GET /healthz`: 200 while the process runs.
-//! - `GET /readyz`: 200 once the first config has been applied, 503 before.
+//! - `GET /readyz`: 200 once the first config has been applied, 503 before
+//!   and while draining.
 //! - `GET /status`: JSON [`Report`]: every status document, the active
 //!   data-plane config, bind failures and the last config error.
 //! - `GET /metrics`: Prometheus text format (OpenMetrics 1.0 text).
@@ -58,12 +59,13 @@ impl Admin {
         }
     }
 
-    /// Marks the gateway ready (the first config is applied).
-    pub fn set_ready(&self) {
-        self.ready.store(true, Ordering::Release);
+    /// Sets what `/readyz` answers: ready once the first config is applied,
+    /// not ready again while draining.
+    pub fn set_ready(&self, ready: bool) {
+        self.ready.store(ready, Ordering::Release);
     }
 
-    /// Whether [`Admin::set_ready`] was called.
+    /// Whether `/readyz` answers 200.
     pub fn is_ready(&self) -> bool {
         self.ready.load(Ordering::Acquire)
     }

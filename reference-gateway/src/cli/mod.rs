@@ -164,6 +164,8 @@ async fn run(args: Args) -> Result<(), Error> {
     let admin = Arc::new(Admin::new(registry));
     let data_plane = Arc::new(DataPlane::new(common.options(), metrics));
     let shutdown = CancellationToken::new();
+    // The admin API outlives the drain, so it can report it.
+    let admin_stop = CancellationToken::new();
 
     let admin_listener = tokio::net::TcpListener::bind(common.admin_address)
         .await
@@ -172,7 +174,7 @@ async fn run(args: Args) -> Result<(), Error> {
     tokio::spawn(admin::serve(
         admin_listener,
         admin.clone(),
-        shutdown.clone().cancelled_owned(),
+        admin_stop.clone().cancelled_owned(),
     ));
     info!(address = %admin_addr, "admin API listening");
     // The line a parent process can wait for to learn the admin port.
@@ -210,7 +212,9 @@ async fn run(args: Args) -> Result<(), Error> {
         },
     };
     shutdown.cancel();
+    admin.set_ready(false);
     data_plane.shutdown(common.drain_period).await;
+    admin_stop.cancel();
     info!("stopped");
     result
 }
@@ -238,7 +242,7 @@ fn serve_config(
         reloads: 1,
         ..Report::default()
     });
-    admin.set_ready();
+    admin.set_ready(true);
     Ok(())
 }
 

@@ -200,7 +200,7 @@ impl FileProvider {
             last_error: None,
             reloads: self.reloads,
         });
-        self.admin.set_ready();
+        self.admin.set_ready(true);
         self.metrics.count("ok");
         let elapsed = started.elapsed();
         self.metrics.duration.observe(elapsed.as_secs_f64());
