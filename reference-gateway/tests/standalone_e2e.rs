@@ -331,3 +331,47 @@ async fn yaml_in_status_out_traffic_follows_changes() {
     assert!(exit.success(), "{exit:?}");
     drop(blocker);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn not_ready_until_a_config_parses() {
+    let dirs = tempfile::tempdir().unwrap();
+    let (config_dir, status_dir) = (dirs.path().join("config"), dirs.path().join("status"));
+    std::fs::create_dir_all(&config_dir).unwrap();
+    let file = config_dir.join("gateway.yaml");
+    write_atomic(
+        &file,
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\napiVersion: gateway.networking.k8s.io/v1\nkind: GatewayClass\nmetadata: {name: gwl4}\nspec: {controllerName: 7, extra: true}\n",
+    );
+    let (_child, admin) = start(&config_dir, &status_dir).await;
+    let deadline = tokio::time::Instant::now() + GUARD;
+    let error = loop {
+        let report: serde_json::Value =
+            serde_json::from_str(&get(admin, "/status").await.1).unwrap();
+        if let Some(error) = report["lastError"].as_str() {
+            break error.to_owned();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the error was never reported"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    // The second document starts on line 5.
+    assert!(error.contains("gateway.yaml:5"), "{error}");
+    assert_eq!(get(admin, "/readyz").await.0, 503);
+    write_atomic(
+        &file,
+        "apiVersion: gateway.networking.k8s.io/v1\nkind: GatewayClass\nmetadata: {name: gwl4}\nspec: {controllerName: gwl4.dev/reference-gateway}\n",
+    );
+    let deadline = tokio::time::Instant::now() + GUARD;
+    while get(admin, "/readyz").await.0 != 200 {
+        assert!(tokio::time::Instant::now() < deadline, "never ready");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    status_until(
+        &status_dir.join("GatewayClass/gwl4.yaml"),
+        "Accepted",
+        |d| condition(&d["status"]["conditions"], "Accepted")["status"] == "True",
+    )
+    .await;
+}

@@ -232,7 +232,7 @@ impl FileProvider {
 
     /// Keeps the running config and reports why the new one was refused.
     fn refuse(&mut self, message: String) {
-        error!(error = %message, "config refused; the last good config keeps running");
+        error!(error = %message, "config refused; the last good config (if any) keeps running");
         self.metrics.count("error");
         // A fixed file must be re-read even if it matches the last applied.
         self.applied = None;
