@@ -9,6 +9,10 @@
 # DIR/*.log                  etcd and kube-apiserver logs
 #
 # Both users are in system:masters; authorization is RBAC (see README.md).
+#
+# KUBE_CONTROLLERS=namespace,garbagecollector (a kube-controller-manager
+# --controllers list) also starts kube-controller-manager with just those
+# controllers (built on demand: KUBE_BUILD_KCM=1 build.sh, ~2.5 min extra).
 # Binaries come from tools/kube/bin (run build.sh first; start.sh runs it if
 # a binary is missing). Stop with stop.sh DIR.
 set -euo pipefail
@@ -20,14 +24,15 @@ source "$here/lib.sh"
 [[ $# == 1 ]] || kube_die "usage: start.sh DIR"
 mkdir -p "$1"
 dir="$(cd "$1" && pwd)"
-[[ ! -e "$dir/kube-apiserver.pid" && ! -e "$dir/etcd.pid" ]] || kube_die "$dir already holds a running server (stop.sh $dir first)"
+[[ ! -e "$dir/kube-apiserver.pid" && ! -e "$dir/etcd.pid" && ! -e "$dir/kube-controller-manager.pid" ]] || kube_die "$dir already holds a running server (stop.sh $dir first)"
 command -v openssl >/dev/null || kube_die "openssl is needed"
 command -v curl >/dev/null || kube_die "curl is needed"
 command -v jq >/dev/null || kube_die "jq is needed"
 
 bin="$here/bin"
-if [[ ! -x "$bin/kube-apiserver" || ! -x "$bin/etcd" ]]; then
-  "$here/build.sh" >&2
+controllers="${KUBE_CONTROLLERS:-}"
+if [[ ! -x "$bin/kube-apiserver" || ! -x "$bin/etcd" ]] || [[ -n "$controllers" && ! -x "$bin/kube-controller-manager" ]]; then
+  KUBE_BUILD_KCM="$([[ -n "$controllers" ]] && echo 1 || echo 0)" "$here/build.sh" >&2
 fi
 
 started=$SECONDS
@@ -37,7 +42,7 @@ service_ip="${KUBE_SERVICE_IP:-10.96.0.1}" # first address of the range: the kub
 # On failure, stop whatever was started and leave the logs for reading.
 fail() {
   echo "start.sh: $*" >&2
-  for log in "$dir"/etcd.log "$dir"/kube-apiserver.log; do
+  for log in "$dir"/etcd.log "$dir"/kube-apiserver.log "$dir"/kube-controller-manager.log; do
     [[ -f "$log" ]] && { echo "--- last lines of $log:" >&2; tail -n 25 "$log" >&2; }
   done
   KUBE_KEEP_DIR=1 "$here/stop.sh" "$dir" >&2 || true
@@ -90,10 +95,12 @@ EOF
 
 admin_token="$(openssl rand -hex 24)"
 controller_token="$(openssl rand -hex 24)"
+kcm_token="$(openssl rand -hex 24)"
 # token,user,uid,"group1,group2"
 cat >"$pki/tokens.csv" <<EOF
 $admin_token,gwl4-admin,gwl4-admin,"system:masters"
 $controller_token,gwl4-controller,gwl4-controller,"system:masters"
+$kcm_token,gwl4-kube-controller-manager,gwl4-kube-controller-manager,"system:masters"
 EOF
 chmod 600 "$pki"/*.key "$pki/tokens.csv"
 
@@ -185,6 +192,23 @@ EOF
 write_kubeconfig "$dir/kubeconfig" gwl4-admin "$admin_token"
 write_kubeconfig "$dir/controller.kubeconfig" gwl4-controller "$controller_token"
 
+# --- kube-controller-manager (optional) -----------------------------------------
+if [[ -n "$controllers" ]]; then
+  write_kubeconfig "$dir/kube-controller-manager.kubeconfig" gwl4-kube-controller-manager "$kcm_token"
+  setsid "$bin/kube-controller-manager" \
+    --kubeconfig "$dir/kube-controller-manager.kubeconfig" \
+    --controllers "$controllers" \
+    --leader-elect=false \
+    --secure-port 0 \
+    --service-cluster-ip-range "$service_cidr" \
+    --profiling=false \
+    --v "${KUBE_CONTROLLER_MANAGER_V:-1}" \
+    </dev/null >"$dir/kube-controller-manager.log" 2>&1 &
+  echo $! >"$dir/kube-controller-manager.pid"
+  sleep 1
+  kube_alive "$(cat "$dir/kube-controller-manager.pid")" || fail "kube-controller-manager exited"
+fi
+
 cat >"$dir/env" <<EOF
 KUBE_SERVER=$server
 KUBE_CA=$pki/ca.crt
@@ -193,6 +217,7 @@ KUBE_CONTROLLER_TOKEN=$controller_token
 ETCD_ENDPOINT=$etcd_endpoint
 ETCD_PID=$(cat "$dir/etcd.pid")
 KUBE_APISERVER_PID=$(cat "$dir/kube-apiserver.pid")
+KUBE_CONTROLLER_MANAGER_PID=$(cat "$dir/kube-controller-manager.pid" 2>/dev/null || true)
 EOF
 
-echo "start.sh: kube-apiserver ready at $server in $((SECONDS - started))s; KUBECONFIG=$dir/kubeconfig" >&2
+echo "start.sh: kube-apiserver ready at $server in $((SECONDS - started))s${controllers:+ (kube-controller-manager: $controllers)}; KUBECONFIG=$dir/kubeconfig" >&2

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# stop.sh DIR: stop the kube-apiserver and etcd that start.sh DIR started
+# stop.sh DIR: stop the kube-apiserver, etcd (and kube-controller-manager)
+# that start.sh DIR started
 # (by the pids it recorded, nothing else), then remove DIR with its data.
 # KUBE_KEEP_DIR=1 keeps DIR (logs, certificates, etcd data) for reading.
 set -euo pipefail
@@ -31,7 +32,9 @@ stop_pid() {
   rm -f "$pidfile"
 }
 
-# The API server first, so it does not log etcd connection errors on the way out.
+# The controller manager and the API server first, so they do not log
+# connection errors on the way out.
+stop_pid kube-controller-manager
 stop_pid kube-apiserver
 stop_pid etcd
 
