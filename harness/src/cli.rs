@@ -33,6 +33,10 @@ pub enum Command {
     /// Run an echo backend (what local mode starts for each replica).
     #[command(hide = true)]
     EchoServer(echo_server::Args),
+    /// Run the reference gateway (`gwl4 reference-gateway standalone …` is
+    /// what local mode starts for each test).
+    #[command(hide = true)]
+    ReferenceGateway(reference_gateway::cli::Args),
     /// Compare runs: one HTML page from several report.json files.
     Compare(CompareArgs),
 }

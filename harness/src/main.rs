@@ -25,6 +25,16 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Some(Command::ReferenceGateway(args)) => {
+            exit_with_parent();
+            match reference_gateway::cli::run_blocking(args) {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprintln!("reference-gateway: {e}");
+                    1
+                }
+            }
+        }
         Some(Command::Compare(args)) => harness::compare::run(&args),
         None => harness::app::run(cli.run),
     };

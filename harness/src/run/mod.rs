@@ -79,6 +79,7 @@ pub async fn run_test<W: World>(
             continue;
         }
         let start = tokio::time::Instant::now();
+        events.doing(&spec.name, &format!("step {} {}", index + 1, step.kind()));
         let report = execute(&ctx, step).await;
         let outcome = if report.failure.is_some() {
             StepOutcome::Failed

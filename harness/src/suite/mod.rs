@@ -245,7 +245,16 @@ fn check_step(step: &Step) -> Result<(), String> {
         }
     };
     match step {
-        S::Assert(m) | S::AssertNever(step::AssertNever { r#match: m, .. }) => {
+        S::Assert(m) | S::AssertNever(m) => {
+            match (step, &m.within) {
+                (S::Assert(_), Some(_)) => return Err("within applies only to assertNever".into()),
+                (S::AssertNever(_), None) => {
+                    return Err(
+                        "assertNever needs within (how long the match must stay absent)".into(),
+                    );
+                }
+                _ => {}
+            }
             if m.listener.is_some() && m.object.kind != "Gateway" {
                 return Err("listener applies only to kind Gateway".into());
             }

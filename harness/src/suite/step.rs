@@ -171,6 +171,9 @@ pub struct StatusMatch {
     /// metadata.generation` (default true, as upstream).
     #[serde(default = "default_true")]
     pub current_generation: bool,
+    /// `assertNever` only: how long the match must stay absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub within: Option<Duration>,
     /// The TimeoutConfig field bounding the poll; default by kind
     /// (`GatewayMustHaveCondition`, `TCPRouteMustHaveCondition`, ...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -208,16 +211,8 @@ impl ParentRefArg {
 /// `assert`: poll until the match holds.
 pub type Assert = StatusMatch;
 
-/// `assertNever`: the match must not appear within `within`.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct AssertNever {
-    /// What must not appear.
-    #[serde(flatten)]
-    pub r#match: StatusMatch,
-    /// How long to watch.
-    pub within: Duration,
-}
+/// `assertNever`: the match must not appear within `within` (required).
+pub type AssertNever = StatusMatch;
 
 /// `apply`: objects to create or update (multi-document YAML text).
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]

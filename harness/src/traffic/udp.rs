@@ -79,6 +79,44 @@ impl Burst {
     }
 }
 
+/// Source addresses already used toward each target. A gateway keys UDP
+/// sessions by the client's address: a "new" flow whose ephemeral port the
+/// kernel happens to hand out again would land in an old session (on its old
+/// backend), so every flow toward one target gets a source port never used
+/// toward it before in this process.
+fn used_sources() -> &'static std::sync::Mutex<std::collections::HashSet<(SocketAddr, SocketAddr)>>
+{
+    static USED: std::sync::OnceLock<
+        std::sync::Mutex<std::collections::HashSet<(SocketAddr, SocketAddr)>>,
+    > = std::sync::OnceLock::new();
+    USED.get_or_init(Default::default)
+}
+
+/// A socket on `source` whose port has not been used toward `target` yet.
+/// Sockets holding reused ports are kept open while searching, so the
+/// kernel cannot offer them again, then closed.
+async fn fresh_socket(source: std::net::IpAddr, target: SocketAddr) -> io::Result<UdpSocket> {
+    let mut held = Vec::new();
+    loop {
+        let socket = UdpSocket::bind((source, 0)).await?;
+        let local = socket.local_addr()?;
+        let is_new = used_sources()
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert((local, target));
+        if is_new {
+            return Ok(socket);
+        }
+        if held.len() >= 60_000 {
+            return Err(io::Error::new(
+                io::ErrorKind::AddrInUse,
+                format!("every source port toward {target} was used already"),
+            ));
+        }
+        held.push(socket);
+    }
+}
+
 /// Why a wait for a reply ended without one.
 enum NoReply {
     Io(io::Error),
@@ -115,7 +153,7 @@ impl UdpFlow {
             .map_err(|e| err("finding the route", e))?
             .ip();
         drop(route);
-        let socket = UdpSocket::bind((source, 0))
+        let socket = fresh_socket(source, target)
             .await
             .map_err(|e| err("binding a socket", e))?;
         if options.connected {

@@ -31,7 +31,7 @@ pub async fn convergence<W: World>(ctx: &Ctx<'_, W>, step: &Convergence) -> Step
         r.addr,
         bound.as_secs_f64()
     );
-    let t = ProbeTimeouts::from(&ctx.run.timeouts);
+    let t = ProbeTimeouts::for_expect(&ctx.run.timeouts, &step.expect);
     let mut streak = 0;
     let mut streak_start = start;
     let mut last_miss = String::new();
@@ -67,15 +67,16 @@ pub async fn convergence<W: World>(ctx: &Ctx<'_, W>, step: &Convergence) -> Step
                 bound: bound.as_secs_f64(),
                 converged: false,
             });
-            return failure(
-                ctx,
-                summary,
-                format!("did not converge; last probe: {last_miss}"),
-                &step.expect,
-                protocol,
-            )
-            .await
-            .with(ev);
+            let why = if last_miss.is_empty() {
+                format!(
+                    "only {streak} of {needed} probes in a row met the expectation before the bound"
+                )
+            } else {
+                format!("did not converge; last miss: {last_miss}")
+            };
+            return failure(ctx, summary, why, &step.expect, protocol)
+                .await
+                .with(ev);
         }
         tokio::time::sleep(ctx.poll()).await;
     }

@@ -43,6 +43,11 @@ pub struct ProbeTimeouts {
     pub udp: Duration,
 }
 
+/// How long a UDP probe that expects no reply waits before counting its
+/// datagram as dropped (a reply on loopback or in a cluster takes
+/// milliseconds; RequestTimeout would make every dropped datagram cost 10 s).
+pub const UDP_DROP_WAIT: Duration = Duration::from_secs(1);
+
 impl ProbeTimeouts {
     /// From the run's TimeoutConfig.
     pub fn from(t: &TimeoutConfig) -> ProbeTimeouts {
@@ -50,6 +55,19 @@ impl ProbeTimeouts {
             tcp: t.request_timeout,
             udp: t.request_timeout,
         }
+    }
+
+    /// For probes judged against `expect`: a UDP probe expecting no reply
+    /// waits [`UDP_DROP_WAIT`].
+    pub fn for_expect(t: &TimeoutConfig, expect: &Expect) -> ProbeTimeouts {
+        let mut out = ProbeTimeouts::from(t);
+        if matches!(
+            expect.outcome,
+            Some(ExpectedOutcome::Rejected | ExpectedOutcome::Timeout)
+        ) {
+            out.udp = UDP_DROP_WAIT.min(t.request_timeout);
+        }
+        out
     }
 }
 

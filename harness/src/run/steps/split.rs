@@ -2,19 +2,15 @@
 //! (stats crate), taken once after traffic has converged: no retries.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use reports::{DistributionEvidence, Evidence, RejectionEvidence};
 
-use super::probe::{self, ProbeKind, ProbeTimeouts, describe, traffic_evidence};
-use super::traffic::{eventually, failure};
+use super::probe::{self, ProbeKind, ProbeTimeouts, UDP_DROP_WAIT, describe, traffic_evidence};
+use super::traffic::{eventually, eventually_with, failure};
 use crate::cluster::World;
 use crate::run::context::{Ctx, StepReport};
 use crate::suite::step::{Distribution, Expect, Protocol, Rejection};
 use crate::traffic::{self, Outcome};
-
-/// How long a UDP sample waits before counting its datagram as dropped.
-pub const UDP_DROP_WAIT: Duration = Duration::from_secs(1);
 
 fn settings<W: World>(ctx: &Ctx<'_, W>, effect: Option<f64>) -> stats::Settings {
     let mut s = ctx.run.stats;
@@ -175,11 +171,12 @@ pub async fn rejection<W: World>(ctx: &Ctx<'_, W>, step: &Rejection) -> StepRepo
             ..Expect::default()
         }
     };
-    if let Err(e) = eventually(ctx, &ProbeKind::identify(protocol), r, &expect).await {
-        return failure(ctx, summary, e, &expect, protocol).await;
-    }
+    // A dropped datagram must not cost RequestTimeout while converging.
     let mut t = ProbeTimeouts::from(&ctx.run.timeouts);
     t.udp = UDP_DROP_WAIT;
+    if let Err(e) = eventually_with(ctx, &ProbeKind::identify(protocol), r, &expect, t).await {
+        return failure(ctx, summary, e, &expect, protocol).await;
+    }
     let concurrency = step
         .concurrency
         .unwrap_or(if protocol == Protocol::Udp { 200 } else { 10 });

@@ -100,17 +100,19 @@ pub async fn assert<W: World>(ctx: &Ctx<'_, W>, m: &StatusMatch) -> StepReport {
 }
 
 /// `assertNever`.
-pub async fn assert_never<W: World>(ctx: &Ctx<'_, W>, step: &AssertNever) -> StepReport {
-    let m = &step.r#match;
+pub async fn assert_never<W: World>(ctx: &Ctx<'_, W>, m: &AssertNever) -> StepReport {
+    let within = m
+        .within
+        .unwrap_or(crate::suite::matcher::Duration(std::time::Duration::ZERO));
     let ns = m
         .object
         .namespace
         .clone()
         .unwrap_or_else(|| ctx.spec.namespace.clone());
     let key = ctx.key(&m.object.kind, Some(&ns), &m.object.name);
-    let summary = format!("never within {}: {}", step.within, describe(m, &ns));
+    let summary = format!("never within {}: {}", within, describe(m, &ns));
     let controller = ctx.world.controller_name();
-    let deadline = tokio::time::Instant::now() + step.within.0;
+    let deadline = tokio::time::Instant::now() + within.0;
     loop {
         if let Ok(Some(obj)) = ctx.world.get(&key).await
             && evaluate(m, &obj, &ns, controller.as_deref()).is_ok()

@@ -20,7 +20,24 @@ pub async fn eventually<W: World>(
     r: Resolved,
     expect: &Expect,
 ) -> Result<(), String> {
-    let t = ProbeTimeouts::from(&ctx.run.timeouts);
+    eventually_with(
+        ctx,
+        kind,
+        r,
+        expect,
+        ProbeTimeouts::for_expect(&ctx.run.timeouts, expect),
+    )
+    .await
+}
+
+/// [`eventually`] with explicit probe timeouts.
+pub async fn eventually_with<W: World>(
+    ctx: &Ctx<'_, W>,
+    kind: &ProbeKind,
+    r: Resolved,
+    expect: &Expect,
+    t: ProbeTimeouts,
+) -> Result<(), String> {
     let bound = ctx.run.timeouts.max_time_to_consistency;
     let deadline = tokio::time::Instant::now() + bound;
     loop {
@@ -51,7 +68,7 @@ async fn counted<W: World>(
     concurrency: u32,
     summary: String,
 ) -> StepReport {
-    let t = ProbeTimeouts::from(&ctx.run.timeouts);
+    let t = ProbeTimeouts::for_expect(&ctx.run.timeouts, expect);
     let text = expect.text.clone();
     let sample = traffic::sample(n as usize, concurrency as usize, |_| {
         let kind = kind.clone();
