@@ -65,11 +65,23 @@ pub fn test_text(test: &TestRecord) -> String {
     out
 }
 
-/// `#2 distribution [failed] summary (1.234 s)`.
+/// A probability or rate for people: four decimals, or scientific notation
+/// below 0.001 (`0.0090`, `1.11e-4`).
+pub fn prob(x: f64) -> String {
+    if x == 0.0 || x >= 0.001 {
+        let s = format!("{x:.4}");
+        let s = s.trim_end_matches('0');
+        s.strip_suffix('.').unwrap_or(s).to_owned()
+    } else {
+        format!("{x:.2e}")
+    }
+}
+
+/// `#2 distribution [failed] summary (1.234 s)`; steps count from 1.
 pub fn step_line(step: &StepRecord) -> String {
     format!(
         "#{} {} [{}] {} ({})",
-        step.index,
+        step.index + 1,
         step.kind,
         step.outcome.as_str(),
         step.summary,

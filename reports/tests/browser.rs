@@ -7,89 +7,13 @@
 //! advice when it is missing. `GWL4_SKIP_BROWSER=1` skips it explicitly.
 //! `GWL4_CHROMIUM` names another binary.
 
+mod browser_support;
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::path::Path;
 
+use browser_support::{chromium, console_lines, links, run_chromium};
 use reports::{Evidence, RunRecord, html_report};
-
-/// Generous: a cold Chromium start on a loaded 2-core machine takes seconds.
-const BROWSER_DEADLINE: Duration = Duration::from_secs(120);
-
-fn chromium() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("GWL4_CHROMIUM") {
-        return Some(PathBuf::from(path)).filter(|p| p.is_file());
-    }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    ["chromium", "chromium-browser", "google-chrome"]
-        .iter()
-        .flat_map(|name| std::env::split_paths(&path).map(move |dir| dir.join(name)))
-        .chain([PathBuf::from("/usr/bin/chromium")])
-        .find(|p| p.is_file())
-}
-
-/// Runs Chromium headless on `page` with `extra` flags; returns its output.
-fn run_chromium(bin: &Path, profile: &Path, page: &Path, extra: &[String]) -> Output {
-    let mut cmd = Command::new(bin);
-    cmd.args([
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--enable-logging=stderr",
-        "--v=0",
-    ])
-    .arg(format!("--user-data-dir={}", profile.display()))
-    .args(extra)
-    .arg(format!("file://{}", page.display()))
-    .stdin(Stdio::null())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
-    let child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("starting {}: {e}", bin.display()));
-    let pid = child.id();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    match rx.recv_timeout(BROWSER_DEADLINE) {
-        Ok(output) => output.expect("waiting for chromium"),
-        Err(_) => {
-            let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
-            panic!("chromium did not finish within {BROWSER_DEADLINE:?}");
-        }
-    }
-}
-
-/// Console messages Chromium logged (`...:CONSOLE...] "message", source: ...`).
-fn console_lines(stderr: &[u8]) -> Vec<String> {
-    String::from_utf8_lossy(stderr)
-        .lines()
-        .filter(|l| {
-            l.contains(":CONSOLE")
-                || l.contains("Failed to load resource")
-                || l.contains("net::ERR_")
-        })
-        .map(str::to_owned)
-        .collect()
-}
-
-/// Every `src`/`href` value in the markup.
-fn links(markup: &str) -> Vec<&str> {
-    ["src=\"", "href=\""]
-        .iter()
-        .flat_map(|attr| markup.split(attr).skip(1))
-        .map(|rest| &rest[..rest.find('"').unwrap_or(rest.len())])
-        .collect()
-}
 
 fn chart_steps(record: &RunRecord) -> usize {
     record

@@ -35,7 +35,7 @@ fn chart(result: Result<String, String>, caption: &str) -> Markup {
 }
 
 fn evidence(test: &str, step: &StepRecord, ev: &Evidence, failed: bool) -> Markup {
-    let title = format!("{test} · step {} ({})", step.index, step.kind);
+    let title = format!("{test} · step {} ({})", step.index + 1, step.kind);
     match ev {
         Evidence::Conditions(c) => html! {
             @for object in &c.objects {

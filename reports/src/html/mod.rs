@@ -138,10 +138,10 @@ fn header_meta(record: &RunRecord) -> Markup {
                 }
             }
             dl.meta.settings {
-                dt { "α per test" } dd { (s.alpha) }
+                dt { "α per test" } dd { (crate::text::prob(s.alpha)) }
                 dt { "Power" } dd { (s.power) }
                 dt { "Detectable effect" } dd { (crate::text::pct(s.detectable_effect)) }
-                dt { "Family-wise bound" } dd { (s.family_wise_bound) }
+                dt { "Family-wise bound" } dd { (crate::text::prob(s.family_wise_bound)) }
                 dt { "Profiles" } dd { (s.profiles.join(", ")) }
                 dt { "Supported features" } dd { (s.supported_features.join(", ")) }
                 dt { "Timeouts" } dd {
@@ -257,7 +257,7 @@ fn test_section(test: &TestRecord) -> Markup {
                 @if let Some(e) = test.elapsed { " · " (seconds(e.as_secs_f64())) }
             }
             @if !test.steps.is_empty() {
-                ol.steps start="0" {
+                ol.steps {
                     @for step in &test.steps {
                         (evidence::step(&test.info.name, step))
                     }
