@@ -13,6 +13,7 @@ use reports::{
 };
 
 use crate::cli::{ClusterKind, Options, RunArgs};
+use crate::cluster::kube;
 use crate::cluster::local::{LocalCluster, LocalSettings, process};
 use crate::cluster::{Cluster, World};
 use crate::exit;
@@ -175,9 +176,39 @@ pub fn run(args: RunArgs) -> u8 {
                 Err(e) => setup(e),
             }
         }
-        ClusterKind::Kube => setup(
-            "Kubernetes mode is not built yet; run without --gateway-class for local mode, or pass --cluster local",
-        ),
+        ClusterKind::Kube => {
+            let mut plan = plan;
+            let pairs = |flag: &str, items: &Option<Vec<String>>| {
+                kube::parse_pairs(flag, items.as_deref().unwrap_or_default())
+            };
+            let settings = match (
+                pairs("--namespace-labels", &plan.options.namespace_labels),
+                pairs(
+                    "--namespace-annotations",
+                    &plan.options.namespace_annotations,
+                ),
+            ) {
+                (Ok(namespace_labels), Ok(namespace_annotations)) => kube::KubeSettings {
+                    kubeconfig: plan.options.kubeconfig.clone(),
+                    gateway_class: plan.gateway_class.clone(),
+                    run_id: plan.run_id.clone(),
+                    namespace_labels,
+                    namespace_annotations,
+                    cleanup: plan.options.cleanup != Some(false),
+                    timeouts: plan.timeouts.clone(),
+                },
+                (Err(e), _) | (_, Err(e)) => return setup(e),
+            };
+            let cluster = match rt.block_on(kube::KubeCluster::connect(settings)) {
+                Ok(c) => Arc::new(c),
+                Err(e) => return setup(e),
+            };
+            // Tests share the conformance namespaces on a cluster.
+            plan.test.test_threads.get_or_insert(1);
+            let code = execute(&rt, cluster.clone(), plan);
+            rt.block_on(cluster.finish());
+            code
+        }
     }
 }
 
@@ -454,6 +485,7 @@ fn install_interrupt_handler(rt: &tokio::runtime::Runtime, run_dir: PathBuf) {
         }
         eprintln!("\ngwl4: interrupted; stopping gateways and backends");
         process::kill_all();
+        kube::delete_all_live().await;
         let _ = std::fs::remove_dir_all(&run_dir);
         std::process::exit(i32::from(exit::INTERRUPTED));
     });

@@ -156,6 +156,15 @@ pub struct Options {
     /// Smallest share error (absolute) to detect (default 0.05).
     #[arg(long)]
     pub effect: Option<f64>,
+    /// Kube mode: the kubeconfig (default: KUBECONFIG, ~/.kube/config, then in-cluster).
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
+    /// Kube mode: labels for the namespaces gwl4 creates (comma-separated key=value).
+    #[arg(long, value_delimiter = ',')]
+    pub namespace_labels: Option<Vec<String>>,
+    /// Kube mode: annotations for the namespaces gwl4 creates (comma-separated key=value).
+    #[arg(long, value_delimiter = ',')]
+    pub namespace_annotations: Option<Vec<String>>,
     /// Print every step as it finishes.
     #[arg(long, short = 'v')]
     #[serde(default)]
@@ -192,7 +201,10 @@ impl Options {
             cleanup,
             alpha,
             power,
-            effect
+            effect,
+            kubeconfig,
+            namespace_labels,
+            namespace_annotations
         )
     }
 

@@ -2,8 +2,10 @@
 //!
 //! A [`Cluster`] hands each test a [`World`]: apply, patch, delete and read
 //! objects; the runner's steps talk only to that. `local` plays the API
-//! server itself and runs the gateway and echo backends as processes.
+//! server itself and runs the gateway and echo backends as processes;
+//! `kube` talks to a real cluster from the kubeconfig.
 
+pub mod kube;
 pub mod local;
 
 use std::fmt;

@@ -1,0 +1,399 @@
+//! One test's view of a real cluster: server-side apply with the `gwl4`
+//! field manager, every object labelled with the run id and recorded for
+//! deletion, Deployments waited on until available, status read by GET.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use serde_json::{Value, json};
+
+use super::KubeSettings;
+use super::crds::Served;
+use super::forward::{self, Forwards};
+use super::ledger::{self, Created, Ledger};
+use super::resources::{self, FIELD_MANAGER, KindInfo, RUN_ID_LABEL};
+use crate::cluster::{ClusterError, ObjectKey, World};
+
+/// One test's world in kube mode.
+pub struct KubeWorld {
+    pub(super) client: kube::Client,
+    pub(super) settings: Arc<KubeSettings>,
+    pub(super) served: Arc<Served>,
+    /// The run's ledger: namespaces the run created.
+    pub(super) run_ledger: Arc<Ledger>,
+    pub(super) controller: Option<String>,
+    /// This test's objects (namespaces excepted: they belong to the run).
+    pub(super) ledger: Arc<Ledger>,
+    pub(super) forwards: tokio::sync::Mutex<HashMap<(String, String), Forwards>>,
+    pub(super) notes: Mutex<Vec<String>>,
+}
+
+impl std::fmt::Debug for KubeWorld {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // kube::Client has no Debug.
+        f.debug_struct("KubeWorld")
+            .field("served", &self.served)
+            .field("ledger", &self.ledger)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A manifest checked and ready to apply.
+struct Prepared {
+    key: ObjectKey,
+    info: &'static KindInfo,
+    version: String,
+    body: Value,
+}
+
+impl KubeWorld {
+    fn api(&self, info: &KindInfo, version: &str, namespace: &str) -> Api<DynamicObject> {
+        let resource = info.resource(version);
+        if info.namespaced {
+            Api::namespaced_with(self.client.clone(), namespace, &resource)
+        } else {
+            Api::all_with(self.client.clone(), &resource)
+        }
+    }
+
+    /// The kind's table entry and the version in use, or a rejection.
+    fn kind(&self, key: &ObjectKey) -> Result<(&'static KindInfo, String), ClusterError> {
+        let info = resources::lookup(&key.kind).ok_or_else(|| ClusterError::Rejected {
+            key: key.clone(),
+            message: format!(
+                "kind: {} is not a kind kube mode handles (known: {})",
+                key.kind,
+                resources::known_kinds()
+            ),
+        })?;
+        let version = if info.is_gateway_api() {
+            self.served
+                .version(info.kind)
+                .ok_or_else(|| ClusterError::Rejected {
+                    key: key.clone(),
+                    message: format!(
+                        "the cluster serves no {} CRD; install the Gateway API CRDs: {}",
+                        info.kind,
+                        super::crds::INSTALL_COMMAND
+                    ),
+                })?
+                .to_string()
+        } else {
+            info.version.to_string()
+        };
+        Ok((info, version))
+    }
+
+    /// Checks one manifest and converts it to the served version.
+    fn prepare(&self, manifest: &Value) -> Result<Prepared, ClusterError> {
+        let key = ObjectKey::of(manifest, "default");
+        let reject = |message: String| ClusterError::Rejected {
+            key: key.clone(),
+            message,
+        };
+        if key.name.is_empty() {
+            return Err(reject("metadata.name: required".into()));
+        }
+        let (info, version) = self.kind(&key)?;
+        let body = self.served.convert(manifest).map_err(reject)?;
+        let wanted = info.resource(&version).api_version;
+        if body["apiVersion"].as_str() != Some(wanted.as_str()) {
+            return Err(reject(format!(
+                "apiVersion: {} is not served for {}; use {wanted}",
+                body["apiVersion"], key.kind
+            )));
+        }
+        Ok(Prepared {
+            key,
+            info,
+            version,
+            body,
+        })
+    }
+
+    /// Server-side applies one prepared object.
+    async fn apply_one(&self, p: Prepared, labelled: bool) -> Result<(), ClusterError> {
+        let mut body = p.body;
+        if p.info.namespaced {
+            body["metadata"]["namespace"] = Value::String(p.key.namespace.clone());
+        }
+        if labelled {
+            body["metadata"]["labels"][RUN_ID_LABEL] = Value::String(self.settings.run_id.clone());
+        }
+        let api = self.api(p.info, &p.version, &p.key.namespace);
+        let params = PatchParams::apply(FIELD_MANAGER).force();
+        api.patch(&p.key.name, &params, &Patch::Apply(&body))
+            .await
+            .map_err(|e| api_error(&p.key, e))?;
+        Ok(())
+    }
+
+    /// Creates (or labels) a Namespace. One that existed before the run is
+    /// applied without the run-id label and never deleted; one the run
+    /// creates gets the label, `--namespace-labels`/`--namespace-annotations`,
+    /// and is deleted at the end of the run.
+    async fn apply_namespace(&self, mut p: Prepared) -> Result<(), ClusterError> {
+        let name = p.key.name.clone();
+        let api = self.api(p.info, &p.version, "");
+        let existing = api.get_opt(&name).await.map_err(|e| api_error(&p.key, e))?;
+        let ours = match &existing {
+            None => true,
+            Some(ns) => {
+                ns.metadata
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get(RUN_ID_LABEL))
+                    == Some(&self.settings.run_id)
+            }
+        };
+        if ours {
+            for (k, v) in &self.settings.namespace_labels {
+                p.body["metadata"]["labels"][k] = json!(v);
+            }
+            for (k, v) in &self.settings.namespace_annotations {
+                p.body["metadata"]["annotations"][k] = json!(v);
+            }
+        }
+        let resource = p.info.resource(&p.version);
+        self.apply_one(p, ours).await?;
+        if ours {
+            self.run_ledger.record(Created {
+                resource,
+                namespace: String::new(),
+                name,
+            });
+        }
+        Ok(())
+    }
+
+    /// Polls a Deployment until it is available.
+    async fn wait_available(&self, key: &ObjectKey, version: &str) -> Result<(), ClusterError> {
+        let info = resources::lookup("Deployment").expect("Deployment is in the table");
+        let api = self.api(info, version, &key.namespace);
+        let timeout = self.settings.timeouts.namespaces_must_be_ready;
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let obj = api
+                .get_opt(&key.name)
+                .await
+                .map_err(|e| api_error(key, e))?
+                .ok_or_else(|| ClusterError::NotFound(key.clone()))?;
+            let value = serde_json::to_value(&obj).unwrap_or_default();
+            if deployment_available(&value) {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(ClusterError::Setup(format!(
+                    "{key} is not available after {timeout:?} (NamespacesMustBeReady); status: {}",
+                    value.get("status").unwrap_or(&Value::Null)
+                )));
+            }
+            tokio::time::sleep(
+                self.settings
+                    .timeouts
+                    .default_poll_interval
+                    .max(Duration::from_millis(250)),
+            )
+            .await;
+        }
+    }
+
+    fn note(&self, line: String) {
+        self.notes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(line);
+    }
+}
+
+/// Whether a Deployment (as JSON) has rolled out and all replicas are available.
+pub fn deployment_available(d: &Value) -> bool {
+    let wanted = d
+        .pointer("/spec/replicas")
+        .and_then(Value::as_i64)
+        .unwrap_or(1);
+    let generation = d
+        .pointer("/metadata/generation")
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
+    let status = |f: &str| d.pointer(&format!("/status/{f}")).and_then(Value::as_i64);
+    status("observedGeneration").unwrap_or(0) >= generation
+        && status("updatedReplicas").unwrap_or(0) >= wanted
+        && status("availableReplicas").unwrap_or(0) >= wanted
+}
+
+/// An API error as a cluster error naming the object.
+fn api_error(key: &ObjectKey, e: kube::Error) -> ClusterError {
+    match e {
+        kube::Error::Api(s) if s.code == 404 => ClusterError::NotFound(key.clone()),
+        kube::Error::Api(s) => ClusterError::Rejected {
+            key: key.clone(),
+            message: s.message,
+        },
+        other => ClusterError::Setup(format!("{key}: {other}")),
+    }
+}
+
+impl World for KubeWorld {
+    async fn apply(&self, manifests: Vec<Value>) -> Result<(), ClusterError> {
+        let mut prepared = Vec::with_capacity(manifests.len());
+        for m in &manifests {
+            prepared.push(self.prepare(m)?);
+        }
+        // Namespaces first, so the objects in them can be created.
+        let (namespaces, objects): (Vec<_>, Vec<_>) = prepared
+            .into_iter()
+            .partition(|p| p.info.kind == "Namespace");
+        for p in namespaces {
+            self.apply_namespace(p).await?;
+        }
+        let mut deployments = Vec::new();
+        for p in objects {
+            let created = Created {
+                resource: p.info.resource(&p.version),
+                namespace: p.key.namespace.clone(),
+                name: p.key.name.clone(),
+            };
+            if p.info.kind == "Deployment" {
+                deployments.push((p.key.clone(), p.version.clone()));
+            }
+            // Recorded before the request, so a Ctrl-C mid-apply still deletes it.
+            self.ledger.record(created);
+            self.apply_one(p, true).await?;
+        }
+        for (key, version) in deployments {
+            self.wait_available(&key, &version).await?;
+        }
+        Ok(())
+    }
+
+    async fn patch(&self, key: &ObjectKey, patch: &Value) -> Result<(), ClusterError> {
+        let (info, version) = self.kind(key)?;
+        let api = self.api(info, &version, &key.namespace);
+        api.patch(&key.name, &PatchParams::default(), &Patch::Merge(patch))
+            .await
+            .map_err(|e| api_error(key, e))?;
+        Ok(())
+    }
+
+    async fn delete(&self, key: &ObjectKey) -> Result<(), ClusterError> {
+        let (info, version) = self.kind(key)?;
+        let api = self.api(info, &version, &key.namespace);
+        if api
+            .get_opt(&key.name)
+            .await
+            .map_err(|e| api_error(key, e))?
+            .is_none()
+        {
+            return Err(ClusterError::NotFound(key.clone()));
+        }
+        let created = Created {
+            resource: info.resource(&version),
+            namespace: key.namespace.clone(),
+            name: key.name.clone(),
+        };
+        ledger::delete(
+            &self.client,
+            &created,
+            self.settings.timeouts.delete_timeout,
+        )
+        .await
+        .map_err(ClusterError::Setup)?;
+        self.ledger.forget(&key.kind, &key.namespace, &key.name);
+        Ok(())
+    }
+
+    async fn get(&self, key: &ObjectKey) -> Result<Option<Value>, ClusterError> {
+        let (info, version) = self.kind(key)?;
+        let api = self.api(info, &version, &key.namespace);
+        let obj = api
+            .get_opt(&key.name)
+            .await
+            .map_err(|e| api_error(key, e))?;
+        obj.map(|o| serde_json::to_value(o).map_err(|e| ClusterError::Setup(format!("{key}: {e}"))))
+            .transpose()
+    }
+
+    fn controller_name(&self) -> Option<String> {
+        self.controller.clone()
+    }
+
+    async fn service_endpoints(&self, namespace: &str, service: &str) -> Vec<SocketAddr> {
+        let mut forwards = self.forwards.lock().await;
+        let key = (namespace.to_string(), service.to_string());
+        if let Some(f) = forwards.get(&key) {
+            return f.addresses.clone();
+        }
+        match forward::start(&self.client, namespace, service).await {
+            Ok(f) => {
+                let addresses = f.addresses.clone();
+                if addresses.is_empty() {
+                    self.note(format!(
+                        "Service {namespace}/{service} has no TCP port to port-forward (port-forward carries TCP only)"
+                    ));
+                }
+                forwards.insert(key, f);
+                addresses
+            }
+            Err(e) => {
+                self.note(format!("direct probe: {e}"));
+                Vec::new()
+            }
+        }
+    }
+
+    fn diagnostics(&self) -> String {
+        let notes = self.notes.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out = format!(
+            "kube mode, GatewayClass {} (controller {}); gateway logs are in the implementation's pods",
+            self.settings.gateway_class,
+            self.controller.as_deref().unwrap_or("unknown")
+        );
+        for n in notes.iter() {
+            out.push('\n');
+            out.push_str(n);
+        }
+        out
+    }
+
+    async fn cleanup(self) {
+        for (_, f) in self.forwards.lock().await.drain() {
+            for t in f.tasks {
+                t.abort();
+            }
+        }
+        if !self.settings.cleanup {
+            return;
+        }
+        for problem in self
+            .ledger
+            .delete_all(self.settings.timeouts.delete_timeout)
+            .await
+        {
+            eprintln!("gwl4: cleanup: {problem}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deployment_availability() {
+        let d = |status: Value| json!({"metadata": {"generation": 2}, "spec": {"replicas": 2}, "status": status});
+        assert!(!deployment_available(&d(json!({}))));
+        assert!(!deployment_available(&d(
+            json!({"observedGeneration": 1, "updatedReplicas": 2, "availableReplicas": 2})
+        )));
+        assert!(!deployment_available(&d(
+            json!({"observedGeneration": 2, "updatedReplicas": 2, "availableReplicas": 1})
+        )));
+        assert!(deployment_available(&d(
+            json!({"observedGeneration": 2, "updatedReplicas": 2, "availableReplicas": 2})
+        )));
+    }
+}
