@@ -39,6 +39,9 @@ pub enum Command {
     ReferenceGateway(reference_gateway::cli::Args),
     /// Compare runs: one HTML page from several report.json files.
     Compare(CompareArgs),
+    /// Measure a gateway against its backend reached directly (throughput,
+    /// connection rate, latency, UDP rate and loss), reported as ratios.
+    Bench(crate::bench::BenchArgs),
 }
 
 /// `gwl4 compare`.

