@@ -156,8 +156,10 @@ async fn kube_backend_lifecycle_on_k3s() {
         .await
         .unwrap();
 
-    let mut timeouts = TimeoutConfig::default();
-    timeouts.gwc_must_be_accepted = Duration::from_secs(30);
+    let timeouts = TimeoutConfig {
+        gwc_must_be_accepted: Duration::from_secs(30),
+        ..TimeoutConfig::default()
+    };
     let settings = KubeSettings {
         kubeconfig: None,
         gateway_class: "gwl4-reference".into(),
