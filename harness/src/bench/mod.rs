@@ -282,6 +282,14 @@ async fn measure(
     let mut direct = TargetResults::default();
     let mut gateway = TargetResults::default();
     let mut split = None;
+    // Memory first: after the rate tests, tens of thousands of TIME_WAIT
+    // entries can leave a proxy short of upstream ports.
+    let memory = match (targets.tcp, gateway_pid, args.idle_connections) {
+        (Some((gw, _)), Some(pid), n) if n > 0 => {
+            Some(memory::idle_connections(gw, pid, if args.short { n.min(200) } else { n }).await?)
+        }
+        _ => None,
+    };
     if let Some((gw, backend)) = targets.tcp {
         for (side, addr) in [(Side::Direct, backend), (Side::Gateway, gw)] {
             let out = match side {
@@ -324,12 +332,6 @@ async fn measure(
             out.udp_latency = Some(latency);
         }
     }
-    let memory = match (targets.tcp, gateway_pid, args.idle_connections) {
-        (Some((gw, _)), Some(pid), n) if n > 0 => {
-            Some(memory::idle_connections(gw, pid, if args.short { n.min(200) } else { n }).await?)
-        }
-        _ => None,
-    };
     Ok(BenchReport::new(
         args.label.clone(),
         args.short,

@@ -353,7 +353,11 @@ impl BenchReport {
                 m.per_connection_kib
             );
             if let Some(e) = &m.error {
-                let _ = writeln!(out, "  {} idle connections failed; the first: {e}", m.failed);
+                let _ = writeln!(
+                    out,
+                    "  {} idle connections failed; the first: {e}",
+                    m.failed
+                );
             }
         }
         out
