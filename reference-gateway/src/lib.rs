@@ -8,6 +8,8 @@
 //! - [`admin`]: the admin HTTP API (`/healthz`, `/readyz`, `/status`,
 //!   `/metrics`).
 //! - [`cli`]: the command line (`standalone`), shared with gwl4.
+//! - [`fault`]: deliberate bugs (`standalone --fault NAME`) that mirror
+//!   real implementations' bugs, for gwl4's self-test; off by default.
 //! - [`dataplane`]: the TCP and UDP proxy that serves a `Config`, swaps
 //!   configs atomically and reports the listeners it could not bind.
 //! - [`model`]: the translation's input, a `Snapshot` of Gateway API and
@@ -21,6 +23,7 @@ pub mod admin;
 pub mod cli;
 pub mod config;
 pub mod dataplane;
+pub mod fault;
 pub mod model;
 pub mod provider;
 pub mod status;

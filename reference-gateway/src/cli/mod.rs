@@ -3,7 +3,6 @@
 //! and call [`run_blocking`].
 
 mod duration;
-mod kube_mode;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -18,10 +17,9 @@ use crate::admin::{self, Admin, Report};
 use crate::config::Config;
 use crate::dataplane::metrics::Metrics;
 use crate::dataplane::{DataPlane, Options};
+use crate::fault::{Fault, Faults};
 use crate::provider::ReloadMetrics;
 use crate::provider::file::{self, FileOptions, FileProvider};
-
-pub use kube_mode::KubeArgs;
 
 /// gwl4's reference Gateway API L4 gateway.
 #[derive(Debug, clap::Parser)]
@@ -38,10 +36,6 @@ pub enum Command {
     /// Serve the Gateway API objects in a directory of YAML files and
     /// write their status to another (the standalone gateway contract).
     Standalone(StandaloneArgs),
-    /// Run as a Kubernetes controller: watch the Gateway API objects of
-    /// the cluster and write their status (in cluster, or out of cluster
-    /// with `--kubeconfig`).
-    Kube(KubeArgs),
     /// Serve a data-plane config file as is (no Gateway API): for load
     /// tests and debugging the data plane.
     #[command(hide = true)]
@@ -63,6 +57,14 @@ pub struct StandaloneArgs {
     /// Quiet time after a change in the config directory before reloading.
     #[arg(long, default_value = "100ms", value_parser = duration::parse)]
     pub reload_debounce: Duration,
+    /// Turn on a deliberate bug (repeatable), for gwl4's self-test: the
+    /// gateway then fails the tests that catch it. Off by default.
+    #[arg(long = "fault", value_enum, value_name = "NAME")]
+    pub faults: Vec<Fault>,
+    /// How long the `slow-convergence` fault delays each reload (longer
+    /// than local mode's MaxTimeToConsistency, 10 s).
+    #[arg(long, default_value = "12s", value_parser = duration::parse)]
+    pub slow_convergence_delay: Duration,
     /// Flags shared with the other modes.
     #[command(flatten)]
     pub common: CommonArgs,
@@ -108,6 +110,7 @@ impl CommonArgs {
             udp_idle_timeout: self.udp_idle_timeout,
             udp_max_sessions: self.udp_max_sessions,
             max_spliced_connections: None,
+            faults: Faults::default(),
         }
     }
 }
@@ -126,12 +129,6 @@ pub enum Error {
     /// The file provider failed.
     #[error(transparent)]
     Provider(#[from] file::Error),
-    /// The Kubernetes provider failed.
-    #[error(transparent)]
-    Kube(#[from] crate::provider::kube::Error),
-    /// `kube`: the address source cannot be resolved.
-    #[error("{0}")]
-    Address(String),
     /// `serve-config`: the config file is unreadable or invalid.
     #[error("{path}: {message}")]
     Config {
@@ -159,20 +156,15 @@ pub fn run_blocking(args: Args) -> Result<(), Error> {
         .enable_all()
         .build()
         .map_err(setup("tokio runtime"))?;
-    if matches!(args.command, Command::Kube(_)) {
-        // kube's TLS needs one process-wide crypto provider (several are linked).
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    }
     runtime.block_on(run(args))
 }
 
 async fn run(args: Args) -> Result<(), Error> {
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(setup("SIGTERM handler"))?;
-    let common = match &args.command {
-        Command::Standalone(a) => a.common.clone(),
-        Command::ServeConfig(a) => a.common.clone(),
-        Command::Kube(a) => a.common.clone(),
+    let (common, faults) = match &args.command {
+        Command::Standalone(a) => (a.common.clone(), a.faults.iter().copied().collect()),
+        Command::ServeConfig(a) => (a.common.clone(), Faults::default()),
     };
     let metrics = Metrics::default();
     let reload_metrics = ReloadMetrics::default();
@@ -180,7 +172,11 @@ async fn run(args: Args) -> Result<(), Error> {
     metrics.register(&mut registry);
     reload_metrics.register(&mut registry);
     let admin = Arc::new(Admin::new(registry));
-    let data_plane = Arc::new(DataPlane::new(common.options(), metrics));
+    let options = Options {
+        faults,
+        ..common.options()
+    };
+    let data_plane = Arc::new(DataPlane::new(options, metrics));
     let shutdown = CancellationToken::new();
     // The admin API outlives the drain, so it can report it.
     let admin_stop = CancellationToken::new();
@@ -205,21 +201,13 @@ async fn run(args: Args) -> Result<(), Error> {
                 status_dir: a.status_dir,
                 bind_address: a.bind_address,
                 debounce: a.reload_debounce,
+                faults,
+                slow_convergence_delay: a.slow_convergence_delay,
             };
             let provider =
                 FileProvider::new(options, data_plane.clone(), admin.clone(), reload_metrics)?;
-            let token = shutdown.child_token();
-            Some(tokio::spawn(async move {
-                provider.run(token).await.map_err(Error::from)
-            }))
+            Some(tokio::spawn(provider.run(shutdown.child_token())))
         }
-        Command::Kube(a) => Some(tokio::spawn(kube_mode::run(
-            a,
-            data_plane.clone(),
-            admin.clone(),
-            reload_metrics,
-            shutdown.child_token(),
-        ))),
         Command::ServeConfig(a) => {
             serve_config(&a.config, &data_plane, &admin)?;
             None
@@ -235,8 +223,8 @@ async fn run(args: Args) -> Result<(), Error> {
         _ = sigterm.recv() => { info!("SIGTERM: draining"); Ok(()) }
         _ = tokio::signal::ctrl_c() => { info!("Ctrl-C: draining"); Ok(()) }
         done = provider_done => match done {
-            Ok(result) => result,
-            Err(join) => Err(Error::Setup { what: "provider".into(), source: std::io::Error::other(join) }),
+            Ok(result) => result.map_err(Error::from),
+            Err(join) => Err(Error::Setup { what: "file provider".into(), source: std::io::Error::other(join) }),
         },
     };
     shutdown.cancel();

@@ -44,6 +44,7 @@ use self::copy::SpliceBudget;
 use self::metrics::Metrics;
 use self::state::ListenerState;
 use crate::config::{Config, Listener, ListenerKey, Protocol};
+use crate::fault::Faults;
 
 /// Tunables of the data plane.
 #[derive(Debug, Clone)]
@@ -58,6 +59,8 @@ pub struct Options {
     /// Most TCP connections that splice at once (others copy through a
     /// buffer). `None`: a sixteenth of the open-files soft limit.
     pub max_spliced_connections: Option<usize>,
+    /// Deliberate bugs for gwl4's self-test (none by default; see [`crate::fault`]).
+    pub faults: Faults,
 }
 
 impl Default for Options {
@@ -67,6 +70,7 @@ impl Default for Options {
             udp_idle_timeout: Duration::from_secs(60),
             udp_max_sessions: 65_536,
             max_spliced_connections: None,
+            faults: Faults::default(),
         }
     }
 }

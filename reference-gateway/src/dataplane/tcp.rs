@@ -13,6 +13,7 @@ use super::metrics::{ListenerLabels, Metrics};
 use super::state::{Decision, ListenerState};
 use super::{Ctx, Shared, copy, select};
 use crate::config::ListenerKey;
+use crate::fault::Fault;
 
 /// Binds a listening socket (SO_REUSEADDR so a restart can rebind at once).
 pub(crate) fn bind(key: &ListenerKey) -> io::Result<TcpListener> {
@@ -57,7 +58,9 @@ pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>, ctx: Ctx) 
             Decision::Reject { reason, .. } => {
                 debug!(listener = %shared.name, %peer, reason, "connection rejected");
                 Metrics::reason(&ctx.metrics.tcp_rejected, &shared.name, reason).inc();
-                reset(&stream);
+                if !ctx.options.faults.contains(Fault::RejectByAcceptClose) {
+                    reset(&stream);
+                }
             }
         }
     }

@@ -39,6 +39,7 @@ use super::metrics::{ListenerLabels, Metrics};
 use super::state::{Binding, Decision, ListenerState};
 use super::{Ctx, Shared, select};
 use crate::config::ListenerKey;
+use crate::fault::{self, Fault};
 
 /// Largest UDP payload plus headroom: buffers of this size never truncate.
 const BUFFER: usize = 65_535;
@@ -155,6 +156,9 @@ pub(crate) async fn serve(socket: UdpSocket, shared: Arc<Shared>, ctx: Ctx) {
                 };
                 let data = &buf[..len];
                 let now = millis(epoch);
+                if ctx.options.faults.contains(Fault::UdpPerPacket) {
+                    sessions.pop(&peer);
+                }
                 if let Some(session) = sessions.get(&peer) {
                     session.last_seen.store(now, Ordering::Relaxed);
                     forward(session, data, &counters);
@@ -163,7 +167,12 @@ pub(crate) async fn serve(socket: UdpSocket, shared: Arc<Shared>, ctx: Ctx) {
                 if sessions.len() >= max && sessions.pop_lru().is_some() {
                     counters.evicted_full.inc();
                 }
-                let session = open(&shared, &socket, peer, epoch, now, &counters);
+                let replies_from = if ctx.options.faults.contains(Fault::UdpReplyFromBackendSocket) {
+                    fault::dataplane::reply_socket(&socket)
+                } else {
+                    socket.clone()
+                };
+                let session = open(&shared, &replies_from, peer, epoch, now, &counters);
                 forward(&session, data, &counters);
                 sessions.put(peer, session);
             }

@@ -39,7 +39,8 @@ use crate::config::{ListenerKey, Protocol};
 use crate::dataplane::DataPlane;
 use crate::model::Snapshot;
 use crate::status::{StatusDocument, stamp};
-use crate::translate::{Translation, translate};
+use crate::fault::{FaultState, Faults};
+use crate::translate::Translation;
 
 /// Where the provider reads and writes.
 #[derive(Debug, Clone)]
@@ -52,6 +53,10 @@ pub struct FileOptions {
     pub bind_address: IpAddr,
     /// Quiet time after the last change before reloading.
     pub debounce: Duration,
+    /// Deliberate bugs for gwl4's self-test (none by default).
+    pub faults: Faults,
+    /// How long the `slow-convergence` fault delays each reload.
+    pub slow_convergence_delay: Duration,
 }
 
 /// Why the provider stopped.
@@ -87,6 +92,7 @@ pub struct FileProvider {
     /// The file contents last applied, to skip no-op reloads.
     applied: Option<BTreeMap<PathBuf, String>>,
     reloads: u64,
+    faults: FaultState,
 }
 
 impl FileProvider {
@@ -103,6 +109,7 @@ impl FileProvider {
                 path: options.status_dir.clone(),
                 source,
             })?;
+        let faults = FaultState::new(options.faults, options.slow_convergence_delay);
         Ok(Self {
             options,
             data_plane,
@@ -112,6 +119,7 @@ impl FileProvider {
             previous,
             applied: None,
             reloads: 0,
+            faults,
         })
     }
 
@@ -153,6 +161,7 @@ impl FileProvider {
                     () = tokio::time::sleep(self.options.debounce) => break,
                 }
             }
+            self.faults.before_reload().await;
             self.reload()?;
         }
     }
@@ -215,7 +224,7 @@ impl FileProvider {
         // Each round either binds everything or adds failures; a handful
         // of rounds is plenty (every failing key is added once).
         for _ in 0..8 {
-            let translation = translate(&snapshot);
+            let translation = self.faults.translate(&snapshot);
             let failed = self.data_plane.apply(&translation.config);
             if failed.is_empty() {
                 return (translation, failures);
@@ -225,7 +234,7 @@ impl FileProvider {
                 snapshot.failed_binds.insert(key);
             }
         }
-        let translation = translate(&snapshot);
+        let translation = self.faults.translate(&snapshot);
         let _ = self.data_plane.apply(&translation.config);
         (translation, failures)
     }

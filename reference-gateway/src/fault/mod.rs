@@ -1,0 +1,204 @@
+//! Deliberate bugs, for gwl4's self-test: each [`Fault`] makes the gateway
+//! misbehave the way a real L4 implementation did (the variant's doc names
+//! the bug), so `gwl4 self-test` can show that the catalog catches it.
+//!
+//! Every fault is off unless named (`standalone --fault NAME`, repeatable)
+//! and lives here, as one small function applied at one seam:
+//!
+//! - [`FaultState::translate`] (the file provider's translation call):
+//!   snapshot pre-processing and config/status post-processing, in
+//!   [`snapshot`] and [`config`] (the faults that need memory across
+//!   reloads keep it in [`FaultState`]);
+//! - [`FaultState::before_reload`] (the file provider's reload loop):
+//!   `slow-convergence`;
+//! - [`dataplane`]: the three faults that only the data plane can show
+//!   (`udp-per-packet`, `udp-reply-from-backend-socket`,
+//!   `reject-by-accept-close`), each one `if faults.contains(..)` in
+//!   `dataplane::{udp,tcp}`.
+//!
+//! With no fault named, [`FaultState::translate`] is exactly
+//! [`crate::translate::translate`].
+
+pub mod config;
+pub mod dataplane;
+pub mod snapshot;
+
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use crate::model::Snapshot;
+use crate::translate::{Translation, translate};
+
+/// One deliberate bug. Names (kebab-case) are `--fault` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, clap::ValueEnum)]
+pub enum Fault {
+    /// Round-robin over every endpoint of every backendRef, weight 0
+    /// included: blixt (never implemented weights), haproxytech
+    /// kubernetes-ingress #698 (weights ignored).
+    WeightsIgnored,
+    /// Each endpoint gets its backendRef's full weight, so replica counts
+    /// skew the split: Cilium's per-EndpointSlice weights (#46061 docs,
+    /// inferred), blixt's flattened endpoints.
+    PerEndpointWeight,
+    /// A weight-0 backend still gets an occasional connection (about 2% of
+    /// them): NGINX Gateway Fabric PR #5601 (0% entries in
+    /// `split_clients`), Cilium weight 0 as "maintenance" (#46061).
+    ZeroWeightLeak,
+    /// Each datagram balanced on its own, so a flow spreads over backends:
+    /// blixt PR #117 (per-packet round-robin), Envoy per-packet LB
+    /// (envoy PR #18605).
+    UdpPerPacket,
+    /// UDP replies leave from a different local port than the listener's,
+    /// so clients drop them: Envoy Gateway #641 (return path), blixt (no
+    /// reply NAT).
+    UdpReplyFromBackendSocket,
+    /// An invalid backend's share goes to the valid ones instead of being
+    /// rejected: Kong (KIC test encodes redistribution), Contour (inferred).
+    InvalidShareRedistributed,
+    /// Rejects by accepting and closing (FIN) instead of refusing or
+    /// resetting, which clients read as an empty reply: gateway-api
+    /// #5039/#5121 (EOF before programmed).
+    RejectByAcceptClose,
+    /// Permission from a deleted ReferenceGrant stays cached: stunner #90 /
+    /// operator #30 (cross-namespace permission state).
+    GrantRevocationIgnored,
+    /// On a shared L4 listener the newest route gets the traffic, not the
+    /// oldest: Envoy Gateway #4150 (several routes on one listener; before
+    /// PR #9247 the second was not attached).
+    NewestRouteWins,
+    /// A route bound to one listener by sectionName is served on every
+    /// listener of its Gateway (all TCP listeners route to the same
+    /// backend): APISIX ingress #2802 (fix #2818 is opt-in).
+    SectionNameIgnored,
+    /// UDP listeners are reported Programmed but never bound: istio #54163
+    /// (UDP listener silently omitted), Envoy Gateway #6156.
+    StatusWithoutListener,
+    /// Conditions keep the observedGeneration they were first written with
+    /// after a spec change: stunner #31 / Envoy Gateway #5850 (status that
+    /// does not reflect the current spec).
+    StaleObservedGeneration,
+    /// attachedRoutes counts a route once per Gateway (on the first listener
+    /// it attaches to), not once per listener: istio #55173 (a route without
+    /// sectionName bound to only one of two listeners).
+    AttachedRoutesMiscount,
+    /// Follows cross-namespace backendRefs with no ReferenceGrant:
+    /// traefik-helm-chart #1164, Kong before PR #5028 (no UDP grant checks).
+    CrossNamespaceWithoutGrant,
+    /// A deleted route keeps serving new connections: blixt and Contour
+    /// e2e assert teardown on deletion because implementations missed it.
+    RouteDeletionKeepsTraffic,
+    /// Applies config changes only after longer than MaxTimeToConsistency
+    /// (`--slow-convergence-delay`): gateway-api #5039/#5121 (data plane
+    /// programmed long after status).
+    SlowConvergence,
+}
+
+impl Fault {
+    /// Every fault, in declaration order.
+    pub fn all() -> impl Iterator<Item = Fault> {
+        <Fault as clap::ValueEnum>::value_variants().iter().copied()
+    }
+
+    /// The `--fault` name (kebab-case).
+    pub fn name(self) -> String {
+        clap::ValueEnum::to_possible_value(&self)
+            .map(|v| v.get_name().to_owned())
+            .unwrap_or_default()
+    }
+
+    fn bit(self) -> u32 {
+        1 << (self as u32)
+    }
+}
+
+/// A set of faults (cheap to copy; empty by default).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Faults(u32);
+
+impl Faults {
+    /// Whether `fault` is on.
+    pub fn contains(self, fault: Fault) -> bool {
+        self.0 & fault.bit() != 0
+    }
+
+    /// Whether no fault is on.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+}
+
+impl FromIterator<Fault> for Faults {
+    fn from_iter<I: IntoIterator<Item = Fault>>(iter: I) -> Self {
+        Faults(iter.into_iter().fold(0, |bits, f| bits | f.bit()))
+    }
+}
+
+/// The faults of a provider, with the memory some of them need across
+/// reloads.
+#[derive(Debug, Default)]
+pub struct FaultState {
+    faults: Faults,
+    slow_convergence_delay: Duration,
+    memory: Mutex<Memory>,
+}
+
+/// What faults remember from one reload to the next.
+#[derive(Debug, Default)]
+struct Memory {
+    snapshot: snapshot::Memory,
+    config: config::Memory,
+}
+
+impl FaultState {
+    /// `faults` on; `slow-convergence` waits `slow_convergence_delay`.
+    pub fn new(faults: Faults, slow_convergence_delay: Duration) -> Self {
+        FaultState {
+            faults,
+            slow_convergence_delay,
+            memory: Mutex::default(),
+        }
+    }
+
+    /// [`translate`] with the translation-level faults applied. Idempotent
+    /// within a reload (the provider may translate several times).
+    pub fn translate(&self, snapshot: &Snapshot) -> Translation {
+        if self.faults.is_empty() {
+            return translate(snapshot);
+        }
+        let mut memory = self.memory.lock().unwrap_or_else(PoisonError::into_inner);
+        let snapshot = snapshot::apply(self.faults, &mut memory.snapshot, snapshot.clone());
+        let mut translation = translate(&snapshot);
+        config::apply(self.faults, &mut memory.config, &snapshot, &mut translation);
+        translation
+    }
+
+    /// Called before each reload that a change triggered (not the first
+    /// load): `slow-convergence` waits here.
+    pub async fn before_reload(&self) {
+        if self.faults.contains(Fault::SlowConvergence) {
+            tracing::warn!(delay = ?self.slow_convergence_delay, "fault slow-convergence: delaying the reload");
+            tokio::time::sleep(self.slow_convergence_delay).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_kebab_case_and_sets_hold_what_was_put_in() {
+        assert_eq!(Fault::all().count(), 16);
+        assert_eq!(
+            Fault::UdpReplyFromBackendSocket.name(),
+            "udp-reply-from-backend-socket"
+        );
+        let set: Faults = [Fault::WeightsIgnored, Fault::SlowConvergence]
+            .into_iter()
+            .collect();
+        assert!(set.contains(Fault::WeightsIgnored));
+        assert!(set.contains(Fault::SlowConvergence));
+        assert!(!set.contains(Fault::UdpPerPacket));
+        assert!(Faults::default().is_empty());
+    }
+}
