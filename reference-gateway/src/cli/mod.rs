@@ -3,6 +3,7 @@
 //! and call [`run_blocking`].
 
 mod duration;
+mod kube_mode;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -21,6 +22,8 @@ use crate::fault::{Fault, Faults};
 use crate::provider::ReloadMetrics;
 use crate::provider::file::{self, FileOptions, FileProvider};
 
+pub use kube_mode::KubeArgs;
+
 /// gwl4's reference Gateway API L4 gateway.
 #[derive(Debug, clap::Parser)]
 #[command(name = "reference-gateway", version)]
@@ -36,6 +39,10 @@ pub enum Command {
     /// Serve the Gateway API objects in a directory of YAML files and
     /// write their status to another (the standalone gateway contract).
     Standalone(StandaloneArgs),
+    /// Run as a Kubernetes controller: watch the Gateway API objects of
+    /// the cluster and write their status (in cluster, or out of cluster
+    /// with `--kubeconfig`).
+    Kube(KubeArgs),
     /// Serve a data-plane config file as is (no Gateway API): for load
     /// tests and debugging the data plane.
     #[command(hide = true)]
@@ -129,6 +136,12 @@ pub enum Error {
     /// The file provider failed.
     #[error(transparent)]
     Provider(#[from] file::Error),
+    /// The Kubernetes provider failed.
+    #[error(transparent)]
+    Kube(#[from] crate::provider::kube::Error),
+    /// `kube`: the address source cannot be resolved.
+    #[error("{0}")]
+    Address(String),
     /// `serve-config`: the config file is unreadable or invalid.
     #[error("{path}: {message}")]
     Config {
@@ -156,6 +169,10 @@ pub fn run_blocking(args: Args) -> Result<(), Error> {
         .enable_all()
         .build()
         .map_err(setup("tokio runtime"))?;
+    if matches!(args.command, Command::Kube(_)) {
+        // kube's TLS needs one process-wide crypto provider (several are linked).
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
     runtime.block_on(run(args))
 }
 
@@ -165,6 +182,7 @@ async fn run(args: Args) -> Result<(), Error> {
     let (common, faults) = match &args.command {
         Command::Standalone(a) => (a.common.clone(), a.faults.iter().copied().collect()),
         Command::ServeConfig(a) => (a.common.clone(), Faults::default()),
+        Command::Kube(a) => (a.common.clone(), Faults::default()),
     };
     let metrics = Metrics::default();
     let reload_metrics = ReloadMetrics::default();
@@ -206,8 +224,18 @@ async fn run(args: Args) -> Result<(), Error> {
             };
             let provider =
                 FileProvider::new(options, data_plane.clone(), admin.clone(), reload_metrics)?;
-            Some(tokio::spawn(provider.run(shutdown.child_token())))
+            let token = shutdown.child_token();
+            Some(tokio::spawn(async move {
+                provider.run(token).await.map_err(Error::from)
+            }))
         }
+        Command::Kube(a) => Some(tokio::spawn(kube_mode::run(
+            a,
+            data_plane.clone(),
+            admin.clone(),
+            reload_metrics,
+            shutdown.child_token(),
+        ))),
         Command::ServeConfig(a) => {
             serve_config(&a.config, &data_plane, &admin)?;
             None
@@ -223,8 +251,8 @@ async fn run(args: Args) -> Result<(), Error> {
         _ = sigterm.recv() => { info!("SIGTERM: draining"); Ok(()) }
         _ = tokio::signal::ctrl_c() => { info!("Ctrl-C: draining"); Ok(()) }
         done = provider_done => match done {
-            Ok(result) => result.map_err(Error::from),
-            Err(join) => Err(Error::Setup { what: "file provider".into(), source: std::io::Error::other(join) }),
+            Ok(result) => result,
+            Err(join) => Err(Error::Setup { what: "provider".into(), source: std::io::Error::other(join) }),
         },
     };
     shutdown.cancel();
