@@ -60,7 +60,9 @@ pub fn run(args: RunArgs) -> u8 {
         }
     }
     let kind = options.cluster.unwrap_or(
-        if options.gateway_class.is_some() && options.gateway_command.is_none() {
+        if (options.gateway_class.is_some() || options.kubeconfig.is_some())
+            && options.gateway_command.is_none()
+        {
             ClusterKind::Kube
         } else {
             ClusterKind::Local

@@ -7,6 +7,8 @@ use harness::cli::{Cli, Command};
 use harness::cluster::local::process::EXIT_ON_STDIN_EOF;
 
 fn main() -> ExitCode {
+    // kube and reqwest use rustls; with two providers linked it must be chosen.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(

@@ -16,6 +16,7 @@ const PATIENCE: Duration = Duration::from_secs(60);
 const IMPATIENT: Tcp = Tcp {
     connect_timeout: Duration::from_millis(300),
     io_timeout: Duration::from_millis(300),
+    settle: None,
 };
 
 async fn echo_server() -> Running {

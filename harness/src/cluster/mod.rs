@@ -145,6 +145,10 @@ pub trait World: Send + Sync {
     ) -> impl Future<Output = Vec<SocketAddr>> + Send;
     /// Recent gateway logs and similar, for failure messages.
     fn diagnostics(&self) -> String;
+    /// The gateway's `/metrics` (Prometheus text), when it has an admin API.
+    fn gateway_metrics(&self) -> impl Future<Output = Option<String>> + Send {
+        async { None }
+    }
     /// Removes everything the test created.
     fn cleanup(self) -> impl Future<Output = ()> + Send;
 }

@@ -7,6 +7,7 @@
 
 pub mod context;
 pub mod events;
+pub mod gateway_metrics;
 pub mod status_match;
 pub mod steps;
 
@@ -65,6 +66,7 @@ pub async fn run_test<W: World>(
         };
     }
     let ctx = Ctx { world, spec, run };
+    let metrics_before = world.gateway_metrics().await;
     let mut failed: Option<String> = None;
     for (index, step) in spec.steps.iter().enumerate() {
         if failed.is_some() {
@@ -102,6 +104,29 @@ pub async fn run_test<W: World>(
             start.elapsed(),
             outcome,
         ));
+    }
+    if let (Some(before), Some(after)) = (metrics_before, world.gateway_metrics().await) {
+        let moved = gateway_metrics::deltas(
+            &gateway_metrics::counters(&before),
+            &gateway_metrics::counters(&after),
+        );
+        let report = StepReport::pass("the gateway's own counters during the test (its /metrics)")
+            .note(if moved.is_empty() {
+                "no counter moved".to_string()
+            } else {
+                moved.join("\n")
+            });
+        events.emit(TestEvent::StepFinished(StepFinished {
+            test: spec.name.clone(),
+            step: StepRecord {
+                index: spec.steps.len(),
+                kind: "gatewayMetrics".into(),
+                summary: report.summary,
+                outcome: StepOutcome::Passed,
+                elapsed: Duration::ZERO,
+                evidence: report.evidence,
+            },
+        }));
     }
     match failed {
         Some(message) => TestResult::Failed { message },

@@ -34,6 +34,11 @@ pub struct Tcp {
     /// Longest wait for any single read or write to make progress (not the
     /// whole exchange, so long streams do not need a long deadline).
     pub io_timeout: Duration,
+    /// Before sending, wait this long for the peer to close or reset.
+    /// A gateway that accepts then closes (FIN) looks like a reset if our
+    /// request reaches it first (its close with unread data sends RST), so
+    /// probes expecting a rejection settle first; `None` sends at once.
+    pub settle: Option<Duration>,
 }
 
 impl Default for Tcp {
@@ -41,7 +46,23 @@ impl Default for Tcp {
         Self {
             connect_timeout: Duration::from_secs(5),
             io_timeout: Duration::from_secs(10),
+            settle: None,
         }
+    }
+}
+
+/// Waits up to `settle` for the peer to speak first: EOF or a reset ends
+/// the probe (returned as the failure); silence or data means go on.
+async fn settle(stream: &TcpStream, settle: Option<Duration>) -> Result<(), Fail> {
+    let Some(wait) = settle else { return Ok(()) };
+    let mut byte = [0u8; 1];
+    match tokio::time::timeout(wait, stream.peek(&mut byte)).await {
+        Ok(Ok(0)) => Err(Fail::Wrong(
+            Outcome::ClosedWithoutReply,
+            "the peer accepted the connection, then closed it (FIN) without a reply".into(),
+        )),
+        Ok(Err(e)) => Err(Fail::Io(e)),
+        Ok(Ok(_)) | Err(_) => Ok(()),
     }
 }
 
@@ -90,6 +111,19 @@ impl Attempt {
     fn fail(self, action: &'static str, fail: Fail) -> Result<Probe, Error> {
         match fail {
             Fail::Wrong(outcome, detail) => Ok(self.finish(outcome, detail, None)),
+            // Linux reports a reset that arrives after the peer's FIN as EPIPE,
+            // not ECONNRESET: the peer accepted, closed without replying, and
+            // our request then drew the reset. That is an accept-then-close,
+            // not a rejection.
+            Fail::Io(source)
+                if action.starts_with("reading")
+                    && source.raw_os_error() == Some(nix::errno::Errno::EPIPE as i32) =>
+            {
+                let detail = format!(
+                    "{action}: the peer closed (FIN) before replying; our request then drew a reset ({source})"
+                );
+                Ok(self.finish(Outcome::ClosedWithoutReply, detail, None))
+            }
             Fail::Io(source) => match classify(&source) {
                 Some(outcome) => Ok(self.finish(outcome, format!("{action}: {source}"), None)),
                 None => Err(Error {
@@ -139,6 +173,9 @@ impl Tcp {
             Ok(s) => s,
             Err(e) => return attempt.fail("connecting", e.into()),
         };
+        if let Err(f) = settle(&stream, self.settle).await {
+            return attempt.fail("reading before the request", f);
+        }
         let nonce = format!("{:016x}", rand::random::<u64>());
         let request = format!("HELLO {nonce}\n");
         if let Err(e) = deadline(

@@ -70,6 +70,7 @@ pub struct LocalCluster {
     settings: Arc<LocalSettings>,
     gateways: Arc<AddressPool>,
     backends: Arc<AddressPool>,
+    _block: addresses::Block,
 }
 
 impl LocalCluster {
@@ -77,10 +78,12 @@ impl LocalCluster {
     pub fn new(settings: LocalSettings) -> Result<LocalCluster, ClusterError> {
         std::fs::create_dir_all(&settings.run_dir)
             .map_err(|source| io(&settings.run_dir, source))?;
+        let block = addresses::claim_block();
         Ok(LocalCluster {
             settings: Arc::new(settings),
-            gateways: Arc::new(AddressPool::gateways()),
-            backends: Arc::new(AddressPool::backends()),
+            gateways: Arc::new(AddressPool::gateways(block.n)),
+            backends: Arc::new(AddressPool::backends(block.n)),
+            _block: block,
         })
     }
 
@@ -235,6 +238,19 @@ impl LocalWorld {
                 )));
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        if let Some(admin) = self.admin_address() {
+            // Ready means its first config is applied.
+            let url = format!("http://{admin}/readyz");
+            while crate::run::gateway_metrics::fetch(&url).await.is_none() {
+                if tokio::time::Instant::now() >= deadline || !gw.is_running() {
+                    return Err(ClusterError::Setup(format!(
+                        "the gateway's admin API {url} did not become ready; its log:\n{}",
+                        gw.log_tail(30)
+                    )));
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
         }
         *self.gateway.lock().unwrap_or_else(|e| e.into_inner()) = Some(gw);
         Ok(())
@@ -417,6 +433,11 @@ impl World for LocalWorld {
             }
         }
         out
+    }
+
+    async fn gateway_metrics(&self) -> Option<String> {
+        let admin = self.admin_address()?;
+        crate::run::gateway_metrics::fetch(&format!("http://{admin}/metrics")).await
     }
 
     fn diagnostics(&self) -> String {

@@ -7,7 +7,7 @@ use super::probe::{self, ProbeKind, ProbeTimeouts, judge};
 use super::traffic::failure;
 use crate::cluster::World;
 use crate::run::context::{Ctx, StepReport};
-use crate::suite::step::Convergence;
+use crate::suite::step::{Convergence, Protocol};
 
 /// `convergence`: probes (a new connection or flow each) every
 /// DefaultPollInterval until RequiredConsecutiveSuccesses in a row meet the
@@ -19,10 +19,10 @@ pub async fn convergence<W: World>(ctx: &Ctx<'_, W>, step: &Convergence) -> Step
         Err(e) => return StepReport::fail("convergence", e),
     };
     let protocol = step.protocol.unwrap_or(r.protocol);
-    let kind = if step.expect.text.is_some() && protocol == crate::suite::step::Protocol::Udp {
-        ProbeKind::UdpText
-    } else {
-        ProbeKind::identify(protocol)
+    let kind = match (step.expect.text.is_some(), protocol) {
+        (true, Protocol::Udp) => ProbeKind::UdpText,
+        (true, Protocol::Tcp) => ProbeKind::Tcp(crate::suite::step::TcpMode::Text, 0),
+        (false, _) => ProbeKind::identify(protocol),
     };
     let needed = ctx.run.timeouts.consecutive_successes();
     let bound = ctx.run.timeouts.max_time_to_consistency;

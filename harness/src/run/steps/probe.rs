@@ -41,7 +41,15 @@ pub struct ProbeTimeouts {
     pub tcp: Duration,
     /// UDP reply deadline.
     pub udp: Duration,
+    /// TCP: wait this long after connecting for a close or reset before
+    /// sending (probes expecting a rejection; see `Tcp::settle`).
+    pub settle: Option<Duration>,
 }
+
+/// How long a TCP probe expecting a rejection waits for the gateway to act
+/// before it sends: a reject (reset) or an accept-then-close (FIN) happens
+/// as soon as the gateway accepts, so this separates the two.
+pub const TCP_SETTLE: Duration = Duration::from_millis(20);
 
 /// How long a UDP probe that expects no reply waits before counting its
 /// datagram as dropped (a reply on loopback or in a cluster takes
@@ -54,11 +62,13 @@ impl ProbeTimeouts {
         ProbeTimeouts {
             tcp: t.request_timeout,
             udp: t.request_timeout,
+            settle: None,
         }
     }
 
     /// For probes judged against `expect`: a UDP probe expecting no reply
-    /// waits [`UDP_DROP_WAIT`].
+    /// waits [`UDP_DROP_WAIT`]; a TCP probe expecting any failure settles
+    /// for [`TCP_SETTLE`] first.
     pub fn for_expect(t: &TimeoutConfig, expect: &Expect) -> ProbeTimeouts {
         let mut out = ProbeTimeouts::from(t);
         if matches!(
@@ -66,6 +76,9 @@ impl ProbeTimeouts {
             Some(ExpectedOutcome::Rejected | ExpectedOutcome::Timeout)
         ) {
             out.udp = UDP_DROP_WAIT.min(t.request_timeout);
+        }
+        if expect.outcome.is_some_and(|o| o != ExpectedOutcome::Ok) {
+            out.settle = Some(TCP_SETTLE);
         }
         out
     }
@@ -81,6 +94,7 @@ pub async fn run(
     let tcp = Tcp {
         connect_timeout: t.tcp,
         io_timeout: t.tcp,
+        settle: t.settle,
     };
     match kind {
         ProbeKind::Tcp(TcpMode::Identify, _) => tcp.identify(addr).await,

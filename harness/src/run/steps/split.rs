@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 
 use reports::{DistributionEvidence, Evidence, RejectionEvidence};
 
-use super::probe::{self, ProbeKind, ProbeTimeouts, UDP_DROP_WAIT, describe, traffic_evidence};
+use super::probe::{
+    self, ProbeKind, ProbeTimeouts, TCP_SETTLE, UDP_DROP_WAIT, describe, traffic_evidence,
+};
 use super::traffic::{eventually, eventually_with, failure};
 use crate::cluster::World;
 use crate::run::context::{Ctx, StepReport};
@@ -171,9 +173,11 @@ pub async fn rejection<W: World>(ctx: &Ctx<'_, W>, step: &Rejection) -> StepRepo
             ..Expect::default()
         }
     };
-    // A dropped datagram must not cost RequestTimeout while converging.
+    // A dropped datagram must not cost RequestTimeout while converging, and
+    // a TCP sample settles so an accept-then-close is not taken for a reset.
     let mut t = ProbeTimeouts::from(&ctx.run.timeouts);
     t.udp = UDP_DROP_WAIT;
+    t.settle = Some(TCP_SETTLE);
     if let Err(e) = eventually_with(ctx, &ProbeKind::identify(protocol), r, &expect, t).await {
         return failure(ctx, summary, e, &expect, protocol).await;
     }

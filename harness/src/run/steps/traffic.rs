@@ -148,6 +148,7 @@ pub async fn diagnose<W: World>(
             .request_timeout
             .min(std::time::Duration::from_secs(2)),
         udp: std::time::Duration::from_secs(1),
+        settle: None,
     };
     let mut lines = Vec::new();
     for svc in services {
