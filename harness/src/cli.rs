@@ -39,6 +39,9 @@ pub enum Command {
     ReferenceGateway(reference_gateway::cli::Args),
     /// Compare runs: one HTML page from several report.json files.
     Compare(CompareArgs),
+    /// Show the catalog catches real implementations' bugs: run it against
+    /// the reference gateway, clean and with each deliberate fault.
+    SelfTest(crate::selftest::SelfTestArgs),
     /// Measure a gateway against its backend reached directly (throughput,
     /// connection rate, latency, UDP rate and loss), reported as ratios.
     Bench(crate::bench::BenchArgs),

@@ -11,6 +11,8 @@
 //!   the local backend (processes on loopback, no Kubernetes).
 //! - [`run`]: the runner and the steps' executors.
 //! - [`cli`] and [`app`]: the command line and a whole run; [`compare`]: `gwl4 compare`.
+//! - [`selftest`]: `gwl4 self-test`, the catalog against the reference
+//!   gateway with each deliberate fault.
 //! - [`exit`]: exit codes.
 //! - [`bench`]: `gwl4 bench`, a gateway measured against its backend directly.
 pub mod app;
@@ -20,6 +22,7 @@ pub mod cluster;
 pub mod compare;
 pub mod exit;
 pub mod run;
+pub mod selftest;
 pub mod settings;
 pub mod suite;
 pub mod traffic;

@@ -38,6 +38,7 @@ fn main() -> ExitCode {
             }
         }
         Some(Command::Compare(args)) => harness::compare::run(&args),
+        Some(Command::SelfTest(args)) => harness::selftest::run(&args),
         Some(Command::Bench(args)) => harness::bench::run(&args),
         None => harness::app::run(cli.run),
     };

@@ -1,0 +1,488 @@
+//! `gwl4 self-test`: shows that the catalog catches the bugs real L4
+//! implementations shipped. It runs the catalog in local mode against the
+//! clean reference gateway, then against the reference gateway with each
+//! [`Fault`] turned on (`gwl4 reference-gateway standalone --fault NAME`),
+//! and reports which tests caught each fault.
+//!
+//! Each run is a child `gwl4` process (the same binary), one after the
+//! other: local mode hands out the same loopback addresses in every
+//! process, so two runs at once would collide. By default each fault runs
+//! against a few tests, its expected catcher among them ([`EXPECTED`]), and
+//! the clean run covers the union of those tests; `--full` runs the whole
+//! catalog every time. Either way "caught" is read from the runs' own
+//! report.json, never assumed.
+//!
+//! The self-test passes (exit 0) only if the clean run passed every test it
+//! ran and every fault was caught by its expected catcher.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use reference_gateway::fault::Fault;
+use serde::Serialize;
+
+use crate::exit;
+use crate::suite;
+
+/// For each fault: the test written to catch it, then related tests that
+/// also run against it (by default only these run).
+pub const EXPECTED: &[(Fault, &str, &[&str])] = &[
+    (
+        Fault::WeightsIgnored,
+        "TCPRouteWeightedRouting",
+        &["UDPRouteWeightedRouting"],
+    ),
+    (
+        Fault::PerEndpointWeight,
+        "TCPRouteWeightsWithUnequalReplicas",
+        &["UDPRouteWeightsWithUnequalReplicas"],
+    ),
+    (
+        Fault::ZeroWeightLeak,
+        "TCPRouteWeightedRouting",
+        &["UDPRouteWeightedRouting"],
+    ),
+    (Fault::UdpPerPacket, "UDPRouteFlowAffinity", &["UDPRoute"]),
+    (
+        Fault::UdpReplyFromBackendSocket,
+        "UDPRouteReplyFromGatewayAddress",
+        &["UDPRoute"],
+    ),
+    (
+        Fault::InvalidShareRedistributed,
+        "TCPRouteInvalidBackendShareIsRejected",
+        &["UDPRouteInvalidBackendShareIsDropped"],
+    ),
+    (
+        Fault::RejectByAcceptClose,
+        "TCPRouteAllWeightsZeroRejectsConnections",
+        &["TCPRouteNonexistentBackendRejectsConnections"],
+    ),
+    (
+        Fault::GrantRevocationIgnored,
+        "TCPRouteReferenceGrantRevokedStopsTraffic",
+        &["UDPRouteReferenceGrantRevokedStopsTraffic"],
+    ),
+    (
+        Fault::NewestRouteWins,
+        "TCPRouteMultipleRoutesAttachment",
+        &["UDPRouteMultipleRoutesAttachment"],
+    ),
+    (
+        Fault::SectionNameIgnored,
+        "TCPRouteParentRefPortAndSectionName",
+        &["UDPRouteParentRefPortAndSectionName"],
+    ),
+    (
+        Fault::StatusWithoutListener,
+        "UDPRoute",
+        &["GatewayTCPAndUDPTutorial"],
+    ),
+    (
+        Fault::StaleObservedGeneration,
+        "GatewayObservedGenerationBump",
+        &["TCPRouteObservedGenerationBump"],
+    ),
+    (
+        Fault::AttachedRoutesMiscount,
+        "UDPRouteParentRefAttachAllListeners",
+        &["TCPRouteParentRefAttachAll"],
+    ),
+    (
+        Fault::CrossNamespaceWithoutGrant,
+        "TCPRouteInvalidCrossNamespaceBackendRef",
+        &["TCPRouteBackendWithoutGrantRejectsConnections"],
+    ),
+    (
+        Fault::RouteDeletionKeepsTraffic,
+        "TCPRouteDeletionStopsNewConnections",
+        &["UDPRouteDeletionStopsNewDatagrams"],
+    ),
+    (
+        Fault::SlowConvergence,
+        "TCPRouteWeightChangeConverges",
+        &["TCPRouteObservedGenerationBump"],
+    ),
+];
+
+/// The test written to catch `fault`.
+pub fn expected_catcher(fault: Fault) -> &'static str {
+    EXPECTED
+        .iter()
+        .find(|(f, _, _)| *f == fault)
+        .map(|(_, catcher, _)| *catcher)
+        .unwrap_or_default()
+}
+
+/// `gwl4 self-test` flags.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SelfTestArgs {
+    /// Faults to check (comma-separated; default: all).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub faults: Option<Vec<Fault>>,
+    /// Run the whole catalog against the clean gateway and each fault
+    /// (default: each fault's expected catcher and related tests).
+    #[arg(long)]
+    pub full: bool,
+    /// Directory for selftest.json, selftest.html and each run's reports
+    /// under `selftest/<run>/` (default gwl4-reports).
+    #[arg(long)]
+    pub report_dir: Option<PathBuf>,
+}
+
+/// One run's outcome.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunOutcome {
+    /// `clean` or the fault's name.
+    pub name: String,
+    /// gwl4's exit code (None: killed by a signal).
+    pub exit_code: Option<i32>,
+    /// Tests that ran (passed or failed).
+    pub tests_run: usize,
+    /// Tests that failed (or did not finish).
+    pub failed: Vec<String>,
+    /// Where the run's reports are.
+    pub report_dir: PathBuf,
+}
+
+/// One row of the matrix.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FaultRow {
+    /// The fault's `--fault` name.
+    pub fault: String,
+    /// The test written to catch it.
+    pub expected_catcher: String,
+    /// Whether the expected catcher failed against the fault.
+    pub caught_by_expected: bool,
+    /// The run against the fault; `failed` lists the tests that caught it.
+    pub run: RunOutcome,
+}
+
+/// The whole self-test result (`selftest.json`).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SelfTestReport {
+    /// Whether the self-test passed.
+    pub passed: bool,
+    /// Whether every run covered the whole catalog (`--full`).
+    pub full: bool,
+    /// The run against the clean gateway.
+    pub clean: RunOutcome,
+    /// One row per fault checked.
+    pub faults: Vec<FaultRow>,
+}
+
+/// Runs the self-test; returns the exit code.
+pub fn run(args: &SelfTestArgs) -> u8 {
+    match self_test(args) {
+        Ok(report) => {
+            if report.passed {
+                exit::SUCCESS
+            } else {
+                exit::TEST_FAILED
+            }
+        }
+        Err(message) => {
+            eprintln!("gwl4 self-test: error: {message}");
+            exit::SETUP_ERROR
+        }
+    }
+}
+
+fn self_test(args: &SelfTestArgs) -> Result<SelfTestReport, String> {
+    let gwl4 = std::env::current_exe().map_err(|e| format!("cannot find the gwl4 binary: {e}"))?;
+    if gwl4.to_string_lossy().contains(char::is_whitespace) {
+        return Err(format!(
+            "the gwl4 binary's path has whitespace, which --gateway-command cannot carry: {}",
+            gwl4.display()
+        ));
+    }
+    let catalog: Vec<String> = suite::load::builtin()
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
+    let faults: Vec<Fault> = args
+        .faults
+        .clone()
+        .unwrap_or_else(|| Fault::all().collect());
+    let subset = |fault: Fault| -> BTreeSet<String> {
+        EXPECTED
+            .iter()
+            .filter(|(f, _, _)| *f == fault)
+            .flat_map(|(_, catcher, related)| std::iter::once(catcher).chain(related.iter()))
+            .map(|s| (*s).to_owned())
+            .collect()
+    };
+    for fault in &faults {
+        let missing: Vec<String> = subset(*fault)
+            .into_iter()
+            .filter(|t| !catalog.contains(t))
+            .collect();
+        if !missing.is_empty() {
+            return Err(format!(
+                "fault {}: tests not in the catalog: {}",
+                fault.name(),
+                missing.join(", ")
+            ));
+        }
+    }
+    let selected = |names: Option<BTreeSet<String>>| -> Vec<String> {
+        match names {
+            None => Vec::new(),
+            Some(keep) => catalog
+                .iter()
+                .filter(|t| !keep.contains(*t))
+                .cloned()
+                .collect(),
+        }
+    };
+    let report_dir = args
+        .report_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("gwl4-reports"));
+    let runs_dir = report_dir.join("selftest");
+    let clean_tests = (!args.full).then(|| faults.iter().flat_map(|f| subset(*f)).collect());
+    println!("gwl4 self-test: clean reference gateway");
+    let clean = run_once(&gwl4, "clean", None, &selected(clean_tests), &runs_dir)?;
+    let mut rows = Vec::new();
+    for fault in &faults {
+        let name = fault.name();
+        println!("gwl4 self-test: fault {name}");
+        let tests = (!args.full).then(|| subset(*fault));
+        let run = run_once(&gwl4, &name, Some(&name), &selected(tests), &runs_dir)?;
+        let expected = expected_catcher(*fault);
+        rows.push(FaultRow {
+            fault: name,
+            expected_catcher: expected.to_owned(),
+            caught_by_expected: run.failed.iter().any(|t| t == expected),
+            run,
+        });
+    }
+    let clean_ok = clean.exit_code == Some(i32::from(exit::SUCCESS)) && clean.failed.is_empty();
+    let report = SelfTestReport {
+        passed: clean_ok && rows.iter().all(|r| r.caught_by_expected),
+        full: args.full,
+        clean,
+        faults: rows,
+    };
+    print!("{}", table(&report));
+    write_reports(&report, &report_dir)?;
+    Ok(report)
+}
+
+/// Runs gwl4 once, skipping `skip`, against the reference gateway with
+/// `fault` on (if any); its reports go to `runs_dir/<name>/`.
+fn run_once(
+    gwl4: &Path,
+    name: &str,
+    fault: Option<&str>,
+    skip: &[String],
+    runs_dir: &Path,
+) -> Result<RunOutcome, String> {
+    let dir = runs_dir.join(name);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let log_path = dir.join("gwl4.log");
+    let log =
+        std::fs::File::create(&log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
+    let log2 = log
+        .try_clone()
+        .map_err(|e| format!("{}: {e}", log_path.display()))?;
+    let mut command = Command::new(gwl4);
+    command.arg("--report-dir").arg(&dir).arg("--exact");
+    for test in skip {
+        command.arg("--skip").arg(test);
+    }
+    if let Some(fault) = fault {
+        command.arg("--gateway-command").arg(format!(
+            "{} reference-gateway standalone --fault {fault}",
+            gwl4.display()
+        ));
+    }
+    let status = command
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(log2)
+        .status()
+        .map_err(|e| format!("cannot run {}: {e}", gwl4.display()))?;
+    let json = dir.join("report.json");
+    let record = reports::read_json(&json).map_err(|e| {
+        format!(
+            "run {name} (exit {:?}) wrote no readable report ({e}); see {}",
+            status.code(),
+            log_path.display()
+        )
+    })?;
+    let failed = record
+        .tests
+        .iter()
+        .filter(|t| t.kind().is_failure())
+        .map(|t| t.info.name.clone())
+        .collect();
+    let tests_run = record
+        .tests
+        .iter()
+        .filter(|t| t.kind().is_failure() || t.kind() == reports::ResultKind::Passed)
+        .count();
+    Ok(RunOutcome {
+        name: name.to_owned(),
+        exit_code: status.code(),
+        tests_run,
+        failed,
+        report_dir: dir,
+    })
+}
+
+/// The matrix as a text table.
+pub fn table(report: &SelfTestReport) -> String {
+    let mut out = String::new();
+    let clean = &report.clean;
+    let _ = writeln!(out, "\ngwl4 self-test");
+    let _ = writeln!(
+        out,
+        "  clean reference gateway: {} tests run, {} failed{}",
+        clean.tests_run,
+        clean.failed.len(),
+        if clean.failed.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", clean.failed.join(", "))
+        }
+    );
+    let width = report
+        .faults
+        .iter()
+        .map(|r| r.fault.len())
+        .max()
+        .unwrap_or(5)
+        .max(5);
+    let _ = writeln!(
+        out,
+        "  {:<width$}  {:<8}  {:<42}  caught by",
+        "fault", "expected", "expected catcher"
+    );
+    for row in &report.faults {
+        let _ = writeln!(
+            out,
+            "  {:<width$}  {:<8}  {:<42}  {}",
+            row.fault,
+            if row.caught_by_expected {
+                "caught"
+            } else {
+                "MISSED"
+            },
+            row.expected_catcher,
+            if row.run.failed.is_empty() {
+                "nothing".to_owned()
+            } else {
+                row.run.failed.join(", ")
+            }
+        );
+    }
+    let _ = writeln!(
+        out,
+        "  self-test {}",
+        if report.passed { "passed" } else { "FAILED" }
+    );
+    out
+}
+
+fn write_reports(report: &SelfTestReport, dir: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let json = dir.join("selftest.json");
+    let text = serde_json::to_string_pretty(report).map_err(|e| e.to_string())?;
+    std::fs::write(&json, text + "\n").map_err(|e| format!("{}: {e}", json.display()))?;
+    let html = dir.join("selftest.html");
+    std::fs::write(&html, html_page(report)).map_err(|e| format!("{}: {e}", html.display()))?;
+    println!("wrote {}", json.display());
+    println!("wrote {}", html.display());
+    Ok(())
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// The matrix as one self-contained HTML page (inline CSS, no scripts).
+pub fn html_page(report: &SelfTestReport) -> String {
+    let mut rows = String::new();
+    for row in &report.faults {
+        let caught = if row.run.failed.is_empty() {
+            "<em>nothing</em>".to_owned()
+        } else {
+            row.run
+                .failed
+                .iter()
+                .map(|t| {
+                    if *t == row.expected_catcher {
+                        format!("<strong>{}</strong>", escape(t))
+                    } else {
+                        escape(t)
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("<br>")
+        };
+        let _ = write!(
+            rows,
+            "<tr class=\"{}\"><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+            if row.caught_by_expected { "ok" } else { "bad" },
+            escape(&row.fault),
+            escape(&row.expected_catcher),
+            if row.caught_by_expected {
+                "caught"
+            } else {
+                "MISSED"
+            },
+            row.run.tests_run,
+            caught
+        );
+    }
+    let clean = &report.clean;
+    let clean_text = if clean.failed.is_empty() {
+        format!("passed all {} tests it ran", clean.tests_run)
+    } else {
+        format!(
+            "FAILED {} of {} tests: {}",
+            clean.failed.len(),
+            clean.tests_run,
+            escape(&clean.failed.join(", "))
+        )
+    };
+    format!(
+        r#"<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>gwl4 self-test</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2em; color: #222; }}
+table {{ border-collapse: collapse; }}
+th, td {{ border: 1px solid #ccc; padding: .3em .6em; text-align: left; vertical-align: top; }}
+th {{ background: #f3f3f3; }}
+tr.ok td:nth-child(3) {{ color: #1a7f37; font-weight: bold; }}
+tr.bad td {{ background: #fdecea; }}
+tr.bad td:nth-child(3) {{ color: #b3261e; font-weight: bold; }}
+.verdict {{ font-size: 1.2em; font-weight: bold; }}
+</style></head><body>
+<h1>gwl4 self-test</h1>
+<p class="verdict">Self-test {verdict}.</p>
+<p>Clean reference gateway: {clean_text}. Scope: {scope}.</p>
+<p>Each row: the reference gateway with one deliberate bug (<code>--fault NAME</code>), the test written to catch it, and every test that failed against it (the expected catcher in bold).</p>
+<table>
+<tr><th>fault</th><th>expected catcher</th><th>verdict</th><th>tests run</th><th>caught by</th></tr>
+{rows}</table>
+</body></html>
+"#,
+        verdict = if report.passed { "passed" } else { "FAILED" },
+        scope = if report.full {
+            "the whole catalog in every run"
+        } else {
+            "each fault's expected catcher and related tests"
+        },
+    )
+}
