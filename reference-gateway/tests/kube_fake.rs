@@ -2,7 +2,6 @@
 //! server without watches): everything is listed once into `Objects` and
 //! run through `KubeProvider::reload`, the same path a watch event takes.
 
-use std::borrow::Cow;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,7 +28,9 @@ use serde_json::{Value, json};
 /// kube-fake-client 0.3 registers every custom resource as namespaced, so
 /// the cluster-scoped GatewayClass is stored under a stand-in namespace:
 /// this layer rewrites single-object GatewayClass paths to it (lists, which
-/// span namespaces, pass unchanged).
+/// span namespaces, pass unchanged). It also cannot list Namespaces
+/// (`/api/v1/namespaces` is an "Invalid path" to it): that list is answered
+/// empty here, and no scenario below depends on namespace labels.
 #[derive(Clone)]
 struct ClusterScopedClasses(kube::Client);
 
@@ -49,6 +50,11 @@ impl tower::Service<http::Request<kube::client::Body>> for ClusterScopedClasses 
 
     fn call(&mut self, mut req: http::Request<kube::client::Body>) -> Self::Future {
         let path = req.uri().path().to_string();
+        if path == "/api/v1/namespaces" && req.method() == http::Method::GET {
+            let body = br#"{"apiVersion":"v1","kind":"NamespaceList","metadata":{},"items":[]}"#;
+            let response = http::Response::new(kube::client::Body::from(body.to_vec()));
+            return Box::pin(async move { Ok(response) });
+        }
         if let Some(rest) = path.strip_prefix(CLASSES)
             && (!rest.is_empty() || req.method() == http::Method::POST)
         {
@@ -114,7 +120,10 @@ fn api(client: &kube::Client, kind: GatewayKind, namespace: Option<&str>) -> Api
     }
 }
 
-fn provider(client: &kube::Client, addressing: Addressing) -> (KubeProvider, Arc<Admin>) {
+fn new_provider(
+    client: &kube::Client,
+    addressing: Addressing,
+) -> (KubeProvider, Arc<Admin>, Arc<DataPlane>) {
     let admin = Arc::new(Admin::new(Registry::default()));
     let data_plane = Arc::new(DataPlane::new(Options::default(), Metrics::default()));
     let options = KubeOptions {
@@ -125,11 +134,11 @@ fn provider(client: &kube::Client, addressing: Addressing) -> (KubeProvider, Arc
         client.clone(),
         ServedVersions::default(),
         options,
-        data_plane,
+        data_plane.clone(),
         admin.clone(),
         ReloadMetrics::default(),
     );
-    (provider, admin)
+    (provider, admin, data_plane)
 }
 
 fn bind(address: &str) -> Addressing {
@@ -183,10 +192,6 @@ kind: Service
 metadata: {{name: echo, namespace: app}}
 spec:
   ports: [{{name: tcp, port: 5000, protocol: TCP}}]
----
-apiVersion: v1
-kind: Namespace
-metadata: {{name: app}}
 "#
     )
 }
@@ -227,7 +232,7 @@ fn condition<'a>(conditions: &'a Value, type_: &str) -> &'a Value {
 async fn route_status_keeps_another_controllers_parent_entry() {
     let client = fake(&cluster("ours", 9000)).await;
     write_other_parent(&client).await;
-    let (mut provider, _) = provider(&client, bind("127.0.9.1"));
+    let (mut provider, _, _) = new_provider(&client, bind("127.0.9.1"));
     reload(&mut provider, &client).await;
 
     let status = status_of(&client, GatewayKind::TcpRoute, Some("app"), "route").await;
@@ -247,7 +252,7 @@ async fn route_status_keeps_another_controllers_parent_entry() {
 async fn unchanged_status_is_not_rewritten() {
     let client = fake(&cluster("ours", 9000)).await;
     write_other_parent(&client).await;
-    let (mut provider, admin) = provider(&client, bind("127.0.9.2"));
+    let (mut provider, admin, data_plane) = new_provider(&client, bind("127.0.9.2"));
     reload(&mut provider, &client).await;
     let versions = |client: kube::Client| async move {
         let objects = Objects::list(&client, &ServedVersions::default()).await.unwrap();
@@ -259,8 +264,10 @@ async fn unchanged_status_is_not_rewritten() {
     };
     let before = versions(client.clone()).await;
 
-    // A fresh provider (no memory of the first) finds nothing to write.
-    let (mut again, _) = provider(&client, bind("127.0.9.2"));
+    // A fresh provider (no memory of the first) finds nothing to write
+    // (once the first has released its listener sockets).
+    data_plane.shutdown(Duration::ZERO).await;
+    let (mut again, _, _) = new_provider(&client, bind("127.0.9.2"));
     reload(&mut again, &client).await;
     assert_eq!(versions(client.clone()).await, before);
 
@@ -282,7 +289,7 @@ async fn unchanged_status_is_not_rewritten() {
 #[tokio::test]
 async fn our_gateway_class_is_accepted_with_supported_features() {
     let client = fake(&cluster("ours", 9000)).await;
-    let (mut provider, _) = provider(&client, bind("127.0.9.3"));
+    let (mut provider, _, _) = new_provider(&client, bind("127.0.9.3"));
     reload(&mut provider, &client).await;
 
     let status = status_of(&client, GatewayKind::GatewayClass, None, "ours").await;
@@ -304,7 +311,7 @@ async fn our_gateway_class_is_accepted_with_supported_features() {
 #[tokio::test]
 async fn gateway_reports_its_bind_address() {
     let client = fake(&cluster("ours", 9000)).await;
-    let (mut provider, _) = provider(&client, bind("127.0.9.4"));
+    let (mut provider, _, _) = new_provider(&client, bind("127.0.9.4"));
     reload(&mut provider, &client).await;
 
     let status = status_of(&client, GatewayKind::Gateway, Some("app"), "gw").await;
@@ -344,7 +351,7 @@ status: {loadBalancer: {ingress: [{ip: 203.0.113.7}]}}
         bind_address: "127.0.9.5".parse().unwrap(),
         service: Some(("gwl4-system".into(), "reference-gateway".into())),
     };
-    let (mut provider, _) = provider(&client, addressing);
+    let (mut provider, _, _) = new_provider(&client, addressing);
     reload(&mut provider, &client).await;
     let status = status_of(&client, GatewayKind::Gateway, Some("app"), "gw").await;
     assert_eq!(
@@ -358,7 +365,7 @@ status: {loadBalancer: {ingress: [{ip: 203.0.113.7}]}}
 async fn detached_route_loses_only_our_parent_entry() {
     let client = fake(&cluster("ours", 9000)).await;
     write_other_parent(&client).await;
-    let (mut provider, _) = provider(&client, bind("127.0.9.6"));
+    let (mut provider, _, _) = new_provider(&client, bind("127.0.9.6"));
     reload(&mut provider, &client).await;
     // The route now names only the other controller's Gateway.
     let patch = json!({"spec": {"parentRefs": [{"name": "elsewhere"}]}});
