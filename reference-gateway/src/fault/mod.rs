@@ -9,8 +9,8 @@
 //!   snapshot pre-processing and config/status post-processing, in
 //!   [`snapshot`] and [`config`] (the faults that need memory across
 //!   reloads keep it in [`FaultState`]);
-//! - [`FaultState::before_reload`] (the file provider's reload loop):
-//!   `slow-convergence`;
+//! - [`FaultState::apply`] (the file provider's data-plane apply):
+//!   `slow-convergence` applies changed configs late, after their status;
 //! - [`dataplane`]: the three faults that only the data plane can show
 //!   (`udp-per-packet`, `udp-reply-from-backend-socket`,
 //!   `reject-by-accept-close`), each one `if faults.contains(..)` in
@@ -23,9 +23,11 @@ pub mod config;
 pub mod dataplane;
 pub mod snapshot;
 
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use crate::config::Config;
+use crate::dataplane::{BindFailures, DataPlane};
 use crate::model::Snapshot;
 use crate::translate::{Translation, translate};
 
@@ -87,9 +89,10 @@ pub enum Fault {
     /// A deleted route keeps serving new connections: blixt and Contour
     /// e2e assert teardown on deletion because implementations missed it.
     RouteDeletionKeepsTraffic,
-    /// Applies config changes only after longer than MaxTimeToConsistency
-    /// (`--slow-convergence-delay`): gateway-api #5039/#5121 (data plane
-    /// programmed long after status).
+    /// Applies config changes to the data plane only after longer than
+    /// MaxTimeToConsistency (`--slow-convergence-delay`), while status
+    /// already reports them: gateway-api #5039/#5121 (data plane programmed
+    /// long after status).
     SlowConvergence,
 }
 
@@ -147,6 +150,8 @@ pub struct FaultState {
 struct Memory {
     snapshot: snapshot::Memory,
     config: config::Memory,
+    /// Whether a config was applied yet (`slow-convergence` defers the others).
+    applied_once: bool,
 }
 
 impl FaultState {
@@ -172,13 +177,28 @@ impl FaultState {
         translation
     }
 
-    /// Called before each reload that a change triggered (not the first
-    /// load): `slow-convergence` waits here.
-    pub async fn before_reload(&self) {
-        if self.faults.contains(Fault::SlowConvergence) {
-            tracing::warn!(delay = ?self.slow_convergence_delay, "fault slow-convergence: delaying the reload");
-            tokio::time::sleep(self.slow_convergence_delay).await;
+    /// Applies `config` to the data plane. With `slow-convergence`, every
+    /// config after the first is applied only after the delay, in a task,
+    /// while its status is written at once (status ahead of the data
+    /// plane); no bind failures are reported for a deferred config.
+    pub fn apply(&self, data_plane: &Arc<DataPlane>, config: &Config) -> BindFailures {
+        let first = {
+            let mut memory = self.memory.lock().unwrap_or_else(PoisonError::into_inner);
+            !std::mem::replace(&mut memory.applied_once, true)
+        };
+        if first || !self.faults.contains(Fault::SlowConvergence) {
+            return data_plane.apply(config);
         }
+        let (data_plane, config, delay) = (
+            data_plane.clone(),
+            config.clone(),
+            self.slow_convergence_delay,
+        );
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            let _ = data_plane.apply(&config);
+        });
+        BindFailures::new()
     }
 }
 

@@ -37,9 +37,9 @@ use super::status_files::{StatusDir, is_hidden};
 use crate::admin::{Admin, Report};
 use crate::config::{ListenerKey, Protocol};
 use crate::dataplane::DataPlane;
+use crate::fault::{FaultState, Faults};
 use crate::model::Snapshot;
 use crate::status::{StatusDocument, stamp};
-use crate::fault::{FaultState, Faults};
 use crate::translate::Translation;
 
 /// Where the provider reads and writes.
@@ -161,7 +161,6 @@ impl FileProvider {
                     () = tokio::time::sleep(self.options.debounce) => break,
                 }
             }
-            self.faults.before_reload().await;
             self.reload()?;
         }
     }
@@ -225,7 +224,7 @@ impl FileProvider {
         // of rounds is plenty (every failing key is added once).
         for _ in 0..8 {
             let translation = self.faults.translate(&snapshot);
-            let failed = self.data_plane.apply(&translation.config);
+            let failed = self.faults.apply(&self.data_plane, &translation.config);
             if failed.is_empty() {
                 return (translation, failures);
             }
@@ -235,7 +234,7 @@ impl FileProvider {
             }
         }
         let translation = self.faults.translate(&snapshot);
-        let _ = self.data_plane.apply(&translation.config);
+        let _ = self.faults.apply(&self.data_plane, &translation.config);
         (translation, failures)
     }
 
