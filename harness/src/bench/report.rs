@@ -186,10 +186,11 @@ impl BenchReport {
         let mut ratios = Vec::new();
         let mut add = |metric: &str, d: Option<f64>, g: Option<f64>, higher: bool| {
             if let (Some(direct), Some(gateway)) = (d, g) {
-                let ratio = if direct > 0.0 {
-                    gateway / direct
-                } else {
-                    f64::NAN
+                // 0 / 0 (no loss on either path) is parity, not undefined.
+                let ratio = match (direct > 0.0, gateway > 0.0) {
+                    (true, _) => gateway / direct,
+                    (false, false) => 1.0,
+                    (false, true) => f64::INFINITY,
                 };
                 ratios.push(Ratio {
                     metric: metric.to_string(),

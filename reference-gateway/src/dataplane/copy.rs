@@ -1,18 +1,40 @@
 //! Moving bytes between the client and the backend connection.
 //!
-//! On Linux, `splice(2)` through a pipe per direction (`tokio-splice2`)
-//! moves bytes without copying them into user space. Each spliced
-//! connection costs four more file descriptors (two pipes), so splicing is
-//! rationed by a budget derived from the open-files limit; connections over
-//! budget, or whose pipes cannot be created, use a buffered copy instead.
-//! Both paths propagate half-close: EOF read on one side becomes a write
-//! shutdown (FIN) on the other, and the connection ends when both
-//! directions have.
+//! Every connection starts on a **buffered copy** that owns no buffer while
+//! the peer keeps up: it reads into one buffer per worker thread and writes
+//! straight on, keeping bytes of its own only when the writer is full (then
+//! exactly those bytes). Short exchanges (a request and a reply, an idle
+//! connection) therefore cost no pipes, no per-connection buffers and one
+//! system call per read and write.
+//!
+//! On Linux, once a direction reads a bulk chunk ([`BULK`] bytes or more
+//! in one read), the connection switches to `splice(2)` through a pipe per
+//! direction (`tokio-splice2`), which moves bytes without copying them into
+//! user space (HAProxy's `splice-auto` does the same). Each spliced
+//! connection costs four more file descriptors, so splicing is rationed by
+//! a budget derived from the open-files limit; connections over budget, or
+//! whose pipes cannot be created, stay on the buffered copy. Both paths
+//! propagate half-close: EOF read on one side becomes a write shutdown
+//! (FIN) on the other, and the connection ends when both directions have.
+//! A connection that has already half-closed stays buffered.
 
+use std::cell::RefCell;
+use std::io;
 use std::sync::Arc;
 
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
+use tokio::net::tcp::{ReadHalf, WriteHalf};
 use tokio::sync::Semaphore;
+
+/// Size of the per-thread read buffer of the buffered copy.
+const READ_BUFFER: usize = 64 * 1024;
+
+thread_local! {
+    /// The buffered copy's read buffer on this worker thread. Borrowed only
+    /// inside synchronous code, never across an `.await`.
+    static READ: RefCell<Box<[u8]>> = RefCell::new(vec![0; READ_BUFFER].into_boxed_slice());
+}
 
 /// Bytes moved in each direction, and the error that ended the copy, if any.
 #[derive(Debug, Default)]
@@ -47,35 +69,171 @@ impl SpliceBudget {
     }
 }
 
+/// A single read at least this large means bulk transfer: switch to splice.
+pub(crate) const BULK: usize = 16 * 1024;
+
 /// Copies both ways until both directions have ended or one fails.
 pub(crate) async fn bidirectional(
     client: &mut TcpStream,
     backend: &mut TcpStream,
     budget: &SpliceBudget,
 ) -> Moved {
-    if cfg!(target_os = "linux")
-        && let Ok(_permit) = budget.0.try_acquire()
-        // Err means the pipes could not be created (e.g. out of
-        // descriptors) before any byte moved: fall back to copying.
-        && let Ok(result) = tokio_splice2::copy_bidirectional(client, backend).await
-    {
-        return Moved {
-            upstream: result.tx as u64,
-            downstream: result.rx as u64,
-            spliced: true,
-            error: result.error,
+    let mut up = Half::default();
+    let mut down = Half::default();
+    let mut allow_splice = cfg!(target_os = "linux");
+    loop {
+        let bulk = {
+            let (client_read, mut client_write) = client.split();
+            let (backend_read, mut backend_write) = backend.split();
+            let run = async {
+                let bulk = both_ways(
+                    (&client_read, &mut backend_write, &mut up),
+                    (&backend_read, &mut client_write, &mut down),
+                    allow_splice,
+                )
+                .await?;
+                if bulk {
+                    // Bytes a cancelled direction had read go out first.
+                    flush(&mut backend_write, &mut up).await?;
+                    flush(&mut client_write, &mut down).await?;
+                }
+                io::Result::Ok(bulk)
+            };
+            match run.await {
+                Ok(bulk) => bulk,
+                Err(error) => return moved(&up, &down, false, Some(error)),
+            }
         };
+        if !bulk {
+            return moved(&up, &down, false, None);
+        }
+        allow_splice = false;
+        if up.ended || down.ended {
+            continue;
+        }
+        let Ok(_permit) = budget.0.try_acquire() else {
+            continue;
+        };
+        // Err means the pipes could not be created (e.g. out of
+        // descriptors) before any byte moved: go on copying.
+        if let Ok(result) = tokio_splice2::copy_bidirectional(client, backend).await {
+            up.moved += result.tx as u64;
+            down.moved += result.rx as u64;
+            return moved(&up, &down, true, result.error);
+        }
     }
-    match tokio::io::copy_bidirectional_with_sizes(client, backend, 16 * 1024, 16 * 1024).await {
-        Ok((upstream, downstream)) => Moved {
-            upstream,
-            downstream,
-            spliced: false,
-            error: None,
-        },
-        Err(error) => Moved {
-            error: Some(error),
-            ..Moved::default()
-        },
+}
+
+fn moved(up: &Half, down: &Half, spliced: bool, error: Option<io::Error>) -> Moved {
+    Moved {
+        upstream: up.moved,
+        downstream: down.moved,
+        spliced,
+        error,
+    }
+}
+
+/// One direction's state on the buffered copy; outlives a cancelled
+/// [`one_way`] so no byte is lost when the connection switches to splice.
+#[derive(Debug, Default)]
+struct Half {
+    /// Read but not yet written: empty (and unallocated) unless the writer
+    /// pushed back.
+    pending: Vec<u8>,
+    moved: u64,
+    /// EOF seen and passed on.
+    ended: bool,
+    /// A bulk read was seen.
+    bulk: bool,
+}
+
+type Way<'a, 'b> = (&'a ReadHalf<'b>, &'a mut WriteHalf<'b>, &'a mut Half);
+
+/// Runs both directions until both have ended (`false`) or, with
+/// `allow_splice`, one has seen bulk (`true`; the other is cancelled at a
+/// point where its state is in its [`Half`]).
+async fn both_ways(a: Way<'_, '_>, b: Way<'_, '_>, allow_splice: bool) -> io::Result<bool> {
+    let (mut a_done, mut b_done) = (a.2.ended, b.2.ended);
+    let fa = one_way(a.0, a.1, a.2, allow_splice);
+    let fb = one_way(b.0, b.1, b.2, allow_splice);
+    tokio::pin!(fa, fb);
+    while !(a_done && b_done) {
+        let bulk = tokio::select! {
+            r = &mut fa, if !a_done => { a_done = true; r? }
+            r = &mut fb, if !b_done => { b_done = true; r? }
+        };
+        if bulk {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Writes out what a direction has pending.
+async fn flush(to: &mut WriteHalf<'_>, half: &mut Half) -> io::Result<()> {
+    to.write_all(&half.pending).await?;
+    half.pending = Vec::new();
+    Ok(())
+}
+
+/// One direction: read what is there, write it on at once; on EOF shut the
+/// writer down (half-close) and return `false`. Returns `true` at a bulk
+/// read when `allow_splice`, once everything read has been written. Every
+/// `.await` is cancel-safe: progress is recorded in `half` as it happens.
+async fn one_way(
+    from: &ReadHalf<'_>,
+    to: &mut WriteHalf<'_>,
+    half: &mut Half,
+    allow_splice: bool,
+) -> io::Result<bool> {
+    if half.ended {
+        return Ok(false);
+    }
+    loop {
+        while !half.pending.is_empty() {
+            let n = to.write(&half.pending).await?;
+            if n == 0 {
+                return Err(io::ErrorKind::WriteZero.into());
+            }
+            half.pending.drain(..n);
+        }
+        if half.pending.capacity() > 0 {
+            // Release a backpressure buffer once it is written out.
+            half.pending = Vec::new();
+        }
+        if allow_splice && half.bulk {
+            return Ok(true);
+        }
+        from.readable().await?;
+        let read = READ.with_borrow_mut(|buf| -> io::Result<Option<usize>> {
+            let n = match from.try_read(buf) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+                Err(e) => return Err(e),
+            };
+            let mut written = 0;
+            while written < n {
+                match to.try_write(&buf[written..n]) {
+                    Ok(k) => written += k,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) => return Err(e),
+                }
+            }
+            half.pending.extend_from_slice(&buf[written..n]);
+            Ok(Some(n))
+        })?;
+        match read {
+            // Spurious readiness.
+            None => {}
+            Some(0) => {
+                to.shutdown().await?;
+                half.ended = true;
+                return Ok(false);
+            }
+            Some(n) => {
+                half.moved += n as u64;
+                half.bulk |= n >= BULK;
+            }
+        }
     }
 }
