@@ -214,7 +214,12 @@ async fn write_other_parent(client: &kube::Client) {
         .unwrap();
 }
 
-async fn status_of(client: &kube::Client, kind: GatewayKind, ns: Option<&str>, name: &str) -> Value {
+async fn status_of(
+    client: &kube::Client,
+    kind: GatewayKind,
+    ns: Option<&str>,
+    name: &str,
+) -> Value {
     let object = api(client, kind, ns).get(name).await.unwrap();
     object.data.get("status").cloned().unwrap_or(Value::Null)
 }
@@ -238,14 +243,20 @@ async fn route_status_keeps_another_controllers_parent_entry() {
     let status = status_of(&client, GatewayKind::TcpRoute, Some("app"), "route").await;
     let parents = status["parents"].as_array().unwrap();
     assert_eq!(parents.len(), 2, "{status:#}");
-    assert!(parents.contains(&other_parent()), "theirs is untouched: {status:#}");
+    assert!(
+        parents.contains(&other_parent()),
+        "theirs is untouched: {status:#}"
+    );
     let ours = parents
         .iter()
         .find(|p| p["controllerName"] == CONTROLLER_NAME)
         .expect("our entry");
     assert_eq!(ours["parentRef"]["name"], "gw");
     assert_eq!(condition(&ours["conditions"], "Accepted")["status"], "True");
-    assert_eq!(condition(&ours["conditions"], "ResolvedRefs")["status"], "True");
+    assert_eq!(
+        condition(&ours["conditions"], "ResolvedRefs")["status"],
+        "True"
+    );
 }
 
 #[tokio::test]
@@ -255,11 +266,19 @@ async fn unchanged_status_is_not_rewritten() {
     let (mut provider, admin, data_plane) = new_provider(&client, bind("127.0.9.2"));
     reload(&mut provider, &client).await;
     let versions = |client: kube::Client| async move {
-        let objects = Objects::list(&client, &ServedVersions::default()).await.unwrap();
+        let objects = Objects::list(&client, &ServedVersions::default())
+            .await
+            .unwrap();
         objects
             .gateway
             .iter()
-            .map(|(k, o)| (k.kind(), o.metadata.name.clone(), o.metadata.resource_version.clone()))
+            .map(|(k, o)| {
+                (
+                    k.kind(),
+                    o.metadata.name.clone(),
+                    o.metadata.resource_version.clone(),
+                )
+            })
             .collect::<Vec<_>>()
     };
     let before = versions(client.clone()).await;
@@ -305,7 +324,11 @@ async fn our_gateway_class_is_accepted_with_supported_features() {
         .collect();
     assert_eq!(features, SUPPORTED_FEATURES);
     let theirs = status_of(&client, GatewayKind::GatewayClass, None, "not-ours").await;
-    assert_eq!(theirs, Value::Null, "another controller's class is left alone");
+    assert_eq!(
+        theirs,
+        Value::Null,
+        "another controller's class is left alone"
+    );
 }
 
 #[tokio::test]
@@ -320,10 +343,16 @@ async fn gateway_reports_its_bind_address() {
         json!([{"type": "IPAddress", "value": "127.0.9.4"}]),
         "{status:#}"
     );
-    assert_eq!(condition(&status["conditions"], "Programmed")["status"], "True");
+    assert_eq!(
+        condition(&status["conditions"], "Programmed")["status"],
+        "True"
+    );
     assert_eq!(status["listeners"][0]["attachedRoutes"], 1);
     // The field manager is ours (the fake records managed fields on apply).
-    let object = api(&client, GatewayKind::Gateway, Some("app")).get("gw").await.unwrap();
+    let object = api(&client, GatewayKind::Gateway, Some("app"))
+        .get("gw")
+        .await
+        .unwrap();
     let managers: Vec<_> = object
         .metadata
         .managed_fields

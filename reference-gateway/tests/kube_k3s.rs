@@ -75,7 +75,10 @@ where
         if let Some(value) = check().await {
             return value;
         }
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
@@ -111,9 +114,13 @@ async fn apply(client: &kube::Client, object: Value) {
         Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
         None => Api::all_with(client.clone(), &resource),
     };
-    api.patch(&name, &PatchParams::apply("gwl4-test").force(), &Patch::Apply(&object))
-        .await
-        .unwrap_or_else(|e| panic!("applying {kind} {name}: {e}"));
+    api.patch(
+        &name,
+        &PatchParams::apply("gwl4-test").force(),
+        &Patch::Apply(&object),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("applying {kind} {name}: {e}"));
 }
 
 fn condition<'a>(conditions: &'a Value, type_: &str) -> Option<&'a Value> {
@@ -151,7 +158,11 @@ async fn controller_writes_status_on_k3s() {
     for crd in crds() {
         let name = crd.metadata.name.clone().unwrap();
         crd_api
-            .patch(&name, &PatchParams::apply("gwl4-test").force(), &Patch::Apply(&crd))
+            .patch(
+                &name,
+                &PatchParams::apply("gwl4-test").force(),
+                &Patch::Apply(&crd),
+            )
             .await
             .unwrap();
         wait_established(&client, &name).await;
@@ -161,7 +172,12 @@ async fn controller_writes_status_on_k3s() {
     let mut gateway = tokio::process::Command::new(env!("CARGO_BIN_EXE_reference-gateway"))
         .args(["kube", "--kubeconfig"])
         .arg(&kubeconfig_path)
-        .args(["--address-source", "127.0.9.50", "--admin-address", "127.0.0.1:0"])
+        .args([
+            "--address-source",
+            "127.0.9.50",
+            "--admin-address",
+            "127.0.0.1:0",
+        ])
         .stdout(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
@@ -194,8 +210,11 @@ async fn controller_writes_status_on_k3s() {
         apply(&client, object).await;
     }
     // Another controller's entry on the TCPRoute, which ours must keep.
-    let tcp_routes: Api<DynamicObject> =
-        Api::namespaced_with(client.clone(), "app", &resource("TCPRoute", "v1alpha2", "tcproutes"));
+    let tcp_routes: Api<DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        "app",
+        &resource("TCPRoute", "v1alpha2", "tcproutes"),
+    );
     let theirs = json!({
         "controllerName": OTHER_CONTROLLER,
         "parentRef": {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "elsewhere"},
@@ -214,29 +233,43 @@ async fn controller_writes_status_on_k3s() {
         .patch_status(
             "tcp",
             &PatchParams::default(),
-            &Patch::Merge(json!({"metadata": {"resourceVersion": live.metadata.resource_version},
-                                 "status": {"parents": parents}})),
+            &Patch::Merge(
+                json!({"metadata": {"resourceVersion": live.metadata.resource_version},
+                                 "status": {"parents": parents}}),
+            ),
         )
         .await
         .unwrap();
 
-    let classes: Api<DynamicObject> =
-        Api::all_with(client.clone(), &resource("GatewayClass", "v1", "gatewayclasses"));
+    let classes: Api<DynamicObject> = Api::all_with(
+        client.clone(),
+        &resource("GatewayClass", "v1", "gatewayclasses"),
+    );
     let class = poll("GatewayClass Accepted", || async {
         let s = status(&classes, "gwl4").await?;
         (condition(&s["conditions"], "Accepted")?["status"] == "True").then_some(s)
     })
     .await;
-    assert!(class["supportedFeatures"].as_array().is_some_and(|f| f.contains(&json!({"name": "TCPRoute"}))));
+    assert!(
+        class["supportedFeatures"]
+            .as_array()
+            .is_some_and(|f| f.contains(&json!({"name": "TCPRoute"})))
+    );
 
-    let gateways: Api<DynamicObject> =
-        Api::namespaced_with(client.clone(), "app", &resource("Gateway", "v1", "gateways"));
+    let gateways: Api<DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        "app",
+        &resource("Gateway", "v1", "gateways"),
+    );
     let gw = poll("Gateway Programmed", || async {
         let s = status(&gateways, "gw").await?;
         (condition(&s["conditions"], "Programmed")?["status"] == "True").then_some(s)
     })
     .await;
-    assert_eq!(gw["addresses"], json!([{"type": "IPAddress", "value": "127.0.9.50"}]));
+    assert_eq!(
+        gw["addresses"],
+        json!([{"type": "IPAddress", "value": "127.0.9.50"}])
+    );
     let attached = poll("both routes attached", || async {
         let s = status(&gateways, "gw").await?;
         let counts: Vec<i64> = s["listeners"]
@@ -263,8 +296,11 @@ async fn controller_writes_status_on_k3s() {
         route["parents"].as_array().unwrap().contains(&theirs),
         "the other controller's entry is kept: {route:#}"
     );
-    let udp_routes: Api<DynamicObject> =
-        Api::namespaced_with(client.clone(), "app", &resource("UDPRoute", "v1alpha2", "udproutes"));
+    let udp_routes: Api<DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        "app",
+        &resource("UDPRoute", "v1alpha2", "udproutes"),
+    );
     poll("UDPRoute Accepted", || async {
         let s = status(&udp_routes, "udp").await?;
         let ours = s["parents"].as_array()?.first()?.clone();

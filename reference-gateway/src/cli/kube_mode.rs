@@ -82,7 +82,12 @@ mod tests {
 
     #[test]
     fn parses_the_manifest_args() {
-        let args = Args::parse_from(["reference-gateway", "kube", "--admin-address", "0.0.0.0:9901"]);
+        let args = Args::parse_from([
+            "reference-gateway",
+            "kube",
+            "--admin-address",
+            "0.0.0.0:9901",
+        ]);
         let Command::Kube(a) = args.command else {
             panic!("not kube");
         };

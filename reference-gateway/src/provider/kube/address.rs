@@ -44,9 +44,10 @@ impl FromStr for AddressSource {
         match s {
             "node" => Ok(AddressSource::Node),
             "service" => Ok(AddressSource::Service),
-            other => other.parse().map(AddressSource::Literal).map_err(|_| {
-                format!("{other:?} is not `node`, `service` or an IP address")
-            }),
+            other => other
+                .parse()
+                .map(AddressSource::Literal)
+                .map_err(|_| format!("{other:?} is not `node`, `service` or an IP address")),
         }
     }
 }
@@ -135,9 +136,14 @@ impl Addressing {
 }
 
 /// `status.loadBalancer.ingress` of the Service `namespace/name`.
-fn load_balancer_addresses(services: &[Service], namespace: &str, name: &str) -> Vec<GatewayAddress> {
+fn load_balancer_addresses(
+    services: &[Service],
+    namespace: &str,
+    name: &str,
+) -> Vec<GatewayAddress> {
     let Some(service) = services.iter().find(|s| {
-        s.metadata.namespace.as_deref() == Some(namespace) && s.metadata.name.as_deref() == Some(name)
+        s.metadata.namespace.as_deref() == Some(namespace)
+            && s.metadata.name.as_deref() == Some(name)
     }) else {
         return Vec::new();
     };
@@ -199,7 +205,8 @@ mod tests {
 
     #[test]
     fn service_source_reports_the_load_balancer_address() {
-        let a = Addressing::resolve(&AddressSource::Service, None, "gwl4-system/gw", no_env).unwrap();
+        let a =
+            Addressing::resolve(&AddressSource::Service, None, "gwl4-system/gw", no_env).unwrap();
         assert_eq!(a.bind_address, IpAddr::V4(Ipv4Addr::UNSPECIFIED));
         let service: Service = serde_json::from_value(serde_json::json!({
             "metadata": {"name": "gw", "namespace": "gwl4-system"},
@@ -221,11 +228,25 @@ mod tests {
             .unwrap(),
         ];
         a.rewrite(&mut docs, &[service]);
-        let Status::Gateway(g) = &docs[0].status else { panic!() };
-        let values: Vec<_> = g.addresses.iter().map(|a| (a.type_.as_str(), a.value.as_str())).collect();
-        assert_eq!(values, [("IPAddress", "203.0.113.4"), ("Hostname", "lb.example")]);
-        let Status::Gateway(own) = &docs[1].status else { panic!() };
-        assert_eq!(own.addresses[0].value, "10.1.1.1", "spec.addresses are kept");
+        let Status::Gateway(g) = &docs[0].status else {
+            panic!()
+        };
+        let values: Vec<_> = g
+            .addresses
+            .iter()
+            .map(|a| (a.type_.as_str(), a.value.as_str()))
+            .collect();
+        assert_eq!(
+            values,
+            [("IPAddress", "203.0.113.4"), ("Hostname", "lb.example")]
+        );
+        let Status::Gateway(own) = &docs[1].status else {
+            panic!()
+        };
+        assert_eq!(
+            own.addresses[0].value, "10.1.1.1",
+            "spec.addresses are kept"
+        );
         assert!(Addressing::resolve(&AddressSource::Service, None, "gw", no_env).is_err());
     }
 }

@@ -223,7 +223,12 @@ impl KubeProvider {
         self.metrics.count(if failed { "error" } else { "ok" });
         let elapsed = started.elapsed();
         self.metrics.duration.observe(elapsed.as_secs_f64());
-        info!(reload = self.reloads, ?elapsed, status_errors = errors.len(), "config applied");
+        info!(
+            reload = self.reloads,
+            ?elapsed,
+            status_errors = errors.len(),
+            "config applied"
+        );
         failed
     }
 
@@ -253,7 +258,11 @@ impl KubeProvider {
         let mut reported = BTreeSet::new();
         for doc in &documents {
             let kind = status::gateway_kind(doc.kind);
-            let key = (kind, doc.metadata.namespace.as_deref(), doc.metadata.name.as_str());
+            let key = (
+                kind,
+                doc.metadata.namespace.as_deref(),
+                doc.metadata.name.as_str(),
+            );
             reported.insert(key);
             let api_version = self.versions.resource(kind).api_version;
             // The store's copy decides whether a write is due; the write

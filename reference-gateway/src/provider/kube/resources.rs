@@ -123,7 +123,10 @@ impl ServedVersions {
         for kind in [GatewayKind::GatewayClass, GatewayKind::Gateway] {
             pick(kind, &[ApiVersion::V1])?;
         }
-        let routes = pick(GatewayKind::TcpRoute, &[ApiVersion::V1, ApiVersion::V1alpha2])?;
+        let routes = pick(
+            GatewayKind::TcpRoute,
+            &[ApiVersion::V1, ApiVersion::V1alpha2],
+        )?;
         pick(GatewayKind::UdpRoute, &[routes])?;
         let reference_grants = pick(
             GatewayKind::ReferenceGrant,
@@ -223,9 +226,8 @@ impl Objects {
             };
             let version = versions.version(*kind);
             let added = match kind {
-                GatewayKind::GatewayClass => {
-                    typed(value, "gateway.networking.k8s.io/v1").map(|o| snapshot.gateway_classes.push(o))
-                }
+                GatewayKind::GatewayClass => typed(value, "gateway.networking.k8s.io/v1")
+                    .map(|o| snapshot.gateway_classes.push(o)),
                 GatewayKind::Gateway => {
                     typed(value, "gateway.networking.k8s.io/v1").map(|o| snapshot.gateways.push(o))
                 }
@@ -274,7 +276,8 @@ where
 /// version the type carries (the schemas are the same).
 fn typed<T: DeserializeOwned>(mut value: Value, api_version: &str) -> Result<T, String> {
     value["apiVersion"] = Value::String(api_version.to_string());
-    serde_path_to_error::deserialize(&value).map_err(|e| format!("field `{}`: {}", e.path(), e.inner()))
+    serde_path_to_error::deserialize(&value)
+        .map_err(|e| format!("field `{}`: {}", e.path(), e.inner()))
 }
 
 /// Drops what changes on every write but never matters to translation
@@ -283,10 +286,19 @@ fn typed<T: DeserializeOwned>(mut value: Value, api_version: &str) -> Result<T, 
 /// every list by namespace and name, so the snapshot does not depend on
 /// the order a store returns objects in.
 fn strip(snapshot: &mut Snapshot) {
-    snapshot.gateway_classes.iter_mut().for_each(|o| o.status = None);
+    snapshot
+        .gateway_classes
+        .iter_mut()
+        .for_each(|o| o.status = None);
     snapshot.gateways.iter_mut().for_each(|o| o.status = None);
-    snapshot.tcp_routes.iter_mut().for_each(|o| o.object.status = None);
-    snapshot.udp_routes.iter_mut().for_each(|o| o.object.status = None);
+    snapshot
+        .tcp_routes
+        .iter_mut()
+        .for_each(|o| o.object.status = None);
+    snapshot
+        .udp_routes
+        .iter_mut()
+        .for_each(|o| o.object.status = None);
     tidy(&mut snapshot.gateway_classes, |o| &mut o.metadata);
     tidy(&mut snapshot.gateways, |o| &mut o.metadata);
     tidy(&mut snapshot.tcp_routes, |o| &mut o.object.metadata);

@@ -42,11 +42,26 @@ impl Watchers {
             gateway.push((kind, store));
         }
         let (services, writer) = reflector::store();
-        tasks.push(spawn(Api::all(client.clone()), writer, changed.clone(), "services"));
+        tasks.push(spawn(
+            Api::all(client.clone()),
+            writer,
+            changed.clone(),
+            "services",
+        ));
         let (endpoint_slices, writer) = reflector::store();
-        tasks.push(spawn(Api::all(client.clone()), writer, changed.clone(), "endpointslices"));
+        tasks.push(spawn(
+            Api::all(client.clone()),
+            writer,
+            changed.clone(),
+            "endpointslices",
+        ));
         let (namespaces, writer) = reflector::store();
-        tasks.push(spawn(Api::all(client.clone()), writer, changed, "namespaces"));
+        tasks.push(spawn(
+            Api::all(client.clone()),
+            writer,
+            changed,
+            "namespaces",
+        ));
         Watchers {
             gateway,
             services,
@@ -108,8 +123,8 @@ where
     K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
     K::DynamicType: Eq + std::hash::Hash + Clone + Send + Sync,
 {
-    let stream = reflector::reflector(writer, watcher(api, watcher::Config::default()))
-        .default_backoff();
+    let stream =
+        reflector::reflector(writer, watcher(api, watcher::Config::default())).default_backoff();
     tokio::spawn(async move {
         let mut stream = std::pin::pin!(stream);
         while let Some(event) = stream.next().await {
