@@ -7,7 +7,7 @@
 //!   the input of the data plane (Listener → Route → Backend → Endpoint).
 //! - [`admin`]: the admin HTTP API (`/healthz`, `/readyz`, `/status`,
 //!   `/metrics`).
-//! - [`cli`]: the command line (`standalone`), shared with gwl4.
+//! - [`cli`]: the command line (`standalone`, `kube`), shared with gwl4.
 //! - [`fault`]: deliberate bugs (`standalone --fault NAME`) that mirror
 //!   real implementations' bugs, for gwl4's self-test; off by default.
 //! - [`dataplane`]: the TCP and UDP proxy that serves a `Config`, swaps
@@ -16,7 +16,8 @@
 //!   Kubernetes objects, and the strict multi-document YAML parser.
 //! - [`translate`]: the pure translation, `Snapshot` → config + statuses.
 //! - [`provider`]: where objects come from and status goes; `file` is the
-//!   standalone contract (config directory in, status directory out).
+//!   standalone contract (config directory in, status directory out);
+//!   `kube` the Kubernetes controller (watchers in, status subresource out).
 //! - [`status`]: status documents (one per owned object, `kubectl get -o
 //!   yaml`-shaped), condition reasons, and `stamp` for lastTransitionTime.
 pub mod admin;
