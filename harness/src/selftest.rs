@@ -430,9 +430,9 @@ pub fn html_page(report: &SelfTestReport) -> String {
                 .collect::<Vec<_>>()
                 .join("<br>")
         };
-        let _ = write!(
+        let _ = writeln!(
             rows,
-            "<tr class=\"{}\"><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+            "<tr class=\"{}\"><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             if row.caught_by_expected { "ok" } else { "bad" },
             escape(&row.fault),
             escape(&row.expected_catcher),
