@@ -281,24 +281,12 @@ fn typed<T: DeserializeOwned>(mut value: Value, api_version: &str) -> Result<T, 
 }
 
 /// Drops what changes on every write but never matters to translation
-/// (resourceVersion, managedFields, the status of Gateway API objects), so
-/// a status write of ours does not make the next snapshot differ, and sorts
-/// every list by namespace and name, so the snapshot does not depend on
-/// the order a store returns objects in.
+/// (resourceVersion, managedFields) and sorts every list by namespace and
+/// name, so the snapshot does not depend on the order a store returns
+/// objects in. Status is kept: a status change by someone else (e.g. a
+/// write that dropped our route parent entry) must trigger a reload, which
+/// then writes ours back; our own writes cost one reload that writes nothing.
 fn strip(snapshot: &mut Snapshot) {
-    snapshot
-        .gateway_classes
-        .iter_mut()
-        .for_each(|o| o.status = None);
-    snapshot.gateways.iter_mut().for_each(|o| o.status = None);
-    snapshot
-        .tcp_routes
-        .iter_mut()
-        .for_each(|o| o.object.status = None);
-    snapshot
-        .udp_routes
-        .iter_mut()
-        .for_each(|o| o.object.status = None);
     tidy(&mut snapshot.gateway_classes, |o| &mut o.metadata);
     tidy(&mut snapshot.gateways, |o| &mut o.metadata);
     tidy(&mut snapshot.tcp_routes, |o| &mut o.object.metadata);
