@@ -12,7 +12,7 @@ use reports::{
     TestEvent, TestResult,
 };
 
-use crate::cli::{ClusterKind, Options, RunArgs};
+use crate::cli::{ClusterKind, Options, RunArgs, WorkloadsKind};
 use crate::cluster::kube;
 use crate::cluster::local::{LocalCluster, LocalSettings, process};
 use crate::cluster::{Cluster, World};
@@ -155,6 +155,11 @@ pub fn run(args: RunArgs) -> u8 {
     };
     match kind {
         ClusterKind::Local => {
+            if plan.options.workloads == Some(WorkloadsKind::Cluster) {
+                return setup(
+                    "--workloads cluster needs kube mode (--gateway-class, --kubeconfig or --cluster kube); local mode always runs the echo backends itself",
+                );
+            }
             let gwl4 = match std::env::current_exe() {
                 Ok(p) => p,
                 Err(e) => return setup(format!("cannot find the gwl4 binary: {e}")),
@@ -191,6 +196,17 @@ pub fn run(args: RunArgs) -> u8 {
                 ),
             ) {
                 (Ok(namespace_labels), Ok(namespace_annotations)) => kube::KubeSettings {
+                    local_workloads: match plan.options.workloads {
+                        Some(WorkloadsKind::Local) => match std::env::current_exe() {
+                            Ok(gwl4) => Some(kube::LocalWorkloads {
+                                gwl4,
+                                echo_image: plan.echo_image.clone(),
+                                log_dir: plan.run_dir.join("echo"),
+                            }),
+                            Err(e) => return setup(format!("cannot find the gwl4 binary: {e}")),
+                        },
+                        _ => None,
+                    },
                     kubeconfig: plan.options.kubeconfig.clone(),
                     gateway_class: plan.gateway_class.clone(),
                     run_id: plan.run_id.clone(),
@@ -273,7 +289,11 @@ fn execute<C: Cluster>(rt: &tokio::runtime::Runtime, cluster: Arc<C>, plan: Plan
     // Statistics: Bonferroni over the statistical steps that will run.
     let statistical = catalog
         .iter()
-        .filter(|t| selection.missing(&t.features).is_empty() && !test.skip.contains(&t.name))
+        .filter(|t| {
+            selection.missing(&t.features).is_empty()
+                && !test.skip.contains(&t.name)
+                && cluster.cannot_hold(&manifest_values(t)).is_none()
+        })
         .flat_map(|t| t.steps.iter())
         .filter(|s| matches!(s, Step::Distribution(_) | Step::Rejection(_)))
         .count() as u32;
@@ -360,6 +380,7 @@ fn execute<C: Cluster>(rt: &tokio::runtime::Runtime, cluster: Arc<C>, plan: Plan
             let kind = spec.features.join(",");
             let spec = spec.clone();
             let missing = selection.missing(&spec.features);
+            let cannot_hold = cluster.cannot_hold(&manifest_values(&spec));
             let (cluster, settings, events, handle) = (
                 cluster.clone(),
                 settings.clone(),
@@ -380,6 +401,17 @@ fn execute<C: Cluster>(rt: &tokio::runtime::Runtime, cluster: Arc<C>, plan: Plan
                         "not supported: needs {}",
                         missing.join(", ")
                     )));
+                }
+                if let Some(reason) = &cannot_hold {
+                    let reason = format!("the cluster cannot hold this test's manifests: {reason}");
+                    events.emit(finished(
+                        &spec,
+                        TestResult::Skipped {
+                            reason: reason.clone(),
+                        },
+                        Duration::ZERO,
+                    ));
+                    return Ok(Completion::ignored_with(reason));
                 }
                 let result = handle.block_on(async {
                     let begin = tokio::time::Instant::now();
@@ -473,6 +505,11 @@ fn print_summary(record: &RunRecord, statistical: u32, alpha: f64, family_wise: 
     );
 }
 
+/// A test's manifests as written (not templated).
+fn manifest_values(spec: &TestSpec) -> Vec<serde_json::Value> {
+    spec.manifests.iter().map(|m| m.value.clone()).collect()
+}
+
 /// Ctrl-C / SIGTERM: kill every child, remove the run directory, exit 130.
 fn install_interrupt_handler(rt: &tokio::runtime::Runtime, run_dir: PathBuf) {
     rt.spawn(async move {
@@ -487,6 +524,7 @@ fn install_interrupt_handler(rt: &tokio::runtime::Runtime, run_dir: PathBuf) {
         }
         eprintln!("\ngwl4: interrupted; stopping gateways and backends");
         process::kill_all();
+        crate::cluster::local::netns::remove_all_live();
         kube::delete_all_live().await;
         let _ = std::fs::remove_dir_all(&run_dir);
         std::process::exit(i32::from(exit::INTERRUPTED));

@@ -79,6 +79,18 @@ pub enum ClusterKind {
     Kube,
 }
 
+/// Who runs the echo backends in kube mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WorkloadsKind {
+    /// The cluster: Deployments roll out as Pods, its controller writes EndpointSlices.
+    Cluster,
+    /// gwl4: one echo process per replica in its own network namespace, and
+    /// the EndpointSlices written by gwl4 (an API server without kubelet or
+    /// controllers; needs root).
+    Local,
+}
+
 /// Every layered setting. `None` means "not set here".
 #[derive(Debug, Clone, Default, Args, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -171,6 +183,11 @@ pub struct Options {
     /// Kube mode: annotations for the namespaces gwl4 creates (comma-separated key=value).
     #[arg(long, value_delimiter = ',')]
     pub namespace_annotations: Option<Vec<String>>,
+    /// Kube mode: who runs the echo backends, `cluster` (default) or `local`
+    /// (gwl4 runs them in network namespaces and writes their
+    /// EndpointSlices: for an API server with no kubelet; needs root).
+    #[arg(long, value_enum)]
+    pub workloads: Option<WorkloadsKind>,
     /// Print every step as it finishes.
     #[arg(long, short = 'v')]
     #[serde(default)]
@@ -210,7 +227,8 @@ impl Options {
             effect,
             kubeconfig,
             namespace_labels,
-            namespace_annotations
+            namespace_annotations,
+            workloads
         )
     }
 

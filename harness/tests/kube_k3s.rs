@@ -168,6 +168,7 @@ async fn kube_backend_lifecycle_on_k3s() {
         namespace_annotations: BTreeMap::new(),
         cleanup: true,
         timeouts,
+        local_workloads: None,
     };
     let cluster = KubeCluster::with_client(client.clone(), settings)
         .await

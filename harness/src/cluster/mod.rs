@@ -11,6 +11,7 @@ pub mod local;
 use std::fmt;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -114,6 +115,12 @@ pub trait Cluster: Send + Sync + 'static {
         class: &str,
         timeout: std::time::Duration,
     ) -> impl Future<Output = Result<Option<Vec<String>>, ClusterError>> + Send;
+    /// Why this cluster cannot hold a test's manifests at all (no served
+    /// API version can express them), if so; the test is then skipped with
+    /// this reason instead of failing on the API server's rejection.
+    fn cannot_hold(&self, _manifests: &[Value]) -> Option<String> {
+        None
+    }
 }
 
 /// One test's view of the cluster.
@@ -145,6 +152,13 @@ pub trait World: Send + Sync {
     ) -> impl Future<Output = Vec<SocketAddr>> + Send;
     /// Recent gateway logs and similar, for failure messages.
     fn diagnostics(&self) -> String;
+    /// Resolves when the world's objects or status may have changed, or
+    /// after `at_most`: status waits call it between reads. Local mode
+    /// wakes on the gateway's status file writes; the default just sleeps
+    /// (kube mode polls, as it has no watches).
+    fn changed(&self, at_most: Duration) -> impl Future<Output = ()> + Send {
+        tokio::time::sleep(at_most)
+    }
     /// The gateway's `/metrics` (Prometheus text), when it has an admin API.
     fn gateway_metrics(&self) -> impl Future<Output = Option<String>> + Send {
         async { None }

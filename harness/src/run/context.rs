@@ -166,7 +166,9 @@ impl<W: World> Ctx<'_, W> {
                     "{key} has no status.addresses after {timeout:?} (GatewayMustHaveAddress)"
                 ));
             }
-            tokio::time::sleep(self.run.timeouts.default_poll_interval).await;
+            self.world
+                .changed(self.run.timeouts.default_poll_interval)
+                .await;
         }
     }
 

@@ -316,6 +316,7 @@ pub fn settings() -> KubeSettings {
         namespace_annotations: BTreeMap::from([("owner".to_string(), "gwl4-tests".to_string())]),
         cleanup: true,
         timeouts,
+        local_workloads: None,
     }
 }
 

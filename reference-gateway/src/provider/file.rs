@@ -21,26 +21,22 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use k8s_openapi::jiff::Timestamp;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info};
 
-use super::ReloadMetrics;
 use super::status_files::{StatusDir, is_hidden};
+use super::{ReloadMetrics, now, translate_and_apply};
 use crate::admin::{Admin, Report};
-use crate::config::{ListenerKey, Protocol};
 use crate::dataplane::DataPlane;
 use crate::fault::{FaultState, Faults};
 use crate::model::Snapshot;
 use crate::status::{StatusDocument, stamp};
-use crate::translate::Translation;
 
 /// Where the provider reads and writes.
 #[derive(Debug, Clone)]
@@ -186,12 +182,8 @@ impl FileProvider {
                 return Ok(());
             }
         }
-        let (translation, failures) = self.apply(snapshot);
-        let now = Time(
-            Timestamp::from_second(Timestamp::now().as_second())
-                .unwrap_or_else(|_| Timestamp::now()),
-        );
-        let statuses = stamp(&self.previous, translation.statuses, &now);
+        let (translation, failures) = translate_and_apply(&self.data_plane, snapshot, &self.faults);
+        let statuses = stamp(&self.previous, translation.statuses, &now());
         self.status_dir
             .write(&statuses)
             .map_err(|source| Error::Status {
@@ -216,28 +208,6 @@ impl FileProvider {
         Ok(())
     }
 
-    /// Translates and applies, feeding bind failures back (see the module
-    /// docs). Returns the final translation and the failures by socket.
-    fn apply(&self, mut snapshot: Snapshot) -> (Translation, BTreeMap<String, String>) {
-        let mut failures = BTreeMap::new();
-        // Each round either binds everything or adds failures; a handful
-        // of rounds is plenty (every failing key is added once).
-        for _ in 0..8 {
-            let translation = self.faults.translate(&snapshot);
-            let failed = self.faults.apply(&self.data_plane, &translation.config);
-            if failed.is_empty() {
-                return (translation, failures);
-            }
-            for (key, error) in failed {
-                failures.insert(socket_name(&key), error);
-                snapshot.failed_binds.insert(key);
-            }
-        }
-        let translation = self.faults.translate(&snapshot);
-        let _ = self.faults.apply(&self.data_plane, &translation.config);
-        (translation, failures)
-    }
-
     /// Keeps the running config and reports why the new one was refused.
     fn refuse(&mut self, message: String) {
         error!(error = %message, "config refused; the last good config (if any) keeps running");
@@ -247,15 +217,6 @@ impl FileProvider {
         self.admin
             .update(|report| report.last_error = Some(message.clone()));
     }
-}
-
-/// `127.0.1.2:9000/TCP`.
-fn socket_name(key: &ListenerKey) -> String {
-    let protocol = match key.protocol {
-        Protocol::Tcp => "TCP",
-        Protocol::Udp => "UDP",
-    };
-    format!("{}/{protocol}", SocketAddr::new(key.address, key.port))
 }
 
 /// Every `*.yaml` file of `dir` (not dotfiles), by name, with its text.

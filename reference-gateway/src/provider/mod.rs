@@ -12,6 +12,7 @@ mod status_files;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
@@ -24,8 +25,9 @@ use prometheus_client::registry::Registry;
 
 use crate::config::{ListenerKey, Protocol};
 use crate::dataplane::DataPlane;
+use crate::fault::FaultState;
 use crate::model::Snapshot;
-use crate::translate::{Translation, translate};
+use crate::translate::Translation;
 
 /// Label of the reload counter.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -76,16 +78,18 @@ impl ReloadMetrics {
 /// plane cannot bind go into `snapshot.failed_binds` and the snapshot is
 /// translated again, so they get `PortUnavailable` and are left out of the
 /// config. Returns the final translation and the failures by socket.
+/// `faults` are the self-test's deliberate bugs (none: `FaultState::default()`).
 pub(crate) fn translate_and_apply(
-    data_plane: &DataPlane,
+    data_plane: &Arc<DataPlane>,
     mut snapshot: Snapshot,
+    faults: &FaultState,
 ) -> (Translation, BTreeMap<String, String>) {
     let mut failures = BTreeMap::new();
     // Each round either binds everything or adds failures; a handful of
     // rounds is plenty (every failing key is added once).
     for _ in 0..8 {
-        let translation = translate(&snapshot);
-        let failed = data_plane.apply(&translation.config);
+        let translation = faults.translate(&snapshot);
+        let failed = faults.apply(data_plane, &translation.config);
         if failed.is_empty() {
             return (translation, failures);
         }
@@ -94,8 +98,8 @@ pub(crate) fn translate_and_apply(
             snapshot.failed_binds.insert(key);
         }
     }
-    let translation = translate(&snapshot);
-    let _ = data_plane.apply(&translation.config);
+    let translation = faults.translate(&snapshot);
+    let _ = faults.apply(data_plane, &translation.config);
     (translation, failures)
 }
 

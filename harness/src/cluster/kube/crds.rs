@@ -101,6 +101,21 @@ impl Served {
         self.versions.get(kind).map(String::as_str)
     }
 
+    /// Why no served version can hold `manifest`, if none can: a TCPRoute
+    /// or UDPRoute with several rules where only v1 (exactly one rule) is
+    /// served.
+    pub fn unexpressible(&self, manifest: &Value) -> Option<String> {
+        let kind = manifest["kind"].as_str().unwrap_or_default();
+        let rules = manifest
+            .pointer("/spec/rules")
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len);
+        (self.version(kind) == Some("v1") && matches!(kind, "TCPRoute" | "UDPRoute") && rules > 1)
+            .then(|| format!(
+                "spec.rules: {rules} rules, but the cluster serves {kind} only as {GATEWAY_GROUP}/v1, which allows exactly one (v1alpha2, served by the experimental channel, allows up to 16)"
+            ))
+    }
+
     /// `manifest` with its `apiVersion` set to the served version of its
     /// kind (Gateway API kinds only; others are returned unchanged).
     pub fn convert(&self, manifest: &Value) -> Result<Value, String> {
@@ -126,14 +141,8 @@ impl Served {
                 "apiVersion: {api_version} is not a version gwl4 converts for {kind} (the cluster serves {GATEWAY_GROUP}/{served})"
             ));
         }
-        let rules = manifest
-            .pointer("/spec/rules")
-            .and_then(Value::as_array)
-            .map_or(0, Vec::len);
-        if served == "v1" && matches!(kind, "TCPRoute" | "UDPRoute") && rules > 1 {
-            return Err(format!(
-                "spec.rules: {rules} rules, but the cluster serves {kind} only as {GATEWAY_GROUP}/v1, which allows exactly one (v1alpha2, served by the experimental channel, allows up to 16)"
-            ));
+        if let Some(why) = self.unexpressible(manifest) {
+            return Err(why);
         }
         let mut out = manifest.clone();
         out["apiVersion"] = Value::String(format!("{GATEWAY_GROUP}/{served}"));

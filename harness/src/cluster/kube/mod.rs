@@ -10,10 +10,15 @@
 //! objects in namespaces that existed before are deleted one by one. The
 //! Ctrl-C handler reaches everything still alive through
 //! [`delete_all_live`].
+//!
+//! With `--workloads local` ([`pods`]), gwl4 runs the echo replicas itself
+//! in network namespaces and writes their EndpointSlices: for an API server
+//! with no kubelet or controllers (the `tools/kube` tier).
 
 pub mod crds;
 pub mod forward;
 pub mod ledger;
+pub mod pods;
 pub mod resources;
 pub mod world;
 
@@ -29,6 +34,8 @@ use serde_json::Value;
 pub use self::crds::Served;
 use self::ledger::Ledger;
 pub use self::ledger::delete_all_live;
+pub use self::pods::LocalWorkloads;
+use self::pods::{Pods, WorldPods};
 pub use self::world::KubeWorld;
 use super::{Cluster, ClusterError, ObjectKey};
 use crate::settings::timeout::TimeoutConfig;
@@ -50,6 +57,8 @@ pub struct KubeSettings {
     pub cleanup: bool,
     /// Timeouts.
     pub timeouts: TimeoutConfig,
+    /// `--workloads local`: run echo replicas here instead of on the cluster.
+    pub local_workloads: Option<LocalWorkloads>,
 }
 
 /// Parses upstream's `key=value,key=value` flag values (already split on
@@ -76,6 +85,8 @@ pub struct KubeCluster {
     controller: Option<String>,
     /// Namespaces the run created.
     run_ledger: Arc<Ledger>,
+    /// `--workloads local`: the pod network, and the address block it uses.
+    pods: Option<(Arc<Pods>, crate::cluster::local::addresses::Block)>,
 }
 
 impl std::fmt::Debug for KubeCluster {
@@ -155,16 +166,36 @@ impl KubeCluster {
         settings: KubeSettings,
     ) -> Result<KubeCluster, ClusterError> {
         let served = crds::detect(&client).await?;
+        let pods = match &settings.local_workloads {
+            Some(local) => {
+                let block = crate::cluster::local::addresses::claim_block();
+                let network = crate::cluster::local::netns::PodNetwork::create(block.n).await?;
+                let pods = Pods {
+                    network,
+                    settings: local.clone(),
+                };
+                Some((Arc::new(pods), block))
+            }
+            None => None,
+        };
         let mut cluster = KubeCluster {
             run_ledger: Ledger::new(client.clone()),
             client,
             settings: Arc::new(settings),
             served: Arc::new(served),
             controller: None,
+            pods,
         };
-        let class = cluster
+        let class = match cluster
             .accepted_class(cluster.settings.timeouts.gwc_must_be_accepted)
-            .await?;
+            .await
+        {
+            Ok(class) => class,
+            Err(e) => {
+                cluster.finish().await;
+                return Err(e);
+            }
+        };
         cluster.controller = class
             .pointer("/spec/controllerName")
             .and_then(Value::as_str)
@@ -237,6 +268,9 @@ impl KubeCluster {
     /// Deletes the namespaces the run created and waits for them to go.
     /// Call once, after the last test.
     pub async fn finish(&self) {
+        if let Some((pods, _)) = &self.pods {
+            pods.network.destroy().await;
+        }
         if !self.settings.cleanup {
             return;
         }
@@ -264,7 +298,11 @@ pub fn condition_true(object: &Value, type_: &str) -> bool {
 impl Cluster for KubeCluster {
     type World = KubeWorld;
 
-    async fn world(&self, _name: &str) -> Result<KubeWorld, ClusterError> {
+    async fn world(&self, name: &str) -> Result<KubeWorld, ClusterError> {
+        let world_pods = match &self.pods {
+            Some((pods, _)) => Some(WorldPods::new(pods.settings.log_dir.join(name))?),
+            None => None,
+        };
         Ok(KubeWorld {
             client: self.client.clone(),
             settings: self.settings.clone(),
@@ -274,6 +312,8 @@ impl Cluster for KubeCluster {
             ledger: Ledger::new(self.client.clone()),
             forwards: tokio::sync::Mutex::new(Default::default()),
             notes: Mutex::new(Vec::new()),
+            pods: self.pods.as_ref().map(|(p, _)| p.clone()),
+            world_pods,
         })
     }
 
@@ -292,6 +332,10 @@ impl Cluster for KubeCluster {
             .filter_map(|f| f.get("name").unwrap_or(f).as_str().map(str::to_string))
             .collect();
         Ok((!names.is_empty()).then_some(names))
+    }
+
+    fn cannot_hold(&self, manifests: &[Value]) -> Option<String> {
+        manifests.iter().find_map(|m| self.served.unexpressible(m))
     }
 }
 

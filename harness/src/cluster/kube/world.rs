@@ -1,6 +1,12 @@
 //! One test's view of a real cluster: server-side apply with the `gwl4`
 //! field manager, every object labelled with the run id and recorded for
-//! deletion, Deployments waited on until available, status read by GET.
+//! deletion, Deployments waited on until available (or, with
+//! `--workloads local`, run by gwl4 itself: see [`super::pods`]), status
+//! read by GET.
+//!
+//! An apply is all or nothing: every object is first sent as a server-side
+//! dry run, so a manifest the API server rejects (a CRD's CEL rule, say)
+//! fails the step before any object of it exists.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -14,6 +20,7 @@ use super::KubeSettings;
 use super::crds::Served;
 use super::forward::{self, Forwards};
 use super::ledger::{self, Created, Ledger};
+use super::pods::{Pods, WorldPods};
 use super::resources::{self, FIELD_MANAGER, KindInfo, RUN_ID_LABEL};
 use crate::cluster::{ClusterError, ObjectKey, World};
 
@@ -29,6 +36,10 @@ pub struct KubeWorld {
     pub(super) ledger: Arc<Ledger>,
     pub(super) forwards: tokio::sync::Mutex<HashMap<(String, String), Forwards>>,
     pub(super) notes: Mutex<Vec<String>>,
+    /// `--workloads local`: the run's pod network.
+    pub(super) pods: Option<Arc<Pods>>,
+    /// `--workloads local`: this test's replicas.
+    pub(super) world_pods: Option<WorldPods>,
 }
 
 impl std::fmt::Debug for KubeWorld {
@@ -114,9 +125,15 @@ impl KubeWorld {
         })
     }
 
-    /// Server-side applies one prepared object.
-    async fn apply_one(&self, p: Prepared, labelled: bool) -> Result<(), ClusterError> {
-        let mut body = p.body;
+    /// Server-side applies one prepared object (with `dry_run`, only
+    /// checks that the API server would accept it).
+    async fn apply_one(
+        &self,
+        p: &Prepared,
+        labelled: bool,
+        dry_run: bool,
+    ) -> Result<(), ClusterError> {
+        let mut body = p.body.clone();
         if p.info.namespaced {
             body["metadata"]["namespace"] = Value::String(p.key.namespace.clone());
         }
@@ -124,11 +141,30 @@ impl KubeWorld {
             body["metadata"]["labels"][RUN_ID_LABEL] = Value::String(self.settings.run_id.clone());
         }
         let api = self.api(p.info, &p.version, &p.key.namespace);
-        let params = PatchParams::apply(FIELD_MANAGER).force();
+        let mut params = PatchParams::apply(FIELD_MANAGER).force();
+        params.dry_run = dry_run;
         api.patch(&p.key.name, &params, &Patch::Apply(&body))
             .await
             .map_err(|e| api_error(&p.key, e))?;
         Ok(())
+    }
+
+    /// Records one prepared object for deletion, then applies it.
+    async fn apply_recorded_prepared(&self, p: &Prepared) -> Result<(), ClusterError> {
+        // Recorded before the request, so a Ctrl-C mid-apply still deletes it.
+        self.ledger.record(Created {
+            resource: p.info.resource(&p.version),
+            namespace: p.key.namespace.clone(),
+            name: p.key.name.clone(),
+        });
+        self.apply_one(p, true, false).await
+    }
+
+    /// Checks, records and applies one manifest of gwl4's own (an
+    /// EndpointSlice of `--workloads local`).
+    pub(super) async fn apply_recorded(&self, manifest: &Value) -> Result<(), ClusterError> {
+        let p = self.prepare(manifest)?;
+        self.apply_recorded_prepared(&p).await
     }
 
     /// Creates (or labels) a Namespace. One that existed before the run is
@@ -158,7 +194,7 @@ impl KubeWorld {
             }
         }
         let resource = p.info.resource(&p.version);
-        self.apply_one(p, ours).await?;
+        self.apply_one(&p, ours, false).await?;
         if ours {
             self.run_ledger.record(Created {
                 resource,
@@ -250,22 +286,21 @@ impl World for KubeWorld {
         for p in namespaces {
             self.apply_namespace(p).await?;
         }
-        let mut deployments = Vec::new();
-        for p in objects {
-            let created = Created {
-                resource: p.info.resource(&p.version),
-                namespace: p.key.namespace.clone(),
-                name: p.key.name.clone(),
-            };
-            if p.info.kind == "Deployment" {
-                deployments.push((p.key.clone(), p.version.clone()));
-            }
-            // Recorded before the request, so a Ctrl-C mid-apply still deletes it.
-            self.ledger.record(created);
-            self.apply_one(p, true).await?;
+        // All or nothing: the API server checks every object (schema, CEL,
+        // admission) before any is created.
+        for p in &objects {
+            self.apply_one(p, true, true).await?;
         }
-        for (key, version) in deployments {
-            self.wait_available(&key, &version).await?;
+        for p in &objects {
+            self.apply_recorded_prepared(p).await?;
+        }
+        let keys: Vec<ObjectKey> = objects.iter().map(|p| p.key.clone()).collect();
+        if self.pods.is_some() {
+            // Nothing on the API server rolls Deployments out: gwl4 runs them.
+            return self.sync_pods(&keys).await;
+        }
+        for p in objects.iter().filter(|p| p.info.kind == "Deployment") {
+            self.wait_available(&p.key, &p.version).await?;
         }
         Ok(())
     }
@@ -276,7 +311,7 @@ impl World for KubeWorld {
         api.patch(&key.name, &PatchParams::default(), &Patch::Merge(patch))
             .await
             .map_err(|e| api_error(key, e))?;
-        Ok(())
+        self.sync_pods(std::slice::from_ref(key)).await
     }
 
     async fn delete(&self, key: &ObjectKey) -> Result<(), ClusterError> {
@@ -303,7 +338,7 @@ impl World for KubeWorld {
         .await
         .map_err(ClusterError::Setup)?;
         self.ledger.forget(&key.kind, &key.namespace, &key.name);
-        Ok(())
+        self.sync_pods(std::slice::from_ref(key)).await
     }
 
     async fn get(&self, key: &ObjectKey) -> Result<Option<Value>, ClusterError> {
@@ -322,6 +357,9 @@ impl World for KubeWorld {
     }
 
     async fn service_endpoints(&self, namespace: &str, service: &str) -> Vec<SocketAddr> {
+        if self.pods.is_some() {
+            return self.pod_endpoints(namespace, service).await;
+        }
         let mut forwards = self.forwards.lock().await;
         let key = (namespace.to_string(), service.to_string());
         if let Some(f) = forwards.get(&key) {
@@ -352,6 +390,12 @@ impl World for KubeWorld {
             self.settings.gateway_class,
             self.controller.as_deref().unwrap_or("unknown")
         );
+        if let Some(world) = &self.world_pods {
+            out.push_str(&format!(
+                "\necho replicas run by gwl4 (--workloads local); their logs: {}",
+                world.log_dir().display()
+            ));
+        }
         for n in notes.iter() {
             out.push('\n');
             out.push_str(n);
@@ -365,6 +409,7 @@ impl World for KubeWorld {
                 t.abort();
             }
         }
+        self.stop_pods().await;
         if !self.settings.cleanup {
             return;
         }

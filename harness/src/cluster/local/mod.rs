@@ -8,6 +8,7 @@
 //! `<status-dir>/<Kind>/<namespace>/<name>.yaml`.
 
 pub mod addresses;
+pub mod netns;
 pub mod process;
 pub mod store;
 pub mod validate;
@@ -23,7 +24,7 @@ use serde_json::{Value, json};
 use self::addresses::AddressPool;
 use self::process::Process;
 use self::store::Store;
-use self::workloads::{EchoLauncher, Workloads};
+use self::workloads::{EchoLauncher, Hosts, Workloads};
 use super::{Cluster, ClusterError, ObjectKey, World};
 use crate::settings::timeout::TimeoutConfig;
 
@@ -140,7 +141,10 @@ impl Cluster for LocalCluster {
         for d in [&config_dir, &status_dir] {
             std::fs::create_dir_all(d).map_err(|source| io(d, source))?;
         }
+        let status_changed = Arc::new(tokio::sync::Notify::new());
         let world = LocalWorld {
+            _status_watch: watch_status(&status_dir, status_changed.clone()),
+            status_changed,
             settings: self.settings.clone(),
             dir,
             config_dir,
@@ -176,6 +180,24 @@ pub struct LocalWorld {
     gateway: Mutex<Option<Process>>,
     gateways: Arc<AddressPool>,
     backends: Arc<AddressPool>,
+    /// Woken by writes under the status dir (see [`World::changed`]).
+    status_changed: Arc<tokio::sync::Notify>,
+    _status_watch: Option<notify::RecommendedWatcher>,
+}
+
+/// Watches `dir` (recursively) and wakes `notify` on every event. None if
+/// the watch cannot be set up: waits then fall back to polling.
+fn watch_status(
+    dir: &Path,
+    notify: Arc<tokio::sync::Notify>,
+) -> Option<notify::RecommendedWatcher> {
+    let mut watcher = notify::recommended_watcher(move |_: notify::Result<notify::Event>| {
+        // A stored permit covers a write between a read and the next wait.
+        notify.notify_one();
+    })
+    .ok()?;
+    notify::Watcher::watch(&mut watcher, dir, notify::RecursiveMode::Recursive).ok()?;
+    Some(watcher)
 }
 
 impl LocalWorld {
@@ -290,7 +312,7 @@ impl LocalWorld {
             timeout: self.settings.timeouts.create_timeout,
         };
         let result = workloads
-            .reconcile(&snapshot, &self.backends, &launch)
+            .reconcile(&snapshot, Hosts::Loopback(&self.backends), &launch)
             .await;
         result?;
         let mut store = self.store.lock().unwrap_or_else(|e| e.into_inner());
@@ -310,6 +332,10 @@ impl LocalWorld {
             let _ = store.delete(key);
         }
         for slice in slices {
+            // gwl4's own objects meet the API server's rules too.
+            let key = ObjectKey::of(&slice, "");
+            validate::object(&slice, "")
+                .map_err(|message| ClusterError::Rejected { key, message })?;
             store.apply(slice, "", &now);
         }
         self.write_config(&store)
@@ -435,6 +461,10 @@ impl World for LocalWorld {
         out
     }
 
+    async fn changed(&self, at_most: Duration) {
+        let _ = tokio::time::timeout(at_most, self.status_changed.notified()).await;
+    }
+
     async fn gateway_metrics(&self) -> Option<String> {
         let admin = self.admin_address()?;
         crate::run::gateway_metrics::fetch(&format!("http://{admin}/metrics")).await
@@ -464,7 +494,11 @@ impl World for LocalWorld {
         if let Some(gw) = gw {
             gw.stop(Duration::from_secs(3)).await;
         }
-        self.workloads.lock().await.stop(&self.backends).await;
+        self.workloads
+            .lock()
+            .await
+            .stop(Hosts::Loopback(&self.backends))
+            .await;
         self.gateways.release(self.address);
         if !self.settings.keep {
             let _ = std::fs::remove_dir_all(&self.dir);

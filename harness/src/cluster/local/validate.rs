@@ -63,6 +63,7 @@ pub fn object(v: &Value, _default_namespace: &str) -> Result<(), String> {
         .and_then(Value::as_str)
         .unwrap_or("");
     dns_name(name, 253).map_err(|e| format!("metadata.name: {e}"))?;
+    labels(v)?;
     match kind {
         "Gateway" => gateway(v),
         "TCPRoute" | "UDPRoute" => route(v, api.ends_with("/v1")),
@@ -86,6 +87,42 @@ fn dns_name(name: &str, max: usize) -> Result<(), String> {
             "Invalid value: {name:?}: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.'"
         ))
     }
+}
+
+/// A label name or value part: at most 63 alphanumerics, '-', '_' or '.',
+/// starting and ending alphanumeric (empty allowed for values).
+fn label_part(s: &str) -> bool {
+    s.len() <= 63
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && (s.is_empty()
+            || s.starts_with(|c: char| c.is_ascii_alphanumeric())
+                && s.ends_with(|c: char| c.is_ascii_alphanumeric()))
+}
+
+/// `metadata.labels`: keys `[prefix/]name`, values as the API server checks.
+fn labels(v: &Value) -> Result<(), String> {
+    let Some(labels) = v.pointer("/metadata/labels").and_then(Value::as_object) else {
+        return Ok(());
+    };
+    for (key, value) in labels {
+        let (prefix, name) = key.rsplit_once('/').unwrap_or(("", key));
+        let prefix_ok = !key.contains('/') || dns_name(prefix, 253).is_ok();
+        if name.is_empty() || !label_part(name) || !prefix_ok {
+            return Err(format!(
+                "metadata.labels: Invalid value: {key:?}: a label key is an optional DNS subdomain prefix and '/', then a name of at most 63 alphanumeric characters, '-', '_' or '.', starting and ending alphanumeric"
+            ));
+        }
+        let Some(value) = value.as_str() else {
+            return Err(format!("metadata.labels.{key}: must be a string"));
+        };
+        if !label_part(value) {
+            return Err(format!(
+                "metadata.labels: Invalid value: {value:?}: a valid label must be an empty string or consist of at most 63 alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character"
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn array<'a>(v: &'a Value, pointer: &str) -> &'a [Value] {
@@ -258,5 +295,21 @@ mod tests {
         );
         let unknown = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}});
         assert!(object(&unknown, "ns").unwrap_err().starts_with("kind:"));
+        let labelled = |key: &str, value: &str| json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s", "labels": {key: value}}});
+        let managed_by = "endpointslice.kubernetes.io/managed-by";
+        assert_eq!(
+            object(
+                &labelled(managed_by, super::super::workloads::MANAGED_BY),
+                "ns"
+            ),
+            Ok(())
+        );
+        assert!(
+            object(&labelled(managed_by, "gwl4.dev/local"), "ns")
+                .unwrap_err()
+                .starts_with("metadata.labels: Invalid value: \"gwl4.dev/local\"")
+        );
+        assert!(object(&labelled("a/b/c", "x"), "ns").is_err());
+        assert!(object(&labelled("app", &"x".repeat(64)), "ns").is_err());
     }
 }

@@ -1,6 +1,8 @@
 //! Deployments become echo-server processes (one per replica, each on its
-//! own loopback address); Services with selectors become EndpointSlices
-//! listing the ready replicas, as the EndpointSlice controller would.
+//! own address: a loopback one in local mode, or a network namespace of
+//! its own beside a real API server, see [`Hosts`]); Services with
+//! selectors become EndpointSlices listing the ready replicas, as the
+//! EndpointSlice controller would.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
@@ -10,12 +12,14 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::addresses::AddressPool;
+use super::netns::{Pod, PodNetwork};
 use super::process::{Process, ProcessError};
 use super::store::Store;
 use crate::cluster::{ClusterError, ObjectKey};
 
-/// Label marking the EndpointSlices local mode writes.
-pub const MANAGED_BY: &str = "gwl4.dev/local";
+/// Label value marking the EndpointSlices gwl4 writes (a label value may
+/// not contain '/': the real API server caught the first choice).
+pub const MANAGED_BY: &str = "local.gwl4.dev";
 
 /// One running replica.
 #[derive(Debug)]
@@ -25,7 +29,43 @@ pub struct Replica {
     pub pod: String,
     /// Its address.
     pub address: Ipv4Addr,
+    /// Its network namespace, when it has one.
+    netns: Option<Pod>,
     process: Process,
+}
+
+/// Where replicas run.
+#[derive(Debug, Clone, Copy)]
+pub enum Hosts<'a> {
+    /// On loopback addresses in the host's network namespace (local mode).
+    Loopback(&'a AddressPool),
+    /// Each in its own network namespace on a bridge (`--workloads local`:
+    /// EndpointSlices on a real API server cannot list loopback addresses).
+    Namespaces(&'a PodNetwork),
+}
+
+impl Hosts<'_> {
+    /// An address, and the namespace to run in (None: the host's).
+    async fn take(&self) -> Result<(Ipv4Addr, Option<Pod>), ClusterError> {
+        match self {
+            Hosts::Loopback(pool) => pool
+                .allocate()
+                .map(|a| (a, None))
+                .ok_or_else(|| ClusterError::Setup("no free backend loopback address".into())),
+            Hosts::Namespaces(network) => {
+                let pod = network.add().await?;
+                Ok((pod.address, Some(pod)))
+            }
+        }
+    }
+
+    async fn give_back(&self, address: Ipv4Addr, netns: Option<Pod>) {
+        match (self, netns) {
+            (Hosts::Namespaces(network), Some(pod)) => network.remove(pod).await,
+            (Hosts::Loopback(pool), _) => pool.release(address),
+            (Hosts::Namespaces(_), None) => {}
+        }
+    }
 }
 
 /// A Deployment's replicas and the template they were started from.
@@ -60,7 +100,7 @@ impl Workloads {
     pub async fn reconcile(
         &mut self,
         store: &Store,
-        pool: &AddressPool,
+        hosts: Hosts<'_>,
         launch: &EchoLauncher<'_>,
     ) -> Result<(), ClusterError> {
         let wanted: BTreeMap<ObjectKey, Value> = store
@@ -75,14 +115,14 @@ impl Workloads {
             .collect();
         for key in stale {
             if let Some(r) = self.running.remove(&key) {
-                stop_all(r.replicas, pool).await;
+                stop_all(r.replicas, hosts).await;
             }
         }
         for (key, deployment) in wanted {
             if self.running.contains_key(&key) {
                 continue;
             }
-            let replicas = start_replicas(&key, &deployment, pool, launch).await?;
+            let replicas = start_replicas(&key, &deployment, hosts, launch).await?;
             self.running.insert(
                 key,
                 Running {
@@ -171,9 +211,9 @@ impl Workloads {
     }
 
     /// Stops everything.
-    pub async fn stop(&mut self, pool: &AddressPool) {
+    pub async fn stop(&mut self, hosts: Hosts<'_>) {
         for (_, r) in std::mem::take(&mut self.running) {
-            stop_all(r.replicas, pool).await;
+            stop_all(r.replicas, hosts).await;
         }
     }
 }
@@ -205,20 +245,18 @@ fn slice_port(svc_port: &Value, deployment: Option<&Value>) -> Value {
     p
 }
 
-async fn stop_all(replicas: Vec<Replica>, pool: &AddressPool) {
+async fn stop_all(replicas: Vec<Replica>, hosts: Hosts<'_>) {
     let stops = replicas.into_iter().map(|r| async move {
         r.process.stop(Duration::from_secs(2)).await;
-        r.address
+        hosts.give_back(r.address, r.netns).await;
     });
-    for addr in futures::future::join_all(stops).await {
-        pool.release(addr);
-    }
+    futures::future::join_all(stops).await;
 }
 
 async fn start_replicas(
     key: &ObjectKey,
     dep: &Value,
-    pool: &AddressPool,
+    hosts: Hosts<'_>,
     launch: &EchoLauncher<'_>,
 ) -> Result<Vec<Replica>, ClusterError> {
     let container = &dep["spec"]["template"]["spec"]["containers"][0];
@@ -235,9 +273,13 @@ async fn start_replicas(
     let count = dep["spec"]["replicas"].as_u64().unwrap_or(1);
     let mut replicas = Vec::new();
     for i in 0..count {
-        let address = pool
-            .allocate()
-            .ok_or_else(|| ClusterError::Setup("no free backend loopback address".into()))?;
+        let (address, netns) = match hosts.take().await {
+            Ok(placed) => placed,
+            Err(e) => {
+                stop_all(replicas, hosts).await;
+                return Err(e);
+            }
+        };
         let pod = format!("{}-gwl4-{i}", key.name);
         let mut args = vec!["echo-server".to_string()];
         args.extend(
@@ -252,10 +294,21 @@ async fn start_replicas(
         let log = launch
             .log_dir
             .join(format!("{}.{}.log", key.namespace, pod));
+        // `ip netns exec` enters the namespace and execs the program, so
+        // the pid is the echo server's.
+        let (program, args) = match &netns {
+            Some(p) => {
+                let mut wrapped = vec!["netns".to_string(), "exec".into(), p.netns.clone()];
+                wrapped.push(launch.program.display().to_string());
+                wrapped.extend(args);
+                (Path::new("ip"), wrapped)
+            }
+            None => (launch.program, args),
+        };
         let spawned = async {
             let mut p = Process::spawn(
                 &format!("echo backend {}/{pod}", key.namespace),
-                launch.program,
+                program,
                 &args,
                 &env,
                 log,
@@ -270,11 +323,12 @@ async fn start_replicas(
             Ok(process) => replicas.push(Replica {
                 pod,
                 address,
+                netns,
                 process,
             }),
             Err(e) => {
-                pool.release(address);
-                stop_all(replicas, pool).await;
+                hosts.give_back(address, netns).await;
+                stop_all(replicas, hosts).await;
                 return Err(ClusterError::Setup(format!(
                     "Deployment {}/{}: {e}",
                     key.namespace, key.name

@@ -5,13 +5,10 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use reports::{Evidence, HistogramBucket, LatencySummary, TrafficEvidence, TrafficExample};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::settings::timeout::TimeoutConfig;
 use crate::suite::step::{Expect, ExpectedOutcome, Protocol, TcpMode};
-use crate::traffic::{
-    self, Evidence as ProbeEvidence, Outcome, Probe, Sample, Tcp, UdpFlow, UdpOptions,
-};
+use crate::traffic::{self, Outcome, Probe, Sample, Tcp, UdpFlow, UdpOptions};
 
 /// What one probe does.
 #[derive(Debug, Clone)]
@@ -100,10 +97,8 @@ pub async fn run(
         ProbeKind::Tcp(TcpMode::Identify, _) => tcp.identify(addr).await,
         ProbeKind::Tcp(TcpMode::Echo, n) => tcp.echo(addr, &payload(*n)).await,
         ProbeKind::Tcp(TcpMode::Stream, n) => tcp.stream(addr, *n).await,
-        ProbeKind::Tcp(TcpMode::Text, _) => {
-            Ok(tcp_text(addr, t.tcp, expect_text.unwrap_or_default()).await)
-        }
-        ProbeKind::Udp(n) => {
+        ProbeKind::Tcp(TcpMode::Text, _) => tcp.text(addr, expect_text.unwrap_or_default()).await,
+        ProbeKind::Udp(_) | ProbeKind::UdpText => {
             let mut flow = UdpFlow::open(
                 addr,
                 UdpOptions {
@@ -112,106 +107,17 @@ pub async fn run(
                 },
             )
             .await?;
-            match n {
-                None => flow.identify().await,
-                Some(n) => flow.echo(&payload(*n)).await,
+            match kind {
+                ProbeKind::Udp(Some(n)) => flow.echo(&payload(*n)).await,
+                ProbeKind::UdpText => flow.text(expect_text.unwrap_or_default()).await,
+                _ => flow.identify().await,
             }
         }
-        ProbeKind::UdpText => Ok(udp_text(addr, t.udp, expect_text.unwrap_or_default()).await),
     }
 }
 
 fn payload(n: u64) -> Vec<u8> {
     (0..n).map(|i| (i % 251) as u8).collect()
-}
-
-/// Reads what a `--text` backend sends on connect, until EOF.
-async fn tcp_text(addr: SocketAddr, timeout: Duration, want: &str) -> Probe {
-    let start = tokio::time::Instant::now();
-    let mut ev = ProbeEvidence {
-        remote: Some(addr),
-        ..ProbeEvidence::default()
-    };
-    let result = tokio::time::timeout(timeout, async {
-        let mut s = tokio::net::TcpStream::connect(addr).await?;
-        ev.local = s.local_addr().ok();
-        s.shutdown().await?;
-        let mut buf = Vec::new();
-        s.read_to_end(&mut buf).await?;
-        Ok::<_, std::io::Error>(buf)
-    })
-    .await;
-    ev.elapsed = start.elapsed();
-    let outcome = match result {
-        Err(_) => Outcome::Timeout,
-        Ok(Err(e)) => {
-            ev.detail = e.to_string();
-            traffic::classify(&e).unwrap_or(Outcome::Unreachable)
-        }
-        Ok(Ok(buf)) => text_outcome(&buf, want, &mut ev),
-    };
-    Probe {
-        outcome,
-        evidence: ev,
-        reply: None,
-    }
-}
-
-/// Sends one datagram and expects a fixed-text reply.
-async fn udp_text(addr: SocketAddr, timeout: Duration, want: &str) -> Probe {
-    let start = tokio::time::Instant::now();
-    let mut ev = ProbeEvidence {
-        remote: Some(addr),
-        ..ProbeEvidence::default()
-    };
-    let bind: SocketAddr = if addr.is_ipv4() {
-        "0.0.0.0:0"
-    } else {
-        "[::]:0"
-    }
-    .parse()
-    .expect("literal");
-    let result = tokio::time::timeout(timeout, async {
-        let s = tokio::net::UdpSocket::bind(bind).await?;
-        ev.local = s.local_addr().ok();
-        s.send_to(b"hello\n", addr).await?;
-        let mut buf = vec![0u8; 65_536];
-        let (n, from) = s.recv_from(&mut buf).await?;
-        buf.truncate(n);
-        Ok::<_, std::io::Error>((buf, from))
-    })
-    .await;
-    ev.elapsed = start.elapsed();
-    let outcome = match result {
-        Err(_) => Outcome::Timeout,
-        Ok(Err(e)) => {
-            ev.detail = e.to_string();
-            traffic::classify(&e).unwrap_or(Outcome::Unreachable)
-        }
-        Ok(Ok((buf, from))) => {
-            ev.reply_from = Some(from);
-            text_outcome(&buf, want, &mut ev)
-        }
-    };
-    Probe {
-        outcome,
-        evidence: ev,
-        reply: None,
-    }
-}
-
-fn text_outcome(buf: &[u8], want: &str, ev: &mut ProbeEvidence) -> Outcome {
-    ev.bytes_received = buf.len() as u64;
-    let got = String::from_utf8_lossy(buf);
-    if got.trim_end() == want.trim_end() {
-        Outcome::Ok
-    } else if buf.is_empty() {
-        ev.detail = "closed without sending the text".into();
-        Outcome::ClosedWithoutReply
-    } else {
-        ev.detail = format!("got {:?}, want {want:?}", got.trim_end());
-        Outcome::Mismatch
-    }
 }
 
 /// Whether a probe meets the expectation; the error says how it missed.

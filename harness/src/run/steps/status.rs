@@ -95,7 +95,7 @@ pub async fn assert<W: World>(ctx: &Ctx<'_, W>, m: &StatusMatch) -> StepReport {
             }
             return report.note(ctx.world.diagnostics());
         }
-        tokio::time::sleep(ctx.poll()).await;
+        ctx.world.changed(ctx.poll()).await;
     }
 }
 
@@ -126,7 +126,7 @@ pub async fn assert_never<W: World>(ctx: &Ctx<'_, W>, m: &AssertNever) -> StepRe
         if tokio::time::Instant::now() >= deadline {
             return StepReport::pass(summary);
         }
-        tokio::time::sleep(ctx.poll()).await;
+        ctx.world.changed(ctx.poll()).await;
     }
 }
 

@@ -44,6 +44,7 @@ use self::status::{Written, has_our_parents, plan, release, write_status};
 use super::{ReloadMetrics, now, translate_and_apply};
 use crate::admin::{Admin, Report};
 use crate::dataplane::DataPlane;
+use crate::fault::FaultState;
 use crate::model::Snapshot;
 use crate::status::{Kind, StatusDocument};
 
@@ -204,7 +205,8 @@ impl KubeProvider {
         if self.applied.as_ref() == Some(&snapshot) {
             return false;
         }
-        let (mut translation, failures) = translate_and_apply(&self.data_plane, snapshot.clone());
+        let (mut translation, failures) =
+            translate_and_apply(&self.data_plane, snapshot.clone(), &FaultState::default());
         self.options
             .addressing
             .rewrite(&mut translation.statuses, &snapshot.services);

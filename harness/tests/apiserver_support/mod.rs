@@ -1,0 +1,198 @@
+//! The real API server tier: a kube-apiserver and etcd built from Go
+//! modules by `tools/kube/build.sh`, brought up by
+//! `tools/kube/with-apiserver.sh`, which exports `KUBECONFIG` (user
+//! `gwl4-admin`, for gwl4) and `GWL4_CONTROLLER_KUBECONFIG` (user
+//! `gwl4-controller`, for the reference gateway's Kubernetes provider).
+//! These tests are `#[ignore]`d: `.ci/run` runs them under that script.
+//!
+//! Nothing on a bare API server runs Pods, so gwl4 runs with
+//! `--workloads local` (echo replicas in network namespaces, EndpointSlices
+//! written by gwl4), and the reference gateway runs out of cluster on
+//! [`GATEWAY_ADDRESS`], which it reports in every Gateway's status.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams};
+use serde_json::Value;
+
+/// Where the reference gateway binds and what Gateways report. Outside
+/// local mode's address blocks (127.1.x, 127.16–215.x) and the bench's.
+pub const GATEWAY_ADDRESS: &str = "127.0.9.1";
+
+/// The label on everything gwl4 creates.
+pub const RUN_ID_LABEL: &str = "gwl4.dev/run-id";
+
+/// The tier's kubeconfigs, from the environment `with-apiserver.sh` sets.
+#[derive(Debug, Clone)]
+pub struct Tier {
+    /// gwl4's (admin).
+    pub kubeconfig: PathBuf,
+    /// The controller's.
+    pub controller_kubeconfig: PathBuf,
+}
+
+/// The tier's environment, or a panic saying how to get one.
+pub fn tier() -> Tier {
+    let var = |name: &str| {
+        std::env::var_os(name).map(PathBuf::from).unwrap_or_else(|| {
+            panic!(
+                "{name} is not set: run this test under tools/kube/with-apiserver.sh --crds standard \
+                 (see tools/kube/README.md), as .ci/run does"
+            )
+        })
+    };
+    Tier {
+        kubeconfig: var("KUBECONFIG"),
+        controller_kubeconfig: var("GWL4_CONTROLLER_KUBECONFIG"),
+    }
+}
+
+/// An admin client.
+pub async fn client(tier: &Tier) -> kube::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let kc = kube::config::Kubeconfig::read_from(&tier.kubeconfig).unwrap();
+    let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+        .await
+        .unwrap();
+    kube::Client::try_from(config).unwrap()
+}
+
+/// Applies the bundled GatewayClass `gwl4-reference`.
+pub async fn apply_gateway_class(client: &kube::Client) {
+    let text = include_str!("../../../manifests/reference-gateway/30-gatewayclass.yaml");
+    let class: Value = serde_yaml::from_str(text).unwrap();
+    let info = harness::cluster::kube::resources::lookup("GatewayClass").unwrap();
+    let api: Api<DynamicObject> = Api::all_with(client.clone(), &info.resource("v1"));
+    api.patch(
+        "gwl4-reference",
+        &PatchParams::apply("gwl4-tier-test").force(),
+        &Patch::Apply(&class),
+    )
+    .await
+    .unwrap();
+}
+
+/// The reference gateway's Kubernetes provider, out of cluster; killed
+/// when dropped.
+pub struct Controller {
+    child: Child,
+    /// Its log.
+    pub log: PathBuf,
+}
+
+impl Controller {
+    /// Starts `gwl4 reference-gateway kube` bound on [`GATEWAY_ADDRESS`],
+    /// logging to `dir/controller.log`.
+    pub fn start(tier: &Tier, dir: &Path) -> Controller {
+        let log = dir.join("controller.log");
+        let file = std::fs::File::create(&log).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_gwl4"))
+            .args(["reference-gateway", "kube", "--kubeconfig"])
+            .arg(&tier.controller_kubeconfig)
+            .args(["--address-source", GATEWAY_ADDRESS])
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(file.try_clone().unwrap())
+            .stderr(file)
+            .spawn()
+            .unwrap();
+        Controller { child, log }
+    }
+
+    /// The end of its log.
+    pub fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(40)..].join("\n")
+    }
+}
+
+impl Drop for Controller {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Objects labelled with a run id still in the API server, as
+/// `Kind namespace/name` lines.
+pub async fn labelled_leftovers(client: &kube::Client) -> Vec<String> {
+    let mut out = Vec::new();
+    for info in harness::cluster::kube::resources::KINDS {
+        let version = match info.kind {
+            // The tier serves Gateway API kinds as v1 (both channels).
+            "ReferenceGrant" | "TCPRoute" | "UDPRoute" | "Gateway" | "GatewayClass" => "v1",
+            _ => info.version,
+        };
+        let api: Api<DynamicObject> = Api::all_with(client.clone(), &info.resource(version));
+        let list = api
+            .list(&ListParams::default().labels(RUN_ID_LABEL))
+            .await
+            .unwrap_or_else(|e| panic!("listing {}: {e}", info.kind));
+        for o in list.items {
+            out.push(format!(
+                "{} {}/{}",
+                info.kind,
+                o.metadata.namespace.unwrap_or_default(),
+                o.metadata.name.unwrap_or_default()
+            ));
+        }
+    }
+    out
+}
+
+/// What gwl4 may leave on the machine and must not: network namespaces
+/// and bridges of `--workloads local`, and echo replicas still running.
+pub fn host_leftovers() -> Vec<String> {
+    let mut out = Vec::new();
+    let netns = Command::new("ip").args(["netns", "list"]).output().unwrap();
+    for line in String::from_utf8_lossy(&netns.stdout).lines() {
+        if line.starts_with("gwl4-") {
+            out.push(format!("network namespace {line}"));
+        }
+    }
+    let links = Command::new("ip")
+        .args(["-o", "link", "show"])
+        .output()
+        .unwrap();
+    for line in String::from_utf8_lossy(&links.stdout).lines() {
+        if line.contains(": gwl4br") || line.contains(": gv") {
+            out.push(format!("link {line}"));
+        }
+    }
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) {
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            if cmdline.contains("echo-server") && cmdline.contains("--bind 10.248.") {
+                out.push(format!(
+                    "process {}: {cmdline}",
+                    entry.file_name().to_string_lossy()
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// Waits until the controller has accepted the class (so gwl4's start-up
+/// check does not race the controller's first status write).
+pub async fn wait_class_accepted(client: &kube::Client, controller: &Controller) {
+    let info = harness::cluster::kube::resources::lookup("GatewayClass").unwrap();
+    let api: Api<DynamicObject> = Api::all_with(client.clone(), &info.resource("v1"));
+    for _ in 0..300 {
+        let class = api.get("gwl4-reference").await.unwrap();
+        let value = serde_json::to_value(&class).unwrap();
+        if harness::cluster::kube::condition_true(&value, "Accepted") {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "GatewayClass gwl4-reference not Accepted after 30 s; controller log:\n{}",
+        controller.log_tail()
+    );
+}
