@@ -33,7 +33,10 @@ const REQUIRED: &[&str] = &["GatewayClass", "Gateway"];
 /// The served Gateway API versions, per kind.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Served {
+    /// The preferred served version, per kind.
     versions: BTreeMap<String, String>,
+    /// Every served version gwl4 accepts, per kind.
+    all: BTreeMap<String, Vec<String>>,
     /// `gateway.networking.k8s.io/bundle-version` of the Gateway CRD.
     pub bundle_version: Option<String>,
     /// `gateway.networking.k8s.io/channel` of the Gateway CRD.
@@ -59,6 +62,12 @@ impl Served {
                 .filter(|v| v.served)
                 .map(|v| v.name.as_str())
                 .collect();
+            let usable: Vec<String> = accepted_versions(info.kind)
+                .iter()
+                .filter(|v| versions.contains(v))
+                .map(|v| (*v).to_string())
+                .collect();
+            served.all.insert(info.kind.to_string(), usable);
             if let Some(v) = accepted_versions(info.kind)
                 .iter()
                 .find(|v| versions.contains(v))
@@ -96,6 +105,11 @@ impl Served {
         Ok(served)
     }
 
+    /// Whether `version` of `kind` is served.
+    pub fn serves(&self, kind: &str, version: &str) -> bool {
+        self.all.get(kind).is_some_and(|v| v.iter().any(|v| v == version))
+    }
+
     /// The version in use for a Gateway API kind, if served.
     pub fn version(&self, kind: &str) -> Option<&str> {
         self.versions.get(kind).map(String::as_str)
@@ -110,7 +124,10 @@ impl Served {
             .pointer("/spec/rules")
             .and_then(Value::as_array)
             .map_or(0, Vec::len);
-        (self.version(kind) == Some("v1") && matches!(kind, "TCPRoute" | "UDPRoute") && rules > 1)
+        (self.version(kind).is_some()
+            && !self.serves(kind, "v1alpha2")
+            && matches!(kind, "TCPRoute" | "UDPRoute")
+            && rules > 1)
             .then(|| format!(
                 "spec.rules: {rules} rules, but the cluster serves {kind} only as {GATEWAY_GROUP}/v1, which allows exactly one (v1alpha2, served by the experimental channel, allows up to 16)"
             ))
@@ -133,7 +150,9 @@ impl Served {
                 accepted_versions(kind).join(", ")
             ));
         };
-        if written == served {
+        // Written in a served version: keep it (the experimental channel
+        // serves v1alpha2 routes beside v1).
+        if written == served || self.serves(kind, written) {
             return Ok(manifest.clone());
         }
         if !accepted_versions(kind).contains(&written) {
@@ -256,6 +275,13 @@ mod tests {
             served.convert(&one).unwrap()["apiVersion"],
             "gateway.networking.k8s.io/v1"
         );
+        assert!(served.unexpressible(&two).is_some());
+        // The experimental channel serves both: a v1alpha2 route stays so.
+        let mut crds = core();
+        crds.push(crd("tcproutes", "TCPRoute", &[("v1", true), ("v1alpha2", true)]));
+        let served = Served::from_crds(&crds).unwrap();
+        assert_eq!(served.unexpressible(&two), None);
+        assert_eq!(served.convert(&two).unwrap(), two);
     }
 
     #[test]

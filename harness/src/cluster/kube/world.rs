@@ -108,8 +108,14 @@ impl KubeWorld {
         if key.name.is_empty() {
             return Err(reject("metadata.name: required".into()));
         }
-        let (info, version) = self.kind(&key)?;
+        let (info, mut version) = self.kind(&key)?;
         let body = self.served.convert(manifest).map_err(reject)?;
+        if info.is_gateway_api()
+            && let Some((_, written)) = body["apiVersion"].as_str().and_then(|a| a.split_once('/'))
+            && self.served.serves(info.kind, written)
+        {
+            version = written.to_string();
+        }
         let wanted = info.resource(&version).api_version;
         if body["apiVersion"].as_str() != Some(wanted.as_str()) {
             return Err(reject(format!(
