@@ -291,7 +291,7 @@ fn execute<C: Cluster>(rt: &tokio::runtime::Runtime, cluster: Arc<C>, plan: Plan
         .iter()
         .filter(|t| {
             selection.missing(&t.features).is_empty()
-                && !test.skip.contains(&t.name)
+                && selected_by_name(&test, &t.name)
                 && cluster.cannot_hold(&manifest_values(t)).is_none()
         })
         .flat_map(|t| t.steps.iter())
@@ -503,6 +503,19 @@ fn print_summary(record: &RunRecord, statistical: u32, alpha: f64, family_wise: 
     println!(
         "  statistics: {statistical} statistical steps at alpha {alpha:.2e} each; family-wise false-failure bound {family_wise:.4} (Bonferroni)"
     );
+}
+
+/// Whether libtest's name filter and `--skip` let the test `name` run
+/// (substring matches, whole names with `--exact`).
+fn selected_by_name(test: &libtest_mimic::Arguments, name: &str) -> bool {
+    let matches = |pattern: &str| {
+        if test.exact {
+            name == pattern
+        } else {
+            name.contains(pattern)
+        }
+    };
+    test.filter.as_deref().is_none_or(matches) && !test.skip.iter().any(|s| matches(s))
 }
 
 /// A test's manifests as written (not templated).

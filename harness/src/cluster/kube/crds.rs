@@ -107,7 +107,9 @@ impl Served {
 
     /// Whether `version` of `kind` is served.
     pub fn serves(&self, kind: &str, version: &str) -> bool {
-        self.all.get(kind).is_some_and(|v| v.iter().any(|v| v == version))
+        self.all
+            .get(kind)
+            .is_some_and(|v| v.iter().any(|v| v == version))
     }
 
     /// The version in use for a Gateway API kind, if served.
@@ -278,7 +280,11 @@ mod tests {
         assert!(served.unexpressible(&two).is_some());
         // The experimental channel serves both: a v1alpha2 route stays so.
         let mut crds = core();
-        crds.push(crd("tcproutes", "TCPRoute", &[("v1", true), ("v1alpha2", true)]));
+        crds.push(crd(
+            "tcproutes",
+            "TCPRoute",
+            &[("v1", true), ("v1alpha2", true)],
+        ));
         let served = Served::from_crds(&crds).unwrap();
         assert_eq!(served.unexpressible(&two), None);
         assert_eq!(served.convert(&two).unwrap(), two);
