@@ -48,7 +48,7 @@ async fn the_catalog_passes_through_a_real_api_server() {
         .count();
     assert!(total > 50, "catalog listing:\n{}", text(&listed));
 
-    let begin = std::time::Instant::now();
+    let begin = tokio::time::Instant::now();
     let out = common::run_in(
         dir.path(),
         &[
