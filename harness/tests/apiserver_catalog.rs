@@ -16,10 +16,7 @@
 mod apiserver_support;
 mod common;
 
-use apiserver_support::{
-    Controller, apply_gateway_class, client, host_leftovers, labelled_leftovers, tier,
-    wait_class_accepted,
-};
+use apiserver_support::{host_leftovers, labelled_leftovers, session};
 use common::text;
 
 /// Tests whose v1alpha2 routes have two rules: not expressible where only
@@ -32,14 +29,11 @@ const MULTI_RULE: [&str; 2] = [
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs a real API server: tools/kube/with-apiserver.sh (run by .ci/run)"]
 async fn the_catalog_passes_through_a_real_api_server() {
-    let tier = tier();
-    let client = client(&tier).await;
-    let served = harness::cluster::kube::crds::detect(&client).await.unwrap();
+    let s = session().await;
+    let served = harness::cluster::kube::crds::detect(&s.client)
+        .await
+        .unwrap();
     let channel = served.channel.clone().unwrap_or_default();
-    let dir = tempfile::tempdir().unwrap();
-    apply_gateway_class(&client).await;
-    let controller = Controller::start(&tier, dir.path());
-    wait_class_accepted(&client, &controller).await;
 
     let listed = common::gwl4().arg("--list").output().unwrap();
     let total = String::from_utf8_lossy(&listed.stdout)
@@ -49,17 +43,7 @@ async fn the_catalog_passes_through_a_real_api_server() {
     assert!(total > 50, "catalog listing:\n{}", text(&listed));
 
     let begin = tokio::time::Instant::now();
-    let out = common::run_in(
-        dir.path(),
-        &[
-            "--gateway-class",
-            "gwl4-reference",
-            "--workloads",
-            "local",
-            "--kubeconfig",
-            tier.kubeconfig.to_str().unwrap(),
-        ],
-    );
+    let out = common::run_in(s.dir.path(), &s.args(&[]));
     let wall = begin.elapsed();
     let output = text(&out);
     println!("{output}");
@@ -70,7 +54,7 @@ async fn the_catalog_passes_through_a_real_api_server() {
         out.status.code(),
         Some(0),
         "gwl4 failed; controller log tail:\n{}",
-        controller.log_tail()
+        s.controller.log_tail()
     );
     let skipped = if channel == "standard" {
         MULTI_RULE.len()
@@ -90,12 +74,10 @@ async fn the_catalog_passes_through_a_real_api_server() {
             );
         }
     }
-    drop(controller);
-
-    assert_eq!(labelled_leftovers(&client).await, Vec::<String>::new());
+    assert_eq!(labelled_leftovers(&s.client).await, Vec::<String>::new());
     assert_eq!(host_leftovers(), Vec::<String>::new());
     assert!(
-        common::processes_of(dir.path()).is_empty(),
+        common::processes_of(s.dir.path()).is_empty(),
         "gwl4's children still run"
     );
 }

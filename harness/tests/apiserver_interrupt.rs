@@ -15,52 +15,15 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use apiserver_support::{
-    Controller, apply_gateway_class, client, host_leftovers, labelled_leftovers, tier,
-    wait_class_accepted,
-};
-use common::{gwl4, processes_of};
+use apiserver_support::{host_leftovers, labelled_leftovers, session};
+use common::{processes_of, spawn_slow_test};
 
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs a real API server: tools/kube/with-apiserver.sh (run by .ci/run)"]
 async fn sigint_mid_run_leaves_nothing_in_the_api_server_or_on_the_machine() {
-    let tier = tier();
-    let client = client(&tier).await;
-    let dir = tempfile::tempdir().unwrap();
-    let suites = dir.path().join("suites");
-    std::fs::create_dir_all(&suites).unwrap();
-    let test = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../suites/tcp/TCPRouteWeightedRouting.yaml"
-    ))
-    .unwrap()
-    .replacen("name: TCPRouteWeightedRouting", "name: SlowTest", 1)
-    .replacen(
-        "steps:\n",
-        "steps:\n  - wait: {duration: 120s, reason: be interrupted}\n",
-        1,
-    );
-    std::fs::write(suites.join("SlowTest.yaml"), test).unwrap();
-    apply_gateway_class(&client).await;
-    let controller = Controller::start(&tier, dir.path());
-    wait_class_accepted(&client, &controller).await;
-
-    let tmp = dir.path().join("tmp");
-    std::fs::create_dir_all(&tmp).unwrap();
-    let mut child = gwl4()
-        .current_dir(dir.path())
-        .env("TMPDIR", &tmp)
-        .args(["--gateway-class", "gwl4-reference", "--workloads", "local"])
-        .arg("--kubeconfig")
-        .arg(&tier.kubeconfig)
-        .args([
-            "--suite-dir",
-            suites.to_str().unwrap(),
-            "--exact",
-            "SlowTest",
-        ])
-        .spawn()
-        .unwrap();
+    let s = session().await;
+    let dir = &s.dir;
+    let mut child = spawn_slow_test(dir.path(), "", &s.args(&[]));
     // gwl4 and the three echo replicas (tcp-v1, tcp-v2, tcp-v3).
     let deadline = Instant::now() + Duration::from_secs(60);
     while processes_of(dir.path()).len() < 4 {
@@ -72,20 +35,15 @@ async fn sigint_mid_run_leaves_nothing_in_the_api_server_or_on_the_machine() {
         !host_leftovers().is_empty(),
         "no namespaces to clean up: the test proves nothing"
     );
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .unwrap();
-    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+    let code = tokio::task::spawn_blocking(move || common::interrupt(&mut child))
         .await
         .unwrap();
-    assert_eq!(status.code(), Some(130));
+    assert_eq!(code, Some(130));
     assert!(processes_of(dir.path()).is_empty(), "processes left");
     assert_eq!(host_leftovers(), Vec::<String>::new());
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let left = labelled_leftovers(&client).await;
+        let left = labelled_leftovers(&s.client).await;
         if left.is_empty() {
             break;
         }
@@ -95,5 +53,4 @@ async fn sigint_mid_run_leaves_nothing_in_the_api_server_or_on_the_machine() {
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    drop(controller);
 }

@@ -13,9 +13,7 @@ mod common;
 
 use std::time::Duration;
 
-use apiserver_support::{
-    Controller, apply_gateway_class, client, host_leftovers, tier, wait_class_accepted,
-};
+use apiserver_support::{host_leftovers, session};
 use common::text;
 use k8s_openapi::api::core::v1::{Namespace, Service};
 use kube::Api;
@@ -51,31 +49,20 @@ spec:
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs a real API server: tools/kube/with-apiserver.sh (run by .ci/run)"]
 async fn a_rejected_manifest_is_named_and_nothing_is_half_applied() {
-    let tier = tier();
-    let client = client(&tier).await;
-    let dir = tempfile::tempdir().unwrap();
-    let suites = dir.path().join("suites");
+    let s = session().await;
+    let suites = s.dir.path().join("suites");
     std::fs::create_dir_all(&suites).unwrap();
     std::fs::write(suites.join("reject.yaml"), SUITE).unwrap();
-    apply_gateway_class(&client).await;
-    let controller = Controller::start(&tier, dir.path());
-    wait_class_accepted(&client, &controller).await;
 
     let out = common::run_in(
-        dir.path(),
-        &[
-            "--gateway-class",
-            "gwl4-reference",
-            "--workloads",
-            "local",
-            "--kubeconfig",
-            tier.kubeconfig.to_str().unwrap(),
+        s.dir.path(),
+        &s.args(&[
             "--suite-dir",
             suites.to_str().unwrap(),
             "--run-test",
             "TierRejectsDuplicateListenerNames",
             "--cleanup=false",
-        ],
+        ]),
     );
     let output = text(&out);
     println!("{output}");
@@ -89,7 +76,7 @@ async fn a_rejected_manifest_is_named_and_nothing_is_half_applied() {
         "the error quotes the API server's message about spec.listeners"
     );
 
-    let services: Api<Service> = Api::namespaced(client.clone(), "gwl4-tier-reject");
+    let services: Api<Service> = Api::namespaced(s.client.clone(), "gwl4-tier-reject");
     let left = services.get_opt("before-the-bad-gateway").await.unwrap();
     assert!(
         left.is_none(),
@@ -99,7 +86,7 @@ async fn a_rejected_manifest_is_named_and_nothing_is_half_applied() {
 
     // --cleanup=false kept the namespace; remove it (the tier runs the
     // namespace controller, which finalizes it).
-    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let namespaces: Api<Namespace> = Api::all(s.client.clone());
     let _ = namespaces
         .delete("gwl4-tier-reject", &Default::default())
         .await;

@@ -178,6 +178,52 @@ pub fn host_leftovers() -> Vec<String> {
     out
 }
 
+/// What every tier test starts from: the environment, an admin client, a
+/// scratch directory, and the reference gateway's provider running with
+/// the class accepted.
+pub struct Session {
+    /// The kubeconfigs.
+    pub tier: Tier,
+    /// An admin client.
+    pub client: kube::Client,
+    /// Scratch directory (gwl4's working directory and TMPDIR).
+    pub dir: tempfile::TempDir,
+    /// The running controller.
+    pub controller: Controller,
+}
+
+/// Starts a [`Session`].
+pub async fn session() -> Session {
+    let tier = tier();
+    let client = client(&tier).await;
+    let dir = tempfile::tempdir().unwrap();
+    apply_gateway_class(&client).await;
+    let controller = Controller::start(&tier, dir.path());
+    wait_class_accepted(&client, &controller).await;
+    Session {
+        tier,
+        client,
+        dir,
+        controller,
+    }
+}
+
+impl Session {
+    /// gwl4's flags for this tier, then `extra`.
+    pub fn args<'a>(&'a self, extra: &[&'a str]) -> Vec<&'a str> {
+        let mut args = vec![
+            "--gateway-class",
+            "gwl4-reference",
+            "--workloads",
+            "local",
+            "--kubeconfig",
+            self.tier.kubeconfig.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        args
+    }
+}
+
 /// Waits until the controller has accepted the class (so gwl4's start-up
 /// check does not race the controller's first status write).
 pub async fn wait_class_accepted(client: &kube::Client, controller: &Controller) {

@@ -25,17 +25,59 @@ pub fn naive_gateway() -> PathBuf {
     p
 }
 
-/// Runs gwl4 in `dir` with TMPDIR inside it (so its run directory is
-/// findable) and returns its output.
-pub fn run_in(dir: &Path, args: &[&str]) -> Output {
+/// gwl4 to run in `dir` with TMPDIR inside it (so its run directory is
+/// findable).
+pub fn gwl4_in(dir: &Path) -> Command {
     let tmp = dir.join("tmp");
     std::fs::create_dir_all(&tmp).unwrap();
-    gwl4()
-        .current_dir(dir)
-        .env("TMPDIR", &tmp)
+    let mut cmd = gwl4();
+    cmd.current_dir(dir).env("TMPDIR", &tmp);
+    cmd
+}
+
+/// Runs gwl4 in `dir` (see [`gwl4_in`]) and returns its output.
+pub fn run_in(dir: &Path, args: &[&str]) -> Output {
+    gwl4_in(dir).args(args).output().unwrap()
+}
+
+/// Starts gwl4 in `dir` (TMPDIR inside it) on one test, `SlowTest`:
+/// TCPRouteWeightedRouting (three echo backends) with `steps` first, then
+/// a long wait to be interrupted in. `args` come before the test selection.
+pub fn spawn_slow_test(dir: &Path, steps: &str, args: &[&str]) -> std::process::Child {
+    let suites = dir.join("suites");
+    std::fs::create_dir_all(&suites).unwrap();
+    let test = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../suites/tcp/TCPRouteWeightedRouting.yaml"
+    ))
+    .unwrap()
+    .replacen("name: TCPRouteWeightedRouting", "name: SlowTest", 1)
+    .replacen(
+        "steps:\n",
+        &format!("steps:\n{steps}  - wait: {{duration: 120s, reason: be interrupted}}\n"),
+        1,
+    );
+    std::fs::write(suites.join("SlowTest.yaml"), test).unwrap();
+    gwl4_in(dir)
         .args(args)
-        .output()
+        .args([
+            "--suite-dir",
+            suites.to_str().unwrap(),
+            "--exact",
+            "SlowTest",
+        ])
+        .spawn()
         .unwrap()
+}
+
+/// Sends SIGINT to `child` and returns its exit code once it has exited.
+pub fn interrupt(child: &mut std::process::Child) -> Option<i32> {
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    child.wait().unwrap().code()
 }
 
 /// Text of an output, both streams.
