@@ -7,8 +7,10 @@
 //! - [`traffic`]: TCP/UDP probes against echo servers, each ending in one
 //!   `Outcome` with evidence, and a bounded-concurrency sampler.
 //! - [`settings`]: timeouts (upstream's TimeoutConfig) and feature selection.
-//! - [`cluster`]: where tests' objects live: the [`cluster::World`] trait and
-//!   the local backend (processes on loopback, no Kubernetes).
+//! - [`cluster`]: where tests' objects live: the [`cluster::World`] trait,
+//!   the local backend (processes on loopback, no Kubernetes) and the kube
+//!   backend (a cluster from the kubeconfig; with `--workloads local`, echo
+//!   replicas in network namespaces beside an API server with no nodes).
 //! - [`run`]: the runner and the steps' executors.
 //! - [`cli`] and [`app`]: the command line and a whole run; [`compare`]: `gwl4 compare`.
 //! - [`selftest`]: `gwl4 self-test`, the catalog against the reference
