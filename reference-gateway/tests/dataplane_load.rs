@@ -1,7 +1,7 @@
 //! Load: 5,000 concurrent TCP connections each echoing 64 KiB, and 10,000
 //! UDP flows each answered, through the gateway binary (a child process,
 //! so its descriptors do not count against this process's limit: 5,000
-//! proxied connections are 10,000 sockets there, plus splice pipes).
+//! proxied connections are 10,000 sockets there).
 
 mod dataplane_support;
 
@@ -173,10 +173,9 @@ async fn five_thousand_tcp_connections_and_ten_thousand_udp_flows() {
         metric_sum(admin, "gateway_tcp_connections_accepted_total").await,
         CONNECTIONS as f64
     );
-    // The zero-copy path carried (a budgeted share of) the load.
+    // Splice is opt-in: by default the buffered copy carried everything.
     let spliced = metric_sum(admin, "gateway_tcp_connections_spliced_total").await;
-    eprintln!("tcp: {spliced} of {CONNECTIONS} connections spliced");
-    assert!(spliced > 0.0);
+    assert_eq!(spliced, 0.0);
 
     // UDP: 10,000 flows from distinct client addresses (spread over
     // 127.0.100.0/22 so they do not eat the ephemeral port range).

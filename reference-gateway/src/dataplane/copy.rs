@@ -1,22 +1,28 @@
 //! Moving bytes between the client and the backend connection.
 //!
-//! Every connection starts on a **buffered copy** that owns no buffer while
-//! the peer keeps up: it reads into one buffer per worker thread and writes
-//! straight on, keeping bytes of its own only when the writer is full (then
-//! exactly those bytes). Short exchanges (a request and a reply, an idle
-//! connection) therefore cost no pipes, no per-connection buffers and one
-//! system call per read and write.
+//! Every connection is moved by a **buffered copy** that owns no buffer
+//! while the peer keeps up: it reads into one buffer per worker thread and
+//! writes straight on, keeping bytes of its own only when the writer is
+//! full (then exactly those bytes, until they are written). Short exchanges
+//! and idle connections therefore cost no per-connection buffers and one
+//! system call per read and write; a bulk transfer moves up to
+//! [`READ_BUFFER`] bytes per system call.
 //!
-//! On Linux, once a direction reads a bulk chunk ([`BULK`] bytes or more
-//! in one read), the connection switches to `splice(2)` through a pipe per
-//! direction (`tokio-splice2`), which moves bytes without copying them into
-//! user space (HAProxy's `splice-auto` does the same). Each spliced
-//! connection costs four more file descriptors, so splicing is rationed by
-//! a budget derived from the open-files limit; connections over budget, or
-//! whose pipes cannot be created, stay on the buffered copy. Both paths
-//! propagate half-close: EOF read on one side becomes a write shutdown
-//! (FIN) on the other, and the connection ends when both directions have.
-//! A connection that has already half-closed stays buffered.
+//! `splice(2)` through a pipe per direction (`tokio-splice2`, zero copy in
+//! user space) is **opt-in**: with a splice budget ([`SpliceBudget`], from
+//! `Options::max_spliced_connections`), a connection switches to it once a
+//! direction reads a bulk chunk ([`BULK`] bytes or more in one read, as
+//! HAProxy's `splice-auto`). It is off by default because it measured
+//! slower: on loopback the whole path (client, gateway, echo backend) spent
+//! about 2.6 CPU seconds per GiB with splice against 2.2 with this copy,
+//! the peers receiving spliced data paying more than the gateway saved,
+//! and single-stream throughput followed (BENCHMARKS.md). Each spliced
+//! connection also holds four more descriptors, hence the budget.
+//!
+//! Both paths propagate half-close: EOF read on one side becomes a write
+//! shutdown (FIN) on the other, and the connection ends when both
+//! directions have. A connection that has already half-closed stays
+//! buffered.
 
 use std::cell::RefCell;
 use std::io;
@@ -27,8 +33,11 @@ use tokio::net::TcpStream;
 use tokio::net::tcp::{ReadHalf, WriteHalf};
 use tokio::sync::Semaphore;
 
-/// Size of the per-thread read buffer of the buffered copy.
-const READ_BUFFER: usize = 64 * 1024;
+/// Size of the per-thread read buffer of the buffered copy: the most one
+/// read moves. 256 KiB halved the gateway's context switches against
+/// 64 KiB under a single stream (fewer, larger writes for the peer too);
+/// it is also the most a direction keeps when its writer pushes back.
+const READ_BUFFER: usize = 256 * 1024;
 
 thread_local! {
     /// The buffered copy's read buffer on this worker thread. Borrowed only
@@ -53,14 +62,6 @@ pub(crate) struct Moved {
 pub(crate) struct SpliceBudget(Arc<Semaphore>);
 
 impl SpliceBudget {
-    /// A budget of a quarter of the descriptors: each connection already
-    /// holds two sockets and a spliced one four pipe ends, so with
-    /// `open_files / 16` spliced connections pipes use at most a quarter of
-    /// the limit and sockets can still use the rest.
-    pub(crate) fn from_open_files(open_files: u64) -> Self {
-        Self::new(usize::try_from(open_files / 16).unwrap_or(usize::MAX))
-    }
-
     /// A budget of `permits` spliced connections (0 disables splice).
     pub(crate) fn new(permits: usize) -> Self {
         Self(Arc::new(Semaphore::new(
@@ -80,7 +81,7 @@ pub(crate) async fn bidirectional(
 ) -> Moved {
     let mut up = Half::default();
     let mut down = Half::default();
-    let mut allow_splice = cfg!(target_os = "linux");
+    let mut allow_splice = cfg!(target_os = "linux") && budget.0.available_permits() > 0;
     loop {
         let bulk = {
             let (client_read, mut client_write) = client.split();
@@ -137,9 +138,12 @@ fn moved(up: &Half, down: &Half, spliced: bool, error: Option<io::Error>) -> Mov
 /// [`one_way`] so no byte is lost when the connection switches to splice.
 #[derive(Debug, Default)]
 struct Half {
-    /// Read but not yet written: empty (and unallocated) unless the writer
-    /// pushed back.
+    /// Read but not yet written from `written` on: empty (and unallocated)
+    /// unless the writer pushed back.
     pending: Vec<u8>,
+    /// How much of `pending` is written (an offset, so a partial write of a
+    /// large backlog does not shift the rest).
+    written: usize,
     moved: u64,
     /// EOF seen and passed on.
     ended: bool,
@@ -171,8 +175,9 @@ async fn both_ways(a: Way<'_, '_>, b: Way<'_, '_>, allow_splice: bool) -> io::Re
 
 /// Writes out what a direction has pending.
 async fn flush(to: &mut WriteHalf<'_>, half: &mut Half) -> io::Result<()> {
-    to.write_all(&half.pending).await?;
+    to.write_all(&half.pending[half.written..]).await?;
     half.pending = Vec::new();
+    half.written = 0;
     Ok(())
 }
 
@@ -190,16 +195,17 @@ async fn one_way(
         return Ok(false);
     }
     loop {
-        while !half.pending.is_empty() {
-            let n = to.write(&half.pending).await?;
+        while half.written < half.pending.len() {
+            let n = to.write(&half.pending[half.written..]).await?;
             if n == 0 {
                 return Err(io::ErrorKind::WriteZero.into());
             }
-            half.pending.drain(..n);
+            half.written += n;
         }
         if half.pending.capacity() > 0 {
             // Release a backpressure buffer once it is written out.
             half.pending = Vec::new();
+            half.written = 0;
         }
         if allow_splice && half.bulk {
             return Ok(true);

@@ -17,7 +17,7 @@
 //! that case is dropped and its flow re-balanced on its next datagram.
 //!
 //! Modules: `select` (weighted random backend choice, and why), `tcp`
-//! (accept, connect, reset), `copy` (splice or buffered copy, half-close),
+//! (accept, connect, reset), `copy` (buffered copy or opt-in splice, half-close),
 //! `udp` (sessions, idle timeout, the bounded table's LRU policy), `state`
 //! (what a listener serves and what survives a reload), [`metrics`].
 
@@ -56,8 +56,11 @@ pub struct Options {
     /// Most UDP sessions per listener; a new flow beyond it evicts the
     /// least recently used session.
     pub udp_max_sessions: usize,
-    /// Most TCP connections that splice at once (others copy through a
-    /// buffer). `None`: a sixteenth of the open-files soft limit.
+    /// Most TCP connections that may splice at the same time, each after
+    /// its first bulk read (others copy through a buffer). `None` or 0: none, the default,
+    /// because splice measured slower than the buffered copy (see `copy`).
+    /// Each spliced connection holds four more descriptors: a sixteenth of
+    /// the open-files limit keeps pipes to a quarter of it.
     pub max_spliced_connections: Option<usize>,
     /// Deliberate bugs for gwl4's self-test (none by default; see [`crate::fault`]).
     pub faults: Faults,
@@ -113,13 +116,7 @@ pub struct DataPlane {
 impl DataPlane {
     /// A data plane with no listeners.
     pub fn new(options: Options, metrics: Metrics) -> Self {
-        let budget = match options.max_spliced_connections {
-            Some(permits) => SpliceBudget::new(permits),
-            None => {
-                let (soft, _hard) = rlimit::Resource::NOFILE.get().unwrap_or((1024, 1024));
-                SpliceBudget::from_open_files(soft)
-            }
-        };
+        let budget = SpliceBudget::new(options.max_spliced_connections.unwrap_or(0));
         Self {
             ctx: Ctx {
                 options: Arc::new(options),
