@@ -315,6 +315,9 @@ fn execute<C: Cluster>(rt: &tokio::runtime::Runtime, cluster: Arc<C>, plan: Plan
     }
     let family_wise = stats::family_wise_bound(stats_settings.alpha, statistical).unwrap_or(1.0);
 
+    let gateway_api = cluster
+        .gateway_api()
+        .unwrap_or_else(|| ("v1.6.1".into(), "standard".into()));
     let events = Events::new(options.verbose);
     let start = tokio::time::Instant::now();
     events.emit(TestEvent::RunStarted(Box::new(RunStarted {
@@ -350,8 +353,8 @@ fn execute<C: Cluster>(rt: &tokio::runtime::Runtime, cluster: Arc<C>, plan: Plan
             }),
             contact: options.contact.clone().unwrap_or_default(),
         },
-        gateway_api_version: "v1.6.1".into(),
-        gateway_api_channel: "standard".into(),
+        gateway_api_version: gateway_api.0,
+        gateway_api_channel: gateway_api.1,
         settings: ReportSettings {
             alpha: stats_settings.alpha,
             power: stats_settings.power,

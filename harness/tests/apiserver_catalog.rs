@@ -66,6 +66,12 @@ async fn the_catalog_passes_through_a_real_api_server() {
         total - skipped
     );
     assert!(output.contains(&summary), "want {summary:?}");
+    let report: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(s.dir.path().join("gwl4-reports/report.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(report["run"]["gatewayAPIChannel"], channel.as_str());
+    assert_eq!(report["run"]["gatewayAPIVersion"], "v1.6.1");
     if channel == "standard" {
         for name in MULTI_RULE {
             assert!(

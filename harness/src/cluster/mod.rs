@@ -121,6 +121,11 @@ pub trait Cluster: Send + Sync + 'static {
     fn cannot_hold(&self, _manifests: &[Value]) -> Option<String> {
         None
     }
+    /// The Gateway API bundle version and channel of the installed CRDs,
+    /// where they say (local mode: None, the versions gwl4 is written for).
+    fn gateway_api(&self) -> Option<(String, String)> {
+        None
+    }
 }
 
 /// One test's view of the cluster.

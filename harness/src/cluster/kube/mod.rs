@@ -334,6 +334,13 @@ impl Cluster for KubeCluster {
         Ok((!names.is_empty()).then_some(names))
     }
 
+    fn gateway_api(&self) -> Option<(String, String)> {
+        Some((
+            self.served.bundle_version.clone()?,
+            self.served.channel.clone()?,
+        ))
+    }
+
     fn cannot_hold(&self, manifests: &[Value]) -> Option<String> {
         manifests.iter().find_map(|m| self.served.unexpressible(m))
     }
