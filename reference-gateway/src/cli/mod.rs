@@ -108,6 +108,11 @@ pub struct CommonArgs {
     /// session is evicted.
     #[arg(long, default_value_t = 65_536)]
     pub udp_max_sessions: usize,
+    /// Most TCP connections that may switch to `splice(2)` after their first
+    /// bulk read (each holds four more descriptors). Default 0: splice off,
+    /// as it measured slower than the buffered copy (BENCHMARKS.md).
+    #[arg(long, default_value_t = 0)]
+    pub max_spliced_connections: usize,
 }
 
 impl CommonArgs {
@@ -116,7 +121,7 @@ impl CommonArgs {
             connect_timeout: self.connect_timeout,
             udp_idle_timeout: self.udp_idle_timeout,
             udp_max_sessions: self.udp_max_sessions,
-            max_spliced_connections: None,
+            max_spliced_connections: Some(self.max_spliced_connections),
             faults: Faults::default(),
         }
     }
@@ -322,6 +327,23 @@ mod tests {
         assert_eq!(a.common.drain_period, Duration::from_secs(2));
         assert_eq!(a.common.udp_idle_timeout, Duration::from_secs(60));
         assert_eq!(a.common.udp_max_sessions, 65_536);
+        assert_eq!(a.common.options().max_spliced_connections, Some(0));
+        let spliced = Args::parse_from([
+            "reference-gateway",
+            "standalone",
+            "--config-dir",
+            "/c",
+            "--status-dir",
+            "/s",
+            "--bind-address",
+            "127.0.1.7",
+            "--max-spliced-connections",
+            "16",
+        ]);
+        let Command::Standalone(b) = spliced.command else {
+            panic!("not standalone");
+        };
+        assert_eq!(b.common.options().max_spliced_connections, Some(16));
     }
 
     /// gwl4 nests [`Args`] as its hidden `reference-gateway` subcommand.
