@@ -29,24 +29,9 @@ proxy=${1:?proxy}; tool=${2:?tool}; shift 2
 gwl4=${GWL4:?set GWL4 to a built gwl4}
 out=${BENCH_OUT:-$repo/bench-out}/profile/$proxy
 mkdir -p "$out"
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
-trap cleanup EXIT
-ulimit -n 20000
-
-for v in 1 2; do
-  "$gwl4" echo-server --bind 127.0.3.$v --tcp-port 15000 --udp-port 15001 \
-    --service bench-v$v --pod bench-v$v-0 --namespace gwl4-bench >"$out/echo-v$v.log" 2>&1 &
-  pids+=($!)
-done
-
-wait_tcp() { # address port
-  for _ in $(seq 1 400); do
-    (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null && return 0
-    sleep 0.05
-  done
-  echo "nothing listening on $1:$2" >&2; return 1
-}
+# shellcheck source=lib.sh
+source "$here/lib.sh"
+start_echo_backends
 
 case $proxy in
   reference-gateway) addr=127.0.3.23
