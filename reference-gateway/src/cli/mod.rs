@@ -303,23 +303,24 @@ mod tests {
 
     #[test]
     fn parses_the_standalone_contract() {
-        let args = Args::parse_from([
-            "reference-gateway",
-            "standalone",
-            "--config-dir",
-            "/c",
-            "--status-dir",
-            "/s",
-            "--bind-address",
-            "127.0.1.7",
-            "--admin-address",
-            "127.0.0.1:9901",
-            "--drain-period",
-            "2s",
-        ]);
-        let Command::Standalone(a) = args.command else {
-            panic!("not standalone");
+        let standalone = |extra: &[&'static str]| {
+            let mut argv = vec![
+                "reference-gateway",
+                "standalone",
+                "--config-dir",
+                "/c",
+                "--status-dir",
+                "/s",
+                "--bind-address",
+                "127.0.1.7",
+            ];
+            argv.extend_from_slice(extra);
+            match Args::parse_from(argv).command {
+                Command::Standalone(a) => a,
+                _ => panic!("not standalone"),
+            }
         };
+        let a = standalone(&["--admin-address", "127.0.0.1:9901", "--drain-period", "2s"]);
         assert_eq!(a.config_dir, PathBuf::from("/c"));
         assert_eq!(a.status_dir, PathBuf::from("/s"));
         assert_eq!(a.bind_address, "127.0.1.7".parse::<IpAddr>().unwrap());
@@ -328,21 +329,7 @@ mod tests {
         assert_eq!(a.common.udp_idle_timeout, Duration::from_secs(60));
         assert_eq!(a.common.udp_max_sessions, 65_536);
         assert_eq!(a.common.options().max_spliced_connections, Some(0));
-        let spliced = Args::parse_from([
-            "reference-gateway",
-            "standalone",
-            "--config-dir",
-            "/c",
-            "--status-dir",
-            "/s",
-            "--bind-address",
-            "127.0.1.7",
-            "--max-spliced-connections",
-            "16",
-        ]);
-        let Command::Standalone(b) = spliced.command else {
-            panic!("not standalone");
-        };
+        let b = standalone(&["--max-spliced-connections", "16"]);
         assert_eq!(b.common.options().max_spliced_connections, Some(16));
     }
 
