@@ -5,11 +5,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use echo_server::{Config, Identity, Running};
+mod common;
+
+use common::PATIENCE;
+use echo_server::Running;
 use harness::traffic::{Backend, Evidence, Outcome, Probe, Tcp, sample};
 use tokio::sync::Barrier;
-
-const PATIENCE: Duration = Duration::from_secs(60);
 
 fn synthetic(outcome: Outcome, elapsed: Duration) -> Probe {
     Probe {
@@ -126,14 +127,7 @@ async fn latency_beyond_the_range_is_clamped_not_lost() {
 }
 
 async fn echo_server(service: &str) -> Running {
-    let identity = Identity {
-        pod: format!("{service}-0"),
-        namespace: "ns".into(),
-        service: service.into(),
-    };
-    let mut config = Config::loopback(identity);
-    config.udp_port = None;
-    echo_server::start(config).await.unwrap()
+    common::echo_server(service, &format!("{service}-0"), true, false).await
 }
 
 #[tokio::test]

@@ -4,13 +4,13 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+mod common;
+
+use common::within;
 use echo_server::{Config, Identity, Running};
 use harness::traffic::{Outcome, Tcp};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-
-/// Fails a hung test instead of hanging it; never reached when things work.
-const PATIENCE: Duration = Duration::from_secs(60);
 
 /// Short deadlines for the probes that are meant to time out.
 const IMPATIENT: Tcp = Tcp {
@@ -20,20 +20,7 @@ const IMPATIENT: Tcp = Tcp {
 };
 
 async fn echo_server() -> Running {
-    let identity = Identity {
-        pod: "pod-1".into(),
-        namespace: "ns".into(),
-        service: "svc-1".into(),
-    };
-    let mut config = Config::loopback(identity);
-    config.udp_port = None;
-    echo_server::start(config).await.unwrap()
-}
-
-async fn within<F: Future>(f: F) -> F::Output {
-    tokio::time::timeout(PATIENCE, f)
-        .await
-        .expect("test timed out")
+    common::echo_server("svc-1", "pod-1", true, false).await
 }
 
 /// A loopback listener whose accepted connections are handed to `behave`.

@@ -3,11 +3,12 @@
 
 use std::time::Duration;
 
+mod common;
+
+use common::within;
 use echo_server::{Config, Identity, Running};
 use harness::traffic::{Outcome, UdpFlow, UdpOptions};
 use tokio::net::UdpSocket;
-
-const PATIENCE: Duration = Duration::from_secs(60);
 
 const QUICK: UdpOptions = UdpOptions {
     timeout: Duration::from_millis(300),
@@ -15,20 +16,7 @@ const QUICK: UdpOptions = UdpOptions {
 };
 
 async fn echo_server() -> Running {
-    let identity = Identity {
-        pod: "pod-u".into(),
-        namespace: "ns".into(),
-        service: "svc-u".into(),
-    };
-    let mut config = Config::loopback(identity);
-    config.tcp_port = None;
-    echo_server::start(config).await.unwrap()
-}
-
-async fn within<F: Future>(f: F) -> F::Output {
-    tokio::time::timeout(PATIENCE, f)
-        .await
-        .expect("test timed out")
+    common::echo_server("svc-u", "pod-u", false, true).await
 }
 
 #[tokio::test]

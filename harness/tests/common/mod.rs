@@ -5,6 +5,34 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// Fails a hung test instead of hanging it; never reached when things work.
+pub const PATIENCE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// `f`, or a panic after [`PATIENCE`].
+pub async fn within<F: Future>(f: F) -> F::Output {
+    tokio::time::timeout(PATIENCE, f)
+        .await
+        .expect("test timed out")
+}
+
+/// An in-process echo server on loopback, `service` in namespace `ns` (pod
+/// `<pod>`), serving only the protocols asked for.
+pub async fn echo_server(service: &str, pod: &str, tcp: bool, udp: bool) -> echo_server::Running {
+    let identity = echo_server::Identity {
+        pod: pod.into(),
+        namespace: "ns".into(),
+        service: service.into(),
+    };
+    let mut config = echo_server::Config::loopback(identity);
+    if !tcp {
+        config.tcp_port = None;
+    }
+    if !udp {
+        config.udp_port = None;
+    }
+    echo_server::start(config).await.unwrap()
+}
+
 /// The gwl4 binary.
 pub fn gwl4() -> Command {
     Command::new(env!("CARGO_BIN_EXE_gwl4"))
