@@ -33,10 +33,8 @@ const REQUIRED: &[&str] = &["GatewayClass", "Gateway"];
 /// The served Gateway API versions, per kind.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Served {
-    /// The preferred served version, per kind.
-    versions: BTreeMap<String, String>,
-    /// Every served version gwl4 accepts, per kind.
-    all: BTreeMap<String, Vec<String>>,
+    /// Every served version gwl4 accepts, per kind, preferred first.
+    versions: BTreeMap<String, Vec<String>>,
     /// `gateway.networking.k8s.io/bundle-version` of the Gateway CRD.
     pub bundle_version: Option<String>,
     /// `gateway.networking.k8s.io/channel` of the Gateway CRD.
@@ -67,15 +65,7 @@ impl Served {
                 .filter(|v| versions.contains(v))
                 .map(|v| (*v).to_string())
                 .collect();
-            served.all.insert(info.kind.to_string(), usable);
-            if let Some(v) = accepted_versions(info.kind)
-                .iter()
-                .find(|v| versions.contains(v))
-            {
-                served
-                    .versions
-                    .insert(info.kind.to_string(), (*v).to_string());
-            }
+            served.versions.insert(info.kind.to_string(), usable);
             if info.kind == "Gateway" {
                 let annotations = crd.metadata.annotations.clone().unwrap_or_default();
                 served.bundle_version = annotations
@@ -89,7 +79,7 @@ impl Served {
         let missing: Vec<&str> = REQUIRED
             .iter()
             .copied()
-            .filter(|k| !served.versions.contains_key(*k))
+            .filter(|k| served.version(k).is_none())
             .collect();
         if !missing.is_empty() {
             return Err(ClusterError::Setup(format!(
@@ -107,14 +97,14 @@ impl Served {
 
     /// Whether `version` of `kind` is served.
     pub fn serves(&self, kind: &str, version: &str) -> bool {
-        self.all
+        self.versions
             .get(kind)
             .is_some_and(|v| v.iter().any(|v| v == version))
     }
 
     /// The version in use for a Gateway API kind, if served.
     pub fn version(&self, kind: &str) -> Option<&str> {
-        self.versions.get(kind).map(String::as_str)
+        self.versions.get(kind)?.first().map(String::as_str)
     }
 
     /// Why no served version can hold `manifest`, if none can: a TCPRoute

@@ -16,8 +16,6 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde_json::Value;
-
 use super::ledger::{self, Created};
 use super::world::KubeWorld;
 use crate::cluster::local::netns::PodNetwork;
@@ -161,25 +159,7 @@ impl KubeWorld {
         };
         let workloads = world.workloads.lock().await;
         let store = world.store.lock().unwrap_or_else(|e| e.into_inner());
-        let slices = workloads.endpoint_slices(&store);
-        let ports: Vec<u16> = slices
-            .iter()
-            .find(|s| {
-                s.pointer("/metadata/labels/kubernetes.io~1service-name")
-                    .and_then(Value::as_str)
-                    == Some(service)
-                    && s.pointer("/metadata/namespace").and_then(Value::as_str) == Some(namespace)
-            })
-            .and_then(|s| s["ports"].as_array())
-            .into_iter()
-            .flatten()
-            .filter_map(|p| p["port"].as_u64().and_then(|p| u16::try_from(p).ok()))
-            .collect();
-        let mut out = Vec::new();
-        for ip in workloads.service_addresses(&store, namespace, service) {
-            out.extend(ports.iter().map(|p| SocketAddr::new(ip, *p)));
-        }
-        out
+        workloads.service_endpoints(&store, namespace, service)
     }
 
     /// Stops this test's replicas and removes their namespaces.

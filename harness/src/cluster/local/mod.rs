@@ -441,24 +441,7 @@ impl World for LocalWorld {
     async fn service_endpoints(&self, namespace: &str, service: &str) -> Vec<SocketAddr> {
         let workloads = self.workloads.lock().await;
         let store = self.store.lock().unwrap_or_else(|e| e.into_inner());
-        let ports: Vec<u16> = store
-            .get(&ObjectKey::new(
-                "EndpointSlice",
-                namespace,
-                &format!("{service}-gwl4"),
-            ))
-            .and_then(|s| s["ports"].as_array().cloned())
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|p| p["port"].as_u64().map(|p| p as u16))
-            .collect();
-        let mut out = Vec::new();
-        for ip in workloads.service_addresses(&store, namespace, service) {
-            for port in &ports {
-                out.push(SocketAddr::new(ip, *port));
-            }
-        }
-        out
+        workloads.service_endpoints(&store, namespace, service)
     }
 
     async fn changed(&self, at_most: Duration) {

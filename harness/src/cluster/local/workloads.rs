@@ -5,7 +5,7 @@
 //! EndpointSlice controller would.
 
 use std::collections::BTreeMap;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::time::Duration;
 
@@ -195,18 +195,35 @@ impl Workloads {
         slices
     }
 
-    /// Addresses of the replicas behind a Service (for direct probes).
-    pub fn service_addresses(&self, store: &Store, namespace: &str, service: &str) -> Vec<IpAddr> {
+    /// Each replica behind a Service at each of its target ports, as its
+    /// EndpointSlice lists them (for direct probes).
+    pub fn service_endpoints(
+        &self,
+        store: &Store,
+        namespace: &str,
+        service: &str,
+    ) -> Vec<SocketAddr> {
         let key = ObjectKey::new("Service", namespace, service);
-        let Some(selector) = store
-            .get(&key)
-            .and_then(|s| s["spec"]["selector"].as_object())
-        else {
+        let Some(svc) = store.get(&key) else {
             return Vec::new();
         };
-        self.matching(store, namespace, selector)
-            .iter()
-            .map(|(r, _)| IpAddr::V4(r.address))
+        let Some(selector) = svc["spec"]["selector"].as_object() else {
+            return Vec::new();
+        };
+        let pods = self.matching(store, namespace, selector);
+        let ports: Vec<u16> = svc["spec"]["ports"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|p| slice_port(p, pods.first().map(|(_, d)| *d))["port"].as_u64())
+            .filter_map(|p| u16::try_from(p).ok())
+            .collect();
+        pods.iter()
+            .flat_map(|(r, _)| {
+                ports
+                    .iter()
+                    .map(|p| SocketAddr::new(IpAddr::V4(r.address), *p))
+            })
             .collect()
     }
 
