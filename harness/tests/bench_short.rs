@@ -59,16 +59,28 @@ fn short_bench_in_local_mode_measures_everything_and_writes_reports() {
         );
         assert!(json[side]["udpLatency"]["samples"].as_u64().unwrap() > 0);
     }
-    // Every connection through the gateway landed on one of the two
-    // weighted backends, and the verdict was computed over all of them.
+    // Short mode runs two rounds: each path measured in both, the median
+    // reported, each round's ratio kept.
+    for side in ["direct", "gateway"] {
+        for m in ["tcpThroughput", "tcpConnections", "udpSaturation"] {
+            let rounds = json[side]["rounds"][m].as_array().unwrap();
+            assert_eq!(rounds.len(), 2, "{side} {m}: {rounds:?}");
+        }
+    }
+    let throughput = &json["ratios"][0];
+    assert_eq!(throughput["metric"], "TCP throughput (MB/s)");
+    assert_eq!(throughput["roundRatios"].as_array().unwrap().len(), 2);
+    // Every connection through the gateway, in every round, landed on one
+    // of the two weighted backends, and one verdict was computed over all.
     let split = &json["split"]["verdict"];
     let n = split["n"].as_u64().unwrap();
-    assert_eq!(
-        n,
-        json["gateway"]["tcpConnections"]["connections"]
-            .as_u64()
-            .unwrap()
-    );
+    let pooled: u64 = json["gateway"]["rounds"]["tcpConnections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["connections"].as_u64().unwrap())
+        .sum();
+    assert_eq!(n, pooled);
     assert!(
         split["unexpected"].as_array().unwrap().is_empty(),
         "{split}"

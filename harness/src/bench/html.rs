@@ -30,11 +30,11 @@ pub fn page(r: &BenchReport) -> String {
     if let Some(load) = &r.load_average {
         let _ = write!(out, "<p>Load average at the end: {}</p>", esc(load));
     }
-    out.push_str("<table><tr><th>metric</th><th>direct</th><th>gateway</th><th>ratio</th></tr>");
+    out.push_str("<table><tr><th>metric</th><th>direct</th><th>gateway</th><th>ratio</th><th>median of</th></tr>");
     for m in &r.ratios {
         let _ = write!(
             out,
-            "<tr><td>{}</td><td>{:.1}</td><td>{:.1}</td><td>{:.3}{}</td></tr>",
+            "<tr><td>{}</td><td>{:.1}</td><td>{:.1}</td><td>{:.3}{}</td><td>{}</td></tr>",
             esc(&m.metric),
             m.direct,
             m.gateway,
@@ -43,7 +43,8 @@ pub fn page(r: &BenchReport) -> String {
                 " <span class=\"ceil\" title=\"within 10% of the direct path, the generator's ceiling\">(ceiling)</span>"
             } else {
                 ""
-            }
+            },
+            esc(&m.spread().unwrap_or_default())
         );
     }
     out.push_str("</table>");

@@ -29,13 +29,14 @@ pub mod report;
 pub mod tcp;
 pub mod udp;
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
 
-use self::report::{BenchReport, Side, SplitReport, TargetResults};
+use self::report::{BenchReport, Side, SplitReport, TargetResults, median};
 
 /// `gwl4 bench` flags.
 #[derive(Debug, Clone, Args)]
@@ -75,6 +76,13 @@ pub struct BenchArgs {
     /// numbers are not meaningful).
     #[arg(long)]
     pub short: bool,
+    /// Rounds of the throughput and rate measurements: each round
+    /// measures both paths, in alternating order (direct first in odd
+    /// rounds, the gateway first in even ones), and the median round of
+    /// each path is reported, so a burst of machine noise moves one round
+    /// rather than the result.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    pub rounds: u32,
     /// How long each rate measurement runs.
     #[arg(long, default_value = "3s", value_parser = humantime::parse_duration)]
     pub duration: Duration,
@@ -115,6 +123,7 @@ impl BenchArgs {
                 concurrency: self.concurrency.min(4),
                 latency_samples: 200,
                 udp_rate: self.udp_rate.min(2_000),
+                rounds: self.rounds.min(2),
             }
         } else {
             Plan {
@@ -123,6 +132,7 @@ impl BenchArgs {
                 concurrency: self.concurrency,
                 latency_samples: self.latency_samples,
                 udp_rate: self.udp_rate,
+                rounds: self.rounds,
             }
         }
     }
@@ -156,6 +166,7 @@ pub(crate) struct Plan {
     pub concurrency: usize,
     pub latency_samples: usize,
     pub udp_rate: u64,
+    pub rounds: u32,
 }
 
 /// Why a bench could not run (never a slow result: that is data).
@@ -271,7 +282,9 @@ pub async fn run_async(args: &BenchArgs) -> Result<BenchReport, BenchError> {
     Ok(report)
 }
 
-/// Every measurement, direct then gateway for each.
+/// Every measurement on both paths: throughput and rates in
+/// [`Plan::rounds`] interleaved rounds (median reported), latencies and the
+/// offered-rate UDP test once per path.
 async fn measure(
     args: &BenchArgs,
     plan: &Plan,
@@ -291,43 +304,67 @@ async fn measure(
         _ => None,
     };
     if let Some((gw, backend)) = targets.tcp {
-        for (side, addr) in [(Side::Direct, backend), (Side::Gateway, gw)] {
-            let out = match side {
-                Side::Direct => &mut direct,
-                Side::Gateway => &mut gateway,
-            };
-            out.tcp_throughput = Some(tcp::throughput(addr, plan.stream_bytes).await?);
-            let rate = tcp::connection_rate(addr, plan.concurrency, plan.duration).await?;
-            if side == Side::Gateway
-                && let Some(weights) = weights
-            {
-                split = Some(SplitReport::judge(weights, &rate.backends)?);
+        let mut connections = [Vec::new(), Vec::new()];
+        for round in 0..plan.rounds {
+            for side in Side::order(round) {
+                let addr = side.pick(gw, backend);
+                let out = side.pick_mut(&mut gateway, &mut direct);
+                out.rounds
+                    .tcp_throughput
+                    .push(tcp::throughput(addr, plan.stream_bytes).await?);
+                connections[side as usize]
+                    .push(tcp::connection_rate(addr, plan.concurrency, plan.duration).await?);
             }
-            out.tcp_connections = Some(rate);
+        }
+        if let Some(weights) = weights {
+            // One verdict over every connection through the gateway, all
+            // rounds pooled.
+            let mut pooled = BTreeMap::new();
+            for rate in &connections[Side::Gateway as usize] {
+                for (service, n) in &rate.backends {
+                    *pooled.entry(service.clone()).or_default() += n;
+                }
+            }
+            split = Some(SplitReport::judge(weights, &pooled)?);
+        }
+        for side in [Side::Direct, Side::Gateway] {
+            let addr = side.pick(gw, backend);
+            let out = side.pick_mut(&mut gateway, &mut direct);
+            out.rounds.tcp_connections = std::mem::take(&mut connections[side as usize]);
+            out.tcp_throughput = median(&out.rounds.tcp_throughput, |t| t.bytes_per_second);
+            out.tcp_connections = median(&out.rounds.tcp_connections, |c| c.per_second);
             out.tcp_latency = Some(tcp::echo_latency(addr, plan.latency_samples).await?);
         }
     }
     if let Some((gw, backend)) = targets.udp {
         let flows = args.udp_flows.max(1);
-        for (side, addr) in [(Side::Direct, backend), (Side::Gateway, gw)] {
-            let out = match side {
-                Side::Direct => &mut direct,
-                Side::Gateway => &mut gateway,
-            };
-            let payload = args.udp_payload;
-            let duration = plan.duration;
-            let rate = plan.udp_rate;
-            let samples = plan.latency_samples;
-            let (saturation, offered, latency) = tokio::task::spawn_blocking(move || {
+        let payload = args.udp_payload;
+        let duration = plan.duration;
+        for round in 0..plan.rounds {
+            for side in Side::order(round) {
+                let addr = side.pick(gw, backend);
+                let saturation = tokio::task::spawn_blocking(move || {
+                    udp::rate(addr, flows, payload, None, duration)
+                })
+                .await
+                .map_err(|e| BenchError::Local(format!("UDP generator thread: {e}")))??;
+                let out = side.pick_mut(&mut gateway, &mut direct);
+                out.rounds.udp_saturation.push(saturation);
+            }
+        }
+        for side in [Side::Direct, Side::Gateway] {
+            let addr = side.pick(gw, backend);
+            let (rate, samples) = (plan.udp_rate, plan.latency_samples);
+            let (offered, latency) = tokio::task::spawn_blocking(move || {
                 Ok::<_, BenchError>((
-                    udp::rate(addr, flows, payload, None, duration)?,
                     udp::rate(addr, flows, payload, Some(rate), duration)?,
                     udp::latency(addr, payload, samples)?,
                 ))
             })
             .await
             .map_err(|e| BenchError::Local(format!("UDP generator thread: {e}")))??;
-            out.udp_saturation = Some(saturation);
+            let out = side.pick_mut(&mut gateway, &mut direct);
+            out.udp_saturation = median(&out.rounds.udp_saturation, |u| u.received_per_second);
             out.udp_offered = Some(offered);
             out.udp_latency = Some(latency);
         }

@@ -21,9 +21,46 @@ pub const CEILING: f64 = 0.9;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Side {
     /// The backend, directly.
-    Direct,
+    Direct = 0,
     /// Through the gateway.
-    Gateway,
+    Gateway = 1,
+}
+
+impl Side {
+    /// The order of round `round`: direct first in odd rounds (counting
+    /// from 1), the gateway first in even ones, so neither path always runs
+    /// on the machine the other has just warmed or loaded.
+    pub fn order(round: u32) -> [Side; 2] {
+        if round % 2 == 0 {
+            [Side::Direct, Side::Gateway]
+        } else {
+            [Side::Gateway, Side::Direct]
+        }
+    }
+
+    /// `gateway` or `direct`, by side.
+    pub fn pick<T>(self, gateway: T, direct: T) -> T {
+        match self {
+            Side::Direct => direct,
+            Side::Gateway => gateway,
+        }
+    }
+
+    /// The mutable one of `gateway` and `direct`, by side.
+    pub fn pick_mut<'a, T>(self, gateway: &'a mut T, direct: &'a mut T) -> &'a mut T {
+        self.pick(gateway, direct)
+    }
+}
+
+/// The round with the median `key` (the lower middle one of an even
+/// count), or `None` with no rounds. A whole round is reported, not a
+/// mean of rounds, so its numbers stay consistent with each other.
+pub fn median<T: Clone>(rounds: &[T], key: impl Fn(&T) -> f64) -> Option<T> {
+    let mut order: Vec<&T> = rounds.iter().collect();
+    order.sort_by(|a, b| key(a).total_cmp(&key(b)));
+    order
+        .get(rounds.len().saturating_sub(1) / 2)
+        .map(|t| (*t).clone())
 }
 
 /// One latency bucket of the histogram (for charts).
@@ -104,6 +141,22 @@ pub struct TargetResults {
     pub udp_offered: Option<UdpRate>,
     /// UDP echo round trips.
     pub udp_latency: Option<Latency>,
+    /// Every round of the measurements repeated in rounds (the fields
+    /// above hold the median round).
+    #[serde(default)]
+    pub rounds: Rounds,
+}
+
+/// The measurements repeated in rounds, one entry per round in run order.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Rounds {
+    /// Single-stream TCP throughput.
+    pub tcp_throughput: Vec<Throughput>,
+    /// TCP connection rate.
+    pub tcp_connections: Vec<ConnectionRate>,
+    /// UDP offered flat out.
+    pub udp_saturation: Vec<UdpRate>,
 }
 
 /// The observed TCP split through the gateway and its chi-squared verdict.
@@ -149,6 +202,24 @@ pub struct Ratio {
     pub higher_is_better: bool,
     /// A rate within [`CEILING`] of the direct path's.
     pub at_ceiling: bool,
+    /// `gateway / direct` of each round, for the measurements repeated in
+    /// rounds (empty for the others): their spread is the noise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub round_ratios: Vec<f64>,
+}
+
+impl Ratio {
+    /// `N rounds, round ratios LO–HI` when measured in several rounds.
+    pub fn spread(&self) -> Option<String> {
+        let n = self.round_ratios.len();
+        let lo = self
+            .round_ratios
+            .iter()
+            .copied()
+            .fold(f64::INFINITY, f64::min);
+        let hi = self.round_ratios.iter().copied().fold(0.0, f64::max);
+        (n > 1).then(|| format!("{n} rounds, round ratios {lo:.3}–{hi:.3}"))
+    }
 }
 
 /// A whole bench run: the input to the text table, bench.json and bench.html.
@@ -184,21 +255,22 @@ impl BenchReport {
         memory: Option<Memory>,
     ) -> Self {
         let mut ratios = Vec::new();
+        // 0 / 0 (no loss on either path) is parity, not undefined.
+        let ratio = |direct: f64, gateway: f64| match (direct > 0.0, gateway > 0.0) {
+            (true, _) => gateway / direct,
+            (false, false) => 1.0,
+            (false, true) => f64::INFINITY,
+        };
         let mut add = |metric: &str, d: Option<f64>, g: Option<f64>, higher: bool| {
             if let (Some(direct), Some(gateway)) = (d, g) {
-                // 0 / 0 (no loss on either path) is parity, not undefined.
-                let ratio = match (direct > 0.0, gateway > 0.0) {
-                    (true, _) => gateway / direct,
-                    (false, false) => 1.0,
-                    (false, true) => f64::INFINITY,
-                };
                 ratios.push(Ratio {
                     metric: metric.to_string(),
                     direct,
                     gateway,
-                    ratio,
+                    ratio: ratio(direct, gateway),
                     higher_is_better: higher,
-                    at_ceiling: higher && ratio >= CEILING,
+                    at_ceiling: higher && ratio(direct, gateway) >= CEILING,
+                    round_ratios: Vec::new(),
                 });
             }
         };
@@ -259,6 +331,40 @@ impl BenchReport {
                 false,
             );
         }
+        // Each round's ratio, for the metrics measured in rounds.
+        let (dr, gr) = (&direct.rounds, &gateway.rounds);
+        let pairs = |d: Vec<f64>, g: Vec<f64>| -> Vec<f64> {
+            d.iter().zip(&g).map(|(d, g)| ratio(*d, *g)).collect()
+        };
+        for r in &mut ratios {
+            r.round_ratios = match r.metric.as_str() {
+                "TCP throughput (MB/s)" => pairs(
+                    dr.tcp_throughput
+                        .iter()
+                        .map(|t| t.bytes_per_second)
+                        .collect(),
+                    gr.tcp_throughput
+                        .iter()
+                        .map(|t| t.bytes_per_second)
+                        .collect(),
+                ),
+                "TCP connections/s" => pairs(
+                    dr.tcp_connections.iter().map(|c| c.per_second).collect(),
+                    gr.tcp_connections.iter().map(|c| c.per_second).collect(),
+                ),
+                "UDP saturation delivered (datagrams/s)" => pairs(
+                    dr.udp_saturation
+                        .iter()
+                        .map(|u| u.received_per_second)
+                        .collect(),
+                    gr.udp_saturation
+                        .iter()
+                        .map(|u| u.received_per_second)
+                        .collect(),
+                ),
+                _ => Vec::new(),
+            };
+        }
         Self {
             label,
             short,
@@ -296,9 +402,13 @@ impl BenchReport {
             "metric", "direct", &self.label, "ratio"
         );
         for r in &self.ratios {
+            let spread = r
+                .spread()
+                .map(|s| format!("  median of {s}"))
+                .unwrap_or_default();
             let _ = writeln!(
                 out,
-                "{:<46} {:>12.1} {:>12.1} {:>8.3}{}",
+                "{:<46} {:>12.1} {:>12.1} {:>8.3}{}{spread}",
                 r.metric,
                 r.direct,
                 r.gateway,
@@ -431,6 +541,54 @@ mod tests {
         assert!(SplitReport::judge(&weights, &fair).unwrap().verdict.passed);
         let even = BTreeMap::from([("a".to_string(), 5_000), ("b".to_string(), 5_000)]);
         assert!(!SplitReport::judge(&weights, &even).unwrap().verdict.passed);
+    }
+
+    #[test]
+    fn the_median_round_is_reported_and_every_round_ratio_kept() {
+        let t = |bps: f64| Throughput {
+            bytes: 100,
+            seconds: 1.0,
+            bytes_per_second: bps,
+        };
+        assert_eq!(median(&[3.0, 1.0, 2.0], |x| *x), Some(2.0));
+        assert_eq!(median(&[4.0, 1.0, 3.0, 2.0], |x| *x), Some(2.0));
+        assert_eq!(median(&[] as &[f64], |x| *x), None);
+        let results = |rates: &[f64]| TargetResults {
+            tcp_throughput: median(&rates.iter().map(|r| t(*r)).collect::<Vec<_>>(), |t| {
+                t.bytes_per_second
+            }),
+            rounds: Rounds {
+                tcp_throughput: rates.iter().map(|r| t(*r)).collect(),
+                ..Rounds::default()
+            },
+            ..TargetResults::default()
+        };
+        // A noisy third round moves its own ratio, not the reported one.
+        let r = BenchReport::new(
+            "gw".into(),
+            false,
+            results(&[1e9, 1e9, 0.5e9]),
+            results(&[0.8e9, 0.7e9, 0.45e9]),
+            None,
+            None,
+        );
+        let t = &r.ratios[0];
+        assert!((t.ratio - 0.7).abs() < 1e-9, "{t:?}");
+        assert_eq!(t.round_ratios.len(), 3);
+        assert!((t.round_ratios[2] - 0.9).abs() < 1e-9, "{t:?}");
+        assert!(
+            r.text()
+                .contains("median of 3 rounds, round ratios 0.700–0.900"),
+            "{}",
+            r.text()
+        );
+    }
+
+    #[test]
+    fn rounds_alternate_which_path_goes_first() {
+        assert_eq!(Side::order(0), [Side::Direct, Side::Gateway]);
+        assert_eq!(Side::order(1), [Side::Gateway, Side::Direct]);
+        assert_eq!(Side::order(2), Side::order(0));
     }
 
     #[test]
