@@ -31,7 +31,7 @@ impl Side {
     /// from 1), the gateway first in even ones, so neither path always runs
     /// on the machine the other has just warmed or loaded.
     pub fn order(round: u32) -> [Side; 2] {
-        if round % 2 == 0 {
+        if round.is_multiple_of(2) {
             [Side::Direct, Side::Gateway]
         } else {
             [Side::Gateway, Side::Direct]
