@@ -65,7 +65,7 @@ sleep 0.5
 echo "== $proxy ($tool) load $(cut -d' ' -f1-3 /proc/loadavg)"
 /usr/bin/time -f "gwl4 bench CPU: user %U s, system %S s, elapsed %e s" -o "$out/time.txt" \
   "$gwl4" bench --label "$proxy" --gateway-tcp $addr:16000 --direct-tcp "${DIRECT:-127.0.3.1:15000}" \
-  --duration 50ms --concurrency 1 --latency-samples 10 --report-dir "$out" "$@" >"$out/bench.txt"
+  --rounds 1 --duration 50ms --concurrency 1 --latency-samples 10 --report-dir "$out" "$@" >"$out/bench.txt"
 grep -i throughput "$out/bench.txt" || cat "$out/bench.txt"
 cat "$out/time.txt"
 # CPU seconds (user, system) the proxy used, all threads: its cost per byte.

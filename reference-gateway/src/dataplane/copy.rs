@@ -25,10 +25,12 @@
 //! buffered.
 
 use std::cell::RefCell;
-use std::io;
+use std::io::{self, Read as _, Write as _};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use tokio::io::AsyncWriteExt;
+use socket2::SockRef;
+use tokio::io::{AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{ReadHalf, WriteHalf};
 use tokio::sync::Semaphore;
@@ -158,8 +160,9 @@ type Way<'a, 'b> = (&'a ReadHalf<'b>, &'a mut WriteHalf<'b>, &'a mut Half);
 /// point where its state is in its [`Half`]).
 async fn both_ways(a: Way<'_, '_>, b: Way<'_, '_>, allow_splice: bool) -> io::Result<bool> {
     let (mut a_done, mut b_done) = (a.2.ended, b.2.ended);
-    let fa = one_way(a.0, a.1, a.2, allow_splice);
-    let fb = one_way(b.0, b.1, b.2, allow_splice);
+    let ended = [AtomicBool::new(a_done), AtomicBool::new(b_done)];
+    let fa = one_way(a.0, a.1, a.2, (&ended[0], &ended[1]), allow_splice);
+    let fb = one_way(b.0, b.1, b.2, (&ended[1], &ended[0]), allow_splice);
     tokio::pin!(fa, fb);
     while !(a_done && b_done) {
         let bulk = tokio::select! {
@@ -185,10 +188,14 @@ async fn flush(to: &mut WriteHalf<'_>, half: &mut Half) -> io::Result<()> {
 /// writer down (half-close) and return `false`. Returns `true` at a bulk
 /// read when `allow_splice`, once everything read has been written. Every
 /// `.await` is cancel-safe: progress is recorded in `half` as it happens.
+/// `ended` is (this direction, the other one): once both have ended, the
+/// sockets are closed at once, and the close sends the FIN, so the
+/// direction that ends last does not shut its writer down first.
 async fn one_way(
     from: &ReadHalf<'_>,
     to: &mut WriteHalf<'_>,
     half: &mut Half,
+    ended: (&AtomicBool, &AtomicBool),
     allow_splice: bool,
 ) -> io::Result<bool> {
     if half.ended {
@@ -212,14 +219,14 @@ async fn one_way(
         }
         from.readable().await?;
         let read = READ.with_borrow_mut(|buf| -> io::Result<Option<usize>> {
-            let n = match from.try_read(buf) {
+            let n = match try_read(from, buf) {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
                 Err(e) => return Err(e),
             };
             let mut written = 0;
             while written < n {
-                match to.try_write(&buf[written..n]) {
+                match try_write(to, &buf[written..n]) {
                     Ok(k) => written += k,
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                     Err(e) => return Err(e),
@@ -232,7 +239,10 @@ async fn one_way(
             // Spurious readiness.
             None => {}
             Some(0) => {
-                to.shutdown().await?;
+                if !ended.1.load(Ordering::Relaxed) {
+                    to.shutdown().await?;
+                }
+                ended.0.store(true, Ordering::Relaxed);
                 half.ended = true;
                 return Ok(false);
             }
@@ -241,5 +251,87 @@ async fn one_way(
                 half.bulk |= n >= BULK;
             }
         }
+    }
+}
+
+/// `try_read`, except that a short read also clears the read readiness, as
+/// tokio's own `poll_read` does: under edge-triggered epoll a read that
+/// returns less than it asked for has drained the socket, and the next
+/// arrival raises a new edge. Without it every read is followed by one
+/// more that only returns `WouldBlock`: on a short exchange, a third of the
+/// gateway's reads.
+fn try_read(from: &ReadHalf<'_>, buf: &mut [u8]) -> io::Result<usize> {
+    let stream: &TcpStream = from.as_ref();
+    draining(stream, Interest::READABLE, buf.len(), || {
+        (&*SockRef::from(stream)).read(buf)
+    })
+}
+
+/// `try_write`, clearing the write readiness on a short write (the send
+/// buffer is full), for the same reason as [`try_read`].
+fn try_write(to: &WriteHalf<'_>, buf: &[u8]) -> io::Result<usize> {
+    let stream: &TcpStream = to.as_ref();
+    draining(stream, Interest::WRITABLE, buf.len(), || {
+        (&*SockRef::from(stream)).write(buf)
+    })
+}
+
+/// Runs `io` (moving at most `len` bytes) under `stream`'s `interest`
+/// readiness; a partial transfer clears the readiness. `try_io` clears it
+/// only when the closure returns `WouldBlock`, so a partial count leaves
+/// the closure that way and is returned here; tokio clears it only if no
+/// new readiness event arrived meanwhile, so no wake-up is lost.
+fn draining(
+    stream: &TcpStream,
+    interest: Interest,
+    len: usize,
+    mut io: impl FnMut() -> io::Result<usize>,
+) -> io::Result<usize> {
+    let mut partial = None;
+    let result = stream.try_io(interest, || match io()? {
+        n if n > 0 && n < len => {
+            partial = Some(n);
+            Err(io::ErrorKind::WouldBlock.into())
+        }
+        n => Ok(n),
+    });
+    partial.map_or(result, Ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tokio::io::AsyncWriteExt;
+    use tokio::net::{TcpListener, TcpStream};
+
+    use super::try_read;
+
+    #[tokio::test]
+    async fn a_short_read_waits_for_new_data_and_misses_none() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (mut server, _) = listener.accept().await.unwrap();
+        let (from, _to) = server.split();
+        let mut buf = [0u8; 64];
+
+        client.write_all(b"hello").await.unwrap();
+        from.readable().await.unwrap();
+        assert_eq!(try_read(&from, &mut buf).unwrap(), 5);
+        // Drained: readiness is cleared, so waiting does not return at once
+        // only to read WouldBlock (a plain `try_read` leaves it set).
+        let stale = tokio::time::timeout(Duration::from_millis(50), from.readable()).await;
+        assert!(stale.is_err(), "read readiness survived a short read");
+
+        // Data arriving afterwards raises readiness again: no wake-up lost.
+        client.write_all(b"again").await.unwrap();
+        tokio::time::timeout(Duration::from_secs(5), from.readable())
+            .await
+            .expect("new data must wake the reader")
+            .unwrap();
+        assert_eq!(try_read(&from, &mut buf).unwrap(), 5);
+        assert_eq!(&buf[..5], b"again");
     }
 }

@@ -78,8 +78,9 @@ impl Default for Options {
     }
 }
 
-/// What every listener task needs. Cheap to clone.
-#[derive(Debug, Clone)]
+/// What every listener task needs; shared behind an `Arc`, so a connection
+/// takes it with one reference count rather than one per field.
+#[derive(Debug)]
 pub(crate) struct Ctx {
     options: Arc<Options>,
     metrics: Metrics,
@@ -107,7 +108,7 @@ pub type BindFailures = BTreeMap<ListenerKey, String>;
 /// The running data plane. Methods need a tokio runtime.
 #[derive(Debug)]
 pub struct DataPlane {
-    ctx: Ctx,
+    ctx: Arc<Ctx>,
     listeners: Mutex<BTreeMap<ListenerKey, (Arc<Shared>, SocketAddr)>>,
     /// Parent of every listener's `closed`: cancels all at the end of a drain.
     kill: CancellationToken,
@@ -118,12 +119,12 @@ impl DataPlane {
     pub fn new(options: Options, metrics: Metrics) -> Self {
         let budget = SpliceBudget::new(options.max_spliced_connections.unwrap_or(0));
         Self {
-            ctx: Ctx {
+            ctx: Arc::new(Ctx {
                 options: Arc::new(options),
                 metrics,
                 budget,
                 tracker: TaskTracker::new(),
-            },
+            }),
             listeners: Mutex::new(BTreeMap::new()),
             kill: CancellationToken::new(),
         }

@@ -138,8 +138,7 @@ impl ListenerState {
     /// endpoint (or, for a remembered rejection, still rejected). Weight
     /// changes do not matter: they apply to new connections only.
     pub(crate) fn keeps(&self, binding: &Binding) -> bool {
-        let route_name = self.route.as_ref().map(|r| r.name.clone());
-        if route_name != binding.route {
+        if self.route.as_ref().map(|r| r.name.as_str()) != binding.route.as_deref() {
             return false;
         }
         let Some(route) = &self.route else {

@@ -31,7 +31,7 @@ pub(crate) fn bind(key: &ListenerKey) -> io::Result<TcpListener> {
 }
 
 /// Accepts until the listener is stopped, one task per connection.
-pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>, ctx: Ctx) {
+pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>, ctx: Arc<Ctx>) {
     loop {
         let (stream, peer) = tokio::select! {
             () = shared.stop_accept.cancelled() => return,
@@ -79,7 +79,7 @@ async fn proxy(
     state: Arc<ListenerState>,
     index: usize,
     shared: Arc<Shared>,
-    ctx: Ctx,
+    ctx: Arc<Ctx>,
 ) {
     let Some((backend, endpoints)) = state.forward_target(index) else {
         reset(&client);

@@ -105,7 +105,7 @@ impl Counters {
 }
 
 /// Serves the listener socket until the listener is removed or stopped.
-pub(crate) async fn serve(socket: UdpSocket, shared: Arc<Shared>, ctx: Ctx) {
+pub(crate) async fn serve(socket: UdpSocket, shared: Arc<Shared>, ctx: Arc<Ctx>) {
     let socket = Arc::new(socket);
     let epoch = Instant::now();
     let idle = ctx.options.udp_idle_timeout;
