@@ -62,7 +62,13 @@ fn short_bench_in_local_mode_measures_everything_and_writes_reports() {
     // Short mode runs two rounds: each path measured in both, the median
     // reported, each round's ratio kept.
     for side in ["direct", "gateway"] {
-        for m in ["tcpThroughput", "tcpConnections", "udpSaturation"] {
+        for m in [
+            "tcpThroughput",
+            "tcpConnections",
+            "tcpLatency",
+            "udpSaturation",
+            "udpLatency",
+        ] {
             let rounds = json[side]["rounds"][m].as_array().unwrap();
             assert_eq!(rounds.len(), 2, "{side} {m}: {rounds:?}");
         }

@@ -282,8 +282,8 @@ pub async fn run_async(args: &BenchArgs) -> Result<BenchReport, BenchError> {
     Ok(report)
 }
 
-/// Every measurement on both paths: throughput and rates in
-/// [`Plan::rounds`] interleaved rounds (median reported), latencies and the
+/// Every measurement on both paths: throughput, rates and latencies in
+/// [`Plan::rounds`] interleaved rounds (the median round reported), the
 /// offered-rate UDP test once per path.
 async fn measure(
     args: &BenchArgs,
@@ -314,6 +314,9 @@ async fn measure(
                     .push(tcp::throughput(addr, plan.stream_bytes).await?);
                 connections[side as usize]
                     .push(tcp::connection_rate(addr, plan.concurrency, plan.duration).await?);
+                let latency = tcp::echo_latency(addr, plan.latency_samples).await?;
+                let out = side.pick_mut(&mut gateway, &mut direct);
+                out.rounds.tcp_latency.push(latency);
             }
         }
         if let Some(weights) = weights {
@@ -328,45 +331,42 @@ async fn measure(
             split = Some(SplitReport::judge(weights, &pooled)?);
         }
         for side in [Side::Direct, Side::Gateway] {
-            let addr = side.pick(gw, backend);
             let out = side.pick_mut(&mut gateway, &mut direct);
             out.rounds.tcp_connections = std::mem::take(&mut connections[side as usize]);
             out.tcp_throughput = median(&out.rounds.tcp_throughput, |t| t.bytes_per_second);
             out.tcp_connections = median(&out.rounds.tcp_connections, |c| c.per_second);
-            out.tcp_latency = Some(tcp::echo_latency(addr, plan.latency_samples).await?);
+            out.tcp_latency = median(&out.rounds.tcp_latency, |l| l.p99_us);
         }
     }
     if let Some((gw, backend)) = targets.udp {
         let flows = args.udp_flows.max(1);
         let payload = args.udp_payload;
         let duration = plan.duration;
+        let samples = plan.latency_samples;
         for round in 0..plan.rounds {
             for side in Side::order(round) {
                 let addr = side.pick(gw, backend);
-                let saturation = tokio::task::spawn_blocking(move || {
-                    udp::rate(addr, flows, payload, None, duration)
+                let (saturation, latency) = blocking(move || {
+                    Ok((
+                        udp::rate(addr, flows, payload, None, duration)?,
+                        udp::latency(addr, payload, samples)?,
+                    ))
                 })
-                .await
-                .map_err(|e| BenchError::Local(format!("UDP generator thread: {e}")))??;
+                .await?;
                 let out = side.pick_mut(&mut gateway, &mut direct);
                 out.rounds.udp_saturation.push(saturation);
+                out.rounds.udp_latency.push(latency);
             }
         }
         for side in [Side::Direct, Side::Gateway] {
             let addr = side.pick(gw, backend);
-            let (rate, samples) = (plan.udp_rate, plan.latency_samples);
-            let (offered, latency) = tokio::task::spawn_blocking(move || {
-                Ok::<_, BenchError>((
-                    udp::rate(addr, flows, payload, Some(rate), duration)?,
-                    udp::latency(addr, payload, samples)?,
-                ))
-            })
-            .await
-            .map_err(|e| BenchError::Local(format!("UDP generator thread: {e}")))??;
+            let rate = plan.udp_rate;
+            let offered =
+                blocking(move || udp::rate(addr, flows, payload, Some(rate), duration)).await?;
             let out = side.pick_mut(&mut gateway, &mut direct);
             out.udp_saturation = median(&out.rounds.udp_saturation, |u| u.received_per_second);
+            out.udp_latency = median(&out.rounds.udp_latency, |l| l.p99_us);
             out.udp_offered = Some(offered);
-            out.udp_latency = Some(latency);
         }
     }
     Ok(BenchReport::new(
@@ -377,4 +377,13 @@ async fn measure(
         split,
         memory,
     ))
+}
+
+/// Runs a UDP generator (blocking sockets) on tokio's blocking pool.
+async fn blocking<T: Send + 'static>(
+    generator: impl FnOnce() -> Result<T, BenchError> + Send + 'static,
+) -> Result<T, BenchError> {
+    tokio::task::spawn_blocking(generator)
+        .await
+        .map_err(|e| BenchError::Local(format!("UDP generator thread: {e}")))?
 }

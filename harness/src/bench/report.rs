@@ -157,6 +157,10 @@ pub struct Rounds {
     pub tcp_connections: Vec<ConnectionRate>,
     /// UDP offered flat out.
     pub udp_saturation: Vec<UdpRate>,
+    /// TCP echo round trips (the median round by p99 is reported).
+    pub tcp_latency: Vec<Latency>,
+    /// UDP echo round trips (likewise).
+    pub udp_latency: Vec<Latency>,
 }
 
 /// The observed TCP split through the gateway and its chi-squared verdict.
@@ -351,6 +355,14 @@ impl BenchReport {
                 "TCP connections/s" => pairs(
                     dr.tcp_connections.iter().map(|c| c.per_second).collect(),
                     gr.tcp_connections.iter().map(|c| c.per_second).collect(),
+                ),
+                "TCP echo latency p99 (µs)" => pairs(
+                    dr.tcp_latency.iter().map(|l| l.p99_us).collect(),
+                    gr.tcp_latency.iter().map(|l| l.p99_us).collect(),
+                ),
+                "UDP echo latency p99 (µs)" => pairs(
+                    dr.udp_latency.iter().map(|l| l.p99_us).collect(),
+                    gr.udp_latency.iter().map(|l| l.p99_us).collect(),
                 ),
                 "UDP saturation delivered (datagrams/s)" => pairs(
                     dr.udp_saturation
