@@ -61,7 +61,9 @@ run_bench() { # label address pid udp(yes/no)
   args=(--label "$label" --gateway-tcp "$addr:16000" --direct-tcp 127.0.3.1:15000
         --weights bench-v1=70,bench-v2=30 --gateway-pid "$pid" --idle-connections 5000
         --report-dir "$out/$label")
-  if [ "$udp" = yes ]; then args+=(--gateway-udp "$addr:16001" --direct-udp 127.0.3.1:15001); fi
+  # 35,000/s: about half of Envoy's UDP saturation here (the slower of
+  # Envoy and nginx), the rate issue #9 asks to be lossless.
+  if [ "$udp" = yes ]; then args+=(--gateway-udp "$addr:16001" --direct-udp 127.0.3.1:15001 --udp-rate 35000); fi
   echo "== $label ($(cut -d' ' -f1-3 /proc/loadavg))"
   # One proxy failing (e.g. resetting connections) must not hide the others.
   "$gwl4" bench "${args[@]}" "${short[@]}" "${extra[@]}" || echo "$label: gwl4 bench failed (exit $?)"

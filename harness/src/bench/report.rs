@@ -336,44 +336,33 @@ impl BenchReport {
             );
         }
         // Each round's ratio, for the metrics measured in rounds.
-        let (dr, gr) = (&direct.rounds, &gateway.rounds);
-        let pairs = |d: Vec<f64>, g: Vec<f64>| -> Vec<f64> {
+        let per_round = |values: fn(&Rounds) -> Vec<f64>| -> Vec<f64> {
+            let (d, g) = (values(&direct.rounds), values(&gateway.rounds));
             d.iter().zip(&g).map(|(d, g)| ratio(*d, *g)).collect()
         };
         for r in &mut ratios {
             r.round_ratios = match r.metric.as_str() {
-                "TCP throughput (MB/s)" => pairs(
-                    dr.tcp_throughput
+                "TCP throughput (MB/s)" => per_round(|r| {
+                    r.tcp_throughput
                         .iter()
                         .map(|t| t.bytes_per_second)
-                        .collect(),
-                    gr.tcp_throughput
-                        .iter()
-                        .map(|t| t.bytes_per_second)
-                        .collect(),
-                ),
-                "TCP connections/s" => pairs(
-                    dr.tcp_connections.iter().map(|c| c.per_second).collect(),
-                    gr.tcp_connections.iter().map(|c| c.per_second).collect(),
-                ),
-                "TCP echo latency p99 (µs)" => pairs(
-                    dr.tcp_latency.iter().map(|l| l.p99_us).collect(),
-                    gr.tcp_latency.iter().map(|l| l.p99_us).collect(),
-                ),
-                "UDP echo latency p99 (µs)" => pairs(
-                    dr.udp_latency.iter().map(|l| l.p99_us).collect(),
-                    gr.udp_latency.iter().map(|l| l.p99_us).collect(),
-                ),
-                "UDP saturation delivered (datagrams/s)" => pairs(
-                    dr.udp_saturation
+                        .collect()
+                }),
+                "TCP connections/s" => {
+                    per_round(|r| r.tcp_connections.iter().map(|c| c.per_second).collect())
+                }
+                "TCP echo latency p99 (µs)" => {
+                    per_round(|r| r.tcp_latency.iter().map(|l| l.p99_us).collect())
+                }
+                "UDP echo latency p99 (µs)" => {
+                    per_round(|r| r.udp_latency.iter().map(|l| l.p99_us).collect())
+                }
+                "UDP saturation delivered (datagrams/s)" => per_round(|r| {
+                    r.udp_saturation
                         .iter()
                         .map(|u| u.received_per_second)
-                        .collect(),
-                    gr.udp_saturation
-                        .iter()
-                        .map(|u| u.received_per_second)
-                        .collect(),
-                ),
+                        .collect()
+                }),
                 _ => Vec::new(),
             };
         }
