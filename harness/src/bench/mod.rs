@@ -76,7 +76,7 @@ pub struct BenchArgs {
     /// numbers are not meaningful).
     #[arg(long)]
     pub short: bool,
-    /// Rounds of the throughput and rate measurements: each round
+    /// Rounds of the throughput, rate and latency measurements: each round
     /// measures both paths, in alternating order (direct first in odd
     /// rounds, the gateway first in even ones), and the median round of
     /// each path is reported, so a burst of machine noise moves one round
@@ -304,26 +304,23 @@ async fn measure(
         _ => None,
     };
     if let Some((gw, backend)) = targets.tcp {
-        let mut connections = [Vec::new(), Vec::new()];
         for round in 0..plan.rounds {
             for side in Side::order(round) {
                 let addr = side.pick(gw, backend);
-                let out = side.pick_mut(&mut gateway, &mut direct);
-                out.rounds
-                    .tcp_throughput
-                    .push(tcp::throughput(addr, plan.stream_bytes).await?);
-                connections[side as usize]
-                    .push(tcp::connection_rate(addr, plan.concurrency, plan.duration).await?);
+                let throughput = tcp::throughput(addr, plan.stream_bytes).await?;
+                let rate = tcp::connection_rate(addr, plan.concurrency, plan.duration).await?;
                 let latency = tcp::echo_latency(addr, plan.latency_samples).await?;
-                let out = side.pick_mut(&mut gateway, &mut direct);
-                out.rounds.tcp_latency.push(latency);
+                let rounds = &mut side.pick_mut(&mut gateway, &mut direct).rounds;
+                rounds.tcp_throughput.push(throughput);
+                rounds.tcp_connections.push(rate);
+                rounds.tcp_latency.push(latency);
             }
         }
         if let Some(weights) = weights {
             // One verdict over every connection through the gateway, all
             // rounds pooled.
             let mut pooled = BTreeMap::new();
-            for rate in &connections[Side::Gateway as usize] {
+            for rate in &gateway.rounds.tcp_connections {
                 for (service, n) in &rate.backends {
                     *pooled.entry(service.clone()).or_default() += n;
                 }
@@ -332,7 +329,6 @@ async fn measure(
         }
         for side in [Side::Direct, Side::Gateway] {
             let out = side.pick_mut(&mut gateway, &mut direct);
-            out.rounds.tcp_connections = std::mem::take(&mut connections[side as usize]);
             out.tcp_throughput = median(&out.rounds.tcp_throughput, |t| t.bytes_per_second);
             out.tcp_connections = median(&out.rounds.tcp_connections, |c| c.per_second);
             out.tcp_latency = median(&out.rounds.tcp_latency, |l| l.p99_us);
@@ -353,9 +349,9 @@ async fn measure(
                     ))
                 })
                 .await?;
-                let out = side.pick_mut(&mut gateway, &mut direct);
-                out.rounds.udp_saturation.push(saturation);
-                out.rounds.udp_latency.push(latency);
+                let rounds = &mut side.pick_mut(&mut gateway, &mut direct).rounds;
+                rounds.udp_saturation.push(saturation);
+                rounds.udp_latency.push(latency);
             }
         }
         for side in [Side::Direct, Side::Gateway] {

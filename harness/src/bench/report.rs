@@ -21,9 +21,9 @@ pub const CEILING: f64 = 0.9;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Side {
     /// The backend, directly.
-    Direct = 0,
+    Direct,
     /// Through the gateway.
-    Gateway = 1,
+    Gateway,
 }
 
 impl Side {
