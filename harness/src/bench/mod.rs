@@ -310,7 +310,7 @@ async fn measure(
                 let throughput = tcp::throughput(addr, plan.stream_bytes).await?;
                 let rate = tcp::connection_rate(addr, plan.concurrency, plan.duration).await?;
                 let latency = tcp::echo_latency(addr, plan.latency_samples).await?;
-                let rounds = &mut side.pick_mut(&mut gateway, &mut direct).rounds;
+                let rounds = &mut side.pick(&mut gateway, &mut direct).rounds;
                 rounds.tcp_throughput.push(throughput);
                 rounds.tcp_connections.push(rate);
                 rounds.tcp_latency.push(latency);
@@ -328,7 +328,7 @@ async fn measure(
             split = Some(SplitReport::judge(weights, &pooled)?);
         }
         for side in [Side::Direct, Side::Gateway] {
-            let out = side.pick_mut(&mut gateway, &mut direct);
+            let out = side.pick(&mut gateway, &mut direct);
             out.tcp_throughput = median(&out.rounds.tcp_throughput, |t| t.bytes_per_second);
             out.tcp_connections = median(&out.rounds.tcp_connections, |c| c.per_second);
             out.tcp_latency = median(&out.rounds.tcp_latency, |l| l.p99_us);
@@ -349,7 +349,7 @@ async fn measure(
                     ))
                 })
                 .await?;
-                let rounds = &mut side.pick_mut(&mut gateway, &mut direct).rounds;
+                let rounds = &mut side.pick(&mut gateway, &mut direct).rounds;
                 rounds.udp_saturation.push(saturation);
                 rounds.udp_latency.push(latency);
             }
@@ -359,7 +359,7 @@ async fn measure(
             let rate = plan.udp_rate;
             let offered =
                 blocking(move || udp::rate(addr, flows, payload, Some(rate), duration)).await?;
-            let out = side.pick_mut(&mut gateway, &mut direct);
+            let out = side.pick(&mut gateway, &mut direct);
             out.udp_saturation = median(&out.rounds.udp_saturation, |u| u.received_per_second);
             out.udp_latency = median(&out.rounds.udp_latency, |l| l.p99_us);
             out.udp_offered = Some(offered);

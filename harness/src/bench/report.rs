@@ -38,17 +38,12 @@ impl Side {
         }
     }
 
-    /// `gateway` or `direct`, by side.
+    /// `gateway` or `direct`, by side (values or references alike).
     pub fn pick<T>(self, gateway: T, direct: T) -> T {
         match self {
             Side::Direct => direct,
             Side::Gateway => gateway,
         }
-    }
-
-    /// The mutable one of `gateway` and `direct`, by side.
-    pub fn pick_mut<'a, T>(self, gateway: &'a mut T, direct: &'a mut T) -> &'a mut T {
-        self.pick(gateway, direct)
     }
 }
 
@@ -265,42 +260,64 @@ impl BenchReport {
             (false, false) => 1.0,
             (false, true) => f64::INFINITY,
         };
-        let mut add = |metric: &str, d: Option<f64>, g: Option<f64>, higher: bool| {
-            if let (Some(direct), Some(gateway)) = (d, g) {
-                ratios.push(Ratio {
-                    metric: metric.to_string(),
-                    direct,
-                    gateway,
-                    ratio: ratio(direct, gateway),
-                    higher_is_better: higher,
-                    at_ceiling: higher && ratio(direct, gateway) >= CEILING,
-                    round_ratios: Vec::new(),
-                });
-            }
+        // Each round's ratio, for the metrics measured in rounds.
+        let per_round = |values: &dyn Fn(&Rounds) -> Vec<f64>| -> Vec<f64> {
+            let (d, g) = (values(&direct.rounds), values(&gateway.rounds));
+            d.iter().zip(&g).map(|(d, g)| ratio(*d, *g)).collect()
         };
+        let mut add =
+            |metric: &str, d: Option<f64>, g: Option<f64>, higher: bool, round_ratios: Vec<f64>| {
+                if let (Some(direct), Some(gateway)) = (d, g) {
+                    let ratio = ratio(direct, gateway);
+                    ratios.push(Ratio {
+                        metric: metric.to_string(),
+                        direct,
+                        gateway,
+                        ratio,
+                        higher_is_better: higher,
+                        at_ceiling: higher && ratio >= CEILING,
+                        round_ratios,
+                    });
+                }
+            };
         let (d, g) = (&direct, &gateway);
         add(
             "TCP throughput (MB/s)",
             d.tcp_throughput.as_ref().map(|t| t.bytes_per_second / 1e6),
             g.tcp_throughput.as_ref().map(|t| t.bytes_per_second / 1e6),
             true,
+            per_round(&|r| {
+                r.tcp_throughput
+                    .iter()
+                    .map(|t| t.bytes_per_second)
+                    .collect()
+            }),
         );
         add(
             "TCP connections/s",
             d.tcp_connections.as_ref().map(|c| c.per_second),
             g.tcp_connections.as_ref().map(|c| c.per_second),
             true,
+            per_round(&|r| r.tcp_connections.iter().map(|c| c.per_second).collect()),
         );
-        for (name, pick) in [
-            ("p50", (|l: &Latency| l.p50_us) as fn(&Latency) -> f64),
-            ("p99", |l: &Latency| l.p99_us),
-            ("p99.9", |l: &Latency| l.p999_us),
-        ] {
+        // Rounds are chosen by p99, so only the p99 rows show round ratios.
+        type Percentile = (&'static str, fn(&Latency) -> f64, bool);
+        let tcp: [Percentile; 3] = [
+            ("p50", |l| l.p50_us, false),
+            ("p99", |l| l.p99_us, true),
+            ("p99.9", |l| l.p999_us, false),
+        ];
+        for (name, pick, in_rounds) in tcp {
             add(
                 &format!("TCP echo latency {name} (µs)"),
                 d.tcp_latency.as_ref().map(pick),
                 g.tcp_latency.as_ref().map(pick),
                 false,
+                if in_rounds {
+                    per_round(&|r| r.tcp_latency.iter().map(pick).collect())
+                } else {
+                    Vec::new()
+                },
             );
         }
         add(
@@ -308,6 +325,12 @@ impl BenchReport {
             d.udp_saturation.as_ref().map(|u| u.received_per_second),
             g.udp_saturation.as_ref().map(|u| u.received_per_second),
             true,
+            per_round(&|r| {
+                r.udp_saturation
+                    .iter()
+                    .map(|u| u.received_per_second)
+                    .collect()
+            }),
         );
         if let (Some(du), Some(gu)) = (&d.udp_offered, &g.udp_offered) {
             let offered = gu.offered_per_second.unwrap_or(0);
@@ -316,55 +339,29 @@ impl BenchReport {
                 Some(du.received_per_second),
                 Some(gu.received_per_second),
                 true,
+                Vec::new(),
             );
             add(
                 &format!("UDP loss at {offered}/s offered (%)"),
                 Some(du.loss * 100.0),
                 Some(gu.loss * 100.0),
                 false,
+                Vec::new(),
             );
         }
-        for (name, pick) in [
-            ("p50", (|l: &Latency| l.p50_us) as fn(&Latency) -> f64),
-            ("p99", |l: &Latency| l.p99_us),
-        ] {
+        let udp: [Percentile; 2] = [("p50", |l| l.p50_us, false), ("p99", |l| l.p99_us, true)];
+        for (name, pick, in_rounds) in udp {
             add(
                 &format!("UDP echo latency {name} (µs)"),
                 d.udp_latency.as_ref().map(pick),
                 g.udp_latency.as_ref().map(pick),
                 false,
+                if in_rounds {
+                    per_round(&|r| r.udp_latency.iter().map(pick).collect())
+                } else {
+                    Vec::new()
+                },
             );
-        }
-        // Each round's ratio, for the metrics measured in rounds.
-        let per_round = |values: fn(&Rounds) -> Vec<f64>| -> Vec<f64> {
-            let (d, g) = (values(&direct.rounds), values(&gateway.rounds));
-            d.iter().zip(&g).map(|(d, g)| ratio(*d, *g)).collect()
-        };
-        for r in &mut ratios {
-            r.round_ratios = match r.metric.as_str() {
-                "TCP throughput (MB/s)" => per_round(|r| {
-                    r.tcp_throughput
-                        .iter()
-                        .map(|t| t.bytes_per_second)
-                        .collect()
-                }),
-                "TCP connections/s" => {
-                    per_round(|r| r.tcp_connections.iter().map(|c| c.per_second).collect())
-                }
-                "TCP echo latency p99 (µs)" => {
-                    per_round(|r| r.tcp_latency.iter().map(|l| l.p99_us).collect())
-                }
-                "UDP echo latency p99 (µs)" => {
-                    per_round(|r| r.udp_latency.iter().map(|l| l.p99_us).collect())
-                }
-                "UDP saturation delivered (datagrams/s)" => per_round(|r| {
-                    r.udp_saturation
-                        .iter()
-                        .map(|u| u.received_per_second)
-                        .collect()
-                }),
-                _ => Vec::new(),
-            };
         }
         Self {
             label,
