@@ -69,7 +69,7 @@ async fn health_readiness_status_and_parseable_metrics() {
 
     let a = echo("v1").await;
     let (tcp_port, udp_port, bad_port) = (free_port(), free_port(), free_port());
-    let dp = DataPlane::new(Options::default(), metrics.clone());
+    let dp = DataPlane::new(Options::default(), metrics.clone()).unwrap();
     let tcp = listener_for(key(tcp_port, Protocol::Tcp), &a);
     let udp = listener(
         key(udp_port, Protocol::Udp),

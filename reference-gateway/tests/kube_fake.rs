@@ -125,7 +125,7 @@ fn new_provider(
     addressing: Addressing,
 ) -> (KubeProvider, Arc<Admin>, Arc<DataPlane>) {
     let admin = Arc::new(Admin::new(Registry::default()));
-    let data_plane = Arc::new(DataPlane::new(Options::default(), Metrics::default()));
+    let data_plane = Arc::new(DataPlane::new(Options::default(), Metrics::default()).unwrap());
     let options = KubeOptions {
         addressing,
         debounce: Duration::from_millis(10),

@@ -113,6 +113,11 @@ pub struct CommonArgs {
     /// as it measured slower than the buffered copy (BENCHMARKS.md).
     #[arg(long, default_value_t = 0)]
     pub max_spliced_connections: usize,
+    /// TCP workers: single-thread event loops, each accepting on its own
+    /// `SO_REUSEPORT` socket of every TCP listener and serving the
+    /// connections it accepted. Default: one per core.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub tcp_workers: Option<u16>,
 }
 
 impl CommonArgs {
@@ -122,6 +127,9 @@ impl CommonArgs {
             udp_idle_timeout: self.udp_idle_timeout,
             udp_max_sessions: self.udp_max_sessions,
             max_spliced_connections: Some(self.max_spliced_connections),
+            tcp_workers: self
+                .tcp_workers
+                .map_or_else(|| Options::default().tcp_workers, usize::from),
             faults: Faults::default(),
         }
     }
@@ -199,7 +207,7 @@ async fn run(args: Args) -> Result<(), Error> {
         faults,
         ..common.options()
     };
-    let data_plane = Arc::new(DataPlane::new(options, metrics));
+    let data_plane = Arc::new(DataPlane::new(options, metrics).map_err(setup("TCP workers"))?);
     let shutdown = CancellationToken::new();
     // The admin API outlives the drain, so it can report it.
     let admin_stop = CancellationToken::new();

@@ -19,7 +19,8 @@
 //! Modules: `select` (weighted random backend choice, and why), `tcp`
 //! (accept, connect, reset), `copy` (buffered copy or opt-in splice, half-close),
 //! `udp` (sessions, idle timeout, the bounded table's LRU policy), `state`
-//! (what a listener serves and what survives a reload), [`metrics`].
+//! (what a listener serves and what survives a reload), `workers` (the
+//! per-core runtimes TCP runs on, and why), [`metrics`].
 
 pub mod metrics;
 
@@ -28,6 +29,7 @@ mod select;
 mod state;
 mod tcp;
 mod udp;
+mod workers;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -43,6 +45,7 @@ use tracing::{info, warn};
 use self::copy::SpliceBudget;
 use self::metrics::Metrics;
 use self::state::ListenerState;
+use self::workers::Workers;
 use crate::config::{Config, Listener, ListenerKey, Protocol};
 use crate::fault::Faults;
 
@@ -62,6 +65,10 @@ pub struct Options {
     /// Each spliced connection holds four more descriptors: a sixteenth of
     /// the open-files limit keeps pipes to a quarter of it.
     pub max_spliced_connections: Option<usize>,
+    /// TCP workers: single-thread runtimes, each accepting on its own
+    /// socket of every TCP listener and serving what it accepted. Default:
+    /// one per core.
+    pub tcp_workers: usize,
     /// Deliberate bugs for gwl4's self-test (none by default; see [`crate::fault`]).
     pub faults: Faults,
 }
@@ -73,6 +80,7 @@ impl Default for Options {
             udp_idle_timeout: Duration::from_secs(60),
             udp_max_sessions: 65_536,
             max_spliced_connections: None,
+            tcp_workers: workers::per_core(),
             faults: Faults::default(),
         }
     }
@@ -112,13 +120,17 @@ pub struct DataPlane {
     listeners: Mutex<BTreeMap<ListenerKey, (Arc<Shared>, SocketAddr)>>,
     /// Parent of every listener's `closed`: cancels all at the end of a drain.
     kill: CancellationToken,
+    /// Where TCP listeners accept and their connections run.
+    workers: Workers,
 }
 
 impl DataPlane {
-    /// A data plane with no listeners.
-    pub fn new(options: Options, metrics: Metrics) -> Self {
+    /// A data plane with no listeners. Fails if the TCP workers' threads
+    /// cannot be started.
+    pub fn new(options: Options, metrics: Metrics) -> std::io::Result<Self> {
         let budget = SpliceBudget::new(options.max_spliced_connections.unwrap_or(0));
-        Self {
+        let workers = Workers::start(options.tcp_workers)?;
+        Ok(Self {
             ctx: Arc::new(Ctx {
                 options: Arc::new(options),
                 metrics,
@@ -127,7 +139,8 @@ impl DataPlane {
             }),
             listeners: Mutex::new(BTreeMap::new()),
             kill: CancellationToken::new(),
-        }
+            workers,
+        })
     }
 
     /// Serves `config` from now on. Returns the listeners that could not be
@@ -222,11 +235,13 @@ impl DataPlane {
         let ctx = self.ctx.clone();
         let local = match listener.key.protocol {
             Protocol::Tcp => {
-                let socket = tcp::bind(&listener.key)?;
-                let local = socket.local_addr()?;
-                self.ctx
-                    .tracker
-                    .spawn(tcp::serve(socket, shared.clone(), ctx));
+                let workers = self.workers.handles();
+                let sockets = tcp::bind(&listener.key, workers.len())?;
+                let local = sockets[0].local_addr()?;
+                for (socket, worker) in sockets.into_iter().zip(workers) {
+                    let serve = tcp::serve(socket, shared.clone(), ctx.clone());
+                    worker.spawn(self.ctx.tracker.track_future(serve));
+                }
                 local
             }
             Protocol::Udp => {

@@ -15,9 +15,33 @@ use super::{Ctx, Shared, copy, select};
 use crate::config::ListenerKey;
 use crate::fault::Fault;
 
-/// Binds a listening socket (SO_REUSEADDR so a restart can rebind at once).
-pub(crate) fn bind(key: &ListenerKey) -> io::Result<TcpListener> {
-    let addr = SocketAddr::new(key.address, key.port);
+/// Binds `count` listening sockets on the listener's address, in one
+/// `SO_REUSEPORT` group (one per worker). A plain bind is tried first and
+/// released at once: reuse-port sockets of another process of the same user
+/// would otherwise let the group join theirs silently, sharing the port
+/// instead of failing as `PortUnavailable`.
+pub(crate) fn bind(key: &ListenerKey, count: usize) -> io::Result<Vec<std::net::TcpListener>> {
+    let mut addr = SocketAddr::new(key.address, key.port);
+    if key.port != 0 {
+        socket(addr)?.bind(&addr.into())?;
+    }
+    let mut sockets = Vec::new();
+    for _ in 0..count.max(1) {
+        let socket = socket(addr)?;
+        socket.set_reuse_port(true)?;
+        socket.bind(&addr.into())?;
+        socket.listen(4096)?;
+        let socket = std::net::TcpListener::from(socket);
+        // Port 0: the others join the port the first one was given.
+        addr = socket.local_addr()?;
+        sockets.push(socket);
+    }
+    Ok(sockets)
+}
+
+/// A non-blocking TCP socket with SO_REUSEADDR (so a restart can rebind at
+/// once, past TIME_WAIT).
+fn socket(addr: SocketAddr) -> io::Result<Socket> {
     let socket = Socket::new(
         Domain::for_address(addr),
         Type::STREAM,
@@ -25,13 +49,21 @@ pub(crate) fn bind(key: &ListenerKey) -> io::Result<TcpListener> {
     )?;
     socket.set_reuse_address(true)?;
     socket.set_nonblocking(true)?;
-    socket.bind(&addr.into())?;
-    socket.listen(4096)?;
-    TcpListener::from_std(socket.into())
+    Ok(socket)
 }
 
 /// Accepts until the listener is stopped, one task per connection.
-pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>, ctx: Arc<Ctx>) {
+/// Runs on a worker: the socket is registered with that worker's runtime,
+/// and so is every connection it accepts.
+pub(crate) async fn serve(listener: std::net::TcpListener, shared: Arc<Shared>, ctx: Arc<Ctx>) {
+    let listener = match TcpListener::from_std(listener) {
+        Ok(listener) => listener,
+        Err(error) => {
+            // Closing this socket leaves the group: the others take its share.
+            warn!(listener = %shared.name, %error, "cannot register a worker's socket");
+            return;
+        }
+    };
     loop {
         let (stream, peer) = tokio::select! {
             () = shared.stop_accept.cancelled() => return,

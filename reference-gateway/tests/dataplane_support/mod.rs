@@ -93,7 +93,7 @@ pub fn config(listeners: Vec<Listener>) -> Config {
 /// A data plane with `options`, its metrics kept for assertions.
 pub fn data_plane(options: Options) -> (DataPlane, Metrics) {
     let metrics = Metrics::default();
-    (DataPlane::new(options, metrics.clone()), metrics)
+    (DataPlane::new(options, metrics.clone()).unwrap(), metrics)
 }
 
 /// Applies `config` and fails the test if a listener did not bind.
