@@ -1,5 +1,5 @@
-//! TCP workers: one `SO_REUSEPORT` socket per worker, each one served, all
-//! closed with their listener; and a port another reuse-port group holds is
+//! TCP workers: every worker accepts on the listener's one socket, which
+//! closes with the listener; a port another reuse-port group holds is
 //! refused rather than shared.
 
 mod dataplane_support;
@@ -28,7 +28,7 @@ fn listening_sockets(port: u16) -> usize {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn each_worker_accepts_on_its_own_socket_and_closes_it_with_the_listener() {
+async fn the_workers_share_one_socket_and_close_it_with_the_listener() {
     let v1 = echo("v1").await;
     let port = free_port();
     let (dp, _) = data_plane(Options {
@@ -47,11 +47,8 @@ async fn each_worker_accepts_on_its_own_socket_and_closes_it_with_the_listener()
         })
     };
     apply(&dp, &listeners(true));
-    assert_eq!(listening_sockets(port), 3);
+    assert_eq!(listening_sockets(port), 1);
 
-    // The kernel spreads connections over the three sockets by address: a
-    // socket no worker served would leave its share hanging. 64 connections
-    // miss one of three sockets with probability 3 * (2/3)^64, about 1e-11.
     let addr = SocketAddr::new(LOCALHOST, port);
     for _ in 0..64 {
         let reply = tokio::time::timeout(GUARD, tcp_hello(addr))
@@ -66,7 +63,7 @@ async fn each_worker_accepts_on_its_own_socket_and_closes_it_with_the_listener()
     while listening_sockets(port) > 0 {
         assert!(
             tokio::time::Instant::now() < deadline,
-            "the workers' sockets outlived their listener"
+            "a worker kept the listening socket open after its listener was removed"
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
@@ -77,8 +74,9 @@ async fn a_port_another_reuse_port_group_holds_is_unavailable_not_shared() {
     let v1 = echo("v1").await;
     let port = free_port();
     let addr = SocketAddr::new(LOCALHOST, port);
-    // Another process of the same user could hold the port like this; our
-    // group would join it and take half its connections.
+    // Another process of the same user could hold the port like this; a
+    // gateway binding with SO_REUSEPORT too would join it and take part of
+    // its connections.
     let other = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
     other.set_reuse_port(true).unwrap();
     other.bind(&addr.into()).unwrap();

@@ -235,11 +235,10 @@ impl DataPlane {
         let ctx = self.ctx.clone();
         let local = match listener.key.protocol {
             Protocol::Tcp => {
-                let workers = self.workers.handles();
-                let sockets = tcp::bind(&listener.key, workers.len())?;
-                let local = sockets[0].local_addr()?;
-                for (socket, worker) in sockets.into_iter().zip(workers) {
-                    let serve = tcp::serve(socket, shared.clone(), ctx.clone());
+                let socket = tcp::bind(&listener.key)?;
+                let local = socket.local_addr()?;
+                for worker in self.workers.handles() {
+                    let serve = tcp::serve(socket.try_clone()?, shared.clone(), ctx.clone());
                     worker.spawn(self.ctx.tracker.track_future(serve));
                 }
                 local

@@ -15,51 +15,34 @@ use super::{Ctx, Shared, copy, select};
 use crate::config::ListenerKey;
 use crate::fault::Fault;
 
-/// Binds `count` listening sockets on the listener's address, in one
-/// `SO_REUSEPORT` group (one per worker). A plain bind is tried first and
-/// released at once: reuse-port sockets of another process of the same user
-/// would otherwise let the group join theirs silently, sharing the port
-/// instead of failing as `PortUnavailable`.
-pub(crate) fn bind(key: &ListenerKey, count: usize) -> io::Result<Vec<std::net::TcpListener>> {
-    let mut addr = SocketAddr::new(key.address, key.port);
-    if key.port != 0 {
-        socket(addr)?.bind(&addr.into())?;
-    }
-    let mut sockets = Vec::new();
-    for _ in 0..count.max(1) {
-        let socket = socket(addr)?;
-        socket.set_reuse_port(true)?;
-        socket.bind(&addr.into())?;
-        socket.listen(4096)?;
-        let socket = std::net::TcpListener::from(socket);
-        // Port 0: the others join the port the first one was given.
-        addr = socket.local_addr()?;
-        sockets.push(socket);
-    }
-    Ok(sockets)
-}
-
-/// A non-blocking TCP socket with SO_REUSEADDR (so a restart can rebind at
-/// once, past TIME_WAIT).
-fn socket(addr: SocketAddr) -> io::Result<Socket> {
+/// Binds a listening socket. Every worker accepts on it through its own
+/// descriptor (see `workers`). SO_REUSEADDR lets a restart rebind at once,
+/// past TIME_WAIT; no SO_REUSEPORT, so a port another process holds fails
+/// to bind (`PortUnavailable`) rather than being shared with it.
+pub(crate) fn bind(key: &ListenerKey) -> io::Result<std::net::TcpListener> {
+    let addr = SocketAddr::new(key.address, key.port);
     let socket = Socket::new(
         Domain::for_address(addr),
-        Type::STREAM,
+        Type::STREAM.nonblocking(),
         Some(socket2::Protocol::TCP),
     )?;
     socket.set_reuse_address(true)?;
-    socket.set_nonblocking(true)?;
-    Ok(socket)
+    // Accepted connections inherit it (Linux): one system call fewer each.
+    socket.set_tcp_nodelay(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(4096)?;
+    Ok(socket.into())
 }
 
 /// Accepts until the listener is stopped, one task per connection.
-/// Runs on a worker: the socket is registered with that worker's runtime,
-/// and so is every connection it accepts.
+/// Runs on a worker, with the worker's own descriptor of the listening
+/// socket: it is registered with that worker's runtime, and so is every
+/// connection it accepts.
 pub(crate) async fn serve(listener: std::net::TcpListener, shared: Arc<Shared>, ctx: Arc<Ctx>) {
     let listener = match TcpListener::from_std(listener) {
         Ok(listener) => listener,
         Err(error) => {
-            // Closing this socket leaves the group: the others take its share.
+            // The other workers still accept on the socket.
             warn!(listener = %shared.name, %error, "cannot register a worker's socket");
             return;
         }
@@ -124,8 +107,9 @@ async fn proxy(
         reset(&client);
         return;
     };
-    let _ = client.set_nodelay(true);
-    let _ = upstream.set_nodelay(true);
+    if !cfg!(target_os = "linux") {
+        let _ = client.set_nodelay(true);
+    }
     let metrics = &backend.metrics;
     metrics.accepted.inc();
     metrics.active.inc();
@@ -198,12 +182,41 @@ async fn connect(
     let order = select::endpoint_order(endpoints.len(), &mut rand::rng());
     for i in order {
         let endpoint = endpoints[i];
-        match tokio::time::timeout(ctx.options.connect_timeout, TcpStream::connect(endpoint)).await
-        {
+        match tokio::time::timeout(ctx.options.connect_timeout, connect_to(endpoint)).await {
             Ok(Ok(stream)) => return Some((stream, endpoint)),
             Ok(Err(error)) => warn!(listener, backend, %endpoint, %error, "connect failed"),
             Err(_) => warn!(listener, backend, %endpoint, "connect timed out"),
         }
     }
     None
+}
+
+/// Connects to `endpoint`, without waiting for the event loop when the
+/// handshake is already over as `connect(2)` returns: on loopback the
+/// kernel runs the whole handshake while sending the SYN. One
+/// `getpeername` then replaces a turn of the event loop (for the writable
+/// event) and the `SO_ERROR` check after it, and the client's first bytes
+/// go on at once.
+async fn connect_to(endpoint: SocketAddr) -> io::Result<TcpStream> {
+    let socket = Socket::new(
+        Domain::for_address(endpoint),
+        Type::STREAM.nonblocking(),
+        Some(socket2::Protocol::TCP),
+    )?;
+    socket.set_tcp_nodelay(true)?;
+    match socket.connect(&endpoint.into()) {
+        Ok(()) => {}
+        Err(error) if error.raw_os_error() == Some(libc::EINPROGRESS) => {}
+        Err(error) => return Err(error),
+    }
+    let stream = TcpStream::from_std(socket.into())?;
+    if stream.peer_addr().is_err() {
+        // Still connecting, or refused: the socket turns writable either
+        // way, and the error (if any) says which.
+        stream.writable().await?;
+        if let Some(error) = stream.take_error()? {
+            return Err(error);
+        }
+    }
+    Ok(stream)
 }

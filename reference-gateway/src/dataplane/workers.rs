@@ -1,14 +1,21 @@
 //! TCP workers: one single-thread tokio runtime per core.
 //!
-//! Each TCP listener binds one `SO_REUSEPORT` socket per worker (see
-//! `tcp::bind`); a worker accepts on its own socket and serves what it
-//! accepted from start to end, so a connection's task never moves between
-//! threads and no worker wakes another. The kernel spreads new connections
-//! over the sockets by their addresses. This is how HAProxy, nginx and
-//! Envoy run too: one event loop per core. Against tokio's work-stealing
-//! runtime, whose idle workers park on and wake each other through
-//! futexes, it raised the connection rate by about 7% on a 2-core machine
-//! (BENCHMARKS.md, session 4). UDP listeners stay on the caller's runtime.
+//! Every worker accepts on each TCP listener's socket through a descriptor
+//! of its own (registered with its own runtime) and serves the connections
+//! it accepted from start to end: a connection's task never moves between
+//! threads, and no worker wakes another. Whichever worker is awake takes
+//! the next connection, as HAProxy's threads do on a shared listener; the
+//! price is that a new connection can also wake a sleeping worker whose
+//! accept then finds nothing.
+//!
+//! Measured on a 2-core machine (BENCHMARKS.md, session 4), against tokio's
+//! work-stealing runtime, whose idle workers park on and wake each other
+//! through futexes, this raised the connection rate by 10–15%. One
+//! `SO_REUSEPORT` socket per worker (nginx's `reuseport`, Envoy) did about
+//! half as well: the kernel hands each connection to one worker, waking it
+//! even while the other is awake and could take it; it would also let
+//! another process of the same user join the port silently. UDP listeners
+//! stay on the caller's runtime.
 
 use std::io;
 use std::thread;
