@@ -113,9 +113,9 @@ pub struct CommonArgs {
     /// as it measured slower than the buffered copy (BENCHMARKS.md).
     #[arg(long, default_value_t = 0)]
     pub max_spliced_connections: usize,
-    /// TCP workers: single-thread event loops, each accepting on its own
-    /// `SO_REUSEPORT` socket of every TCP listener and serving the
-    /// connections it accepted. Default: one per core.
+    /// TCP workers: single-thread event loops, each accepting on every TCP
+    /// listener's socket and serving the connections it accepted. Default:
+    /// one per core.
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
     pub tcp_workers: Option<u16>,
 }

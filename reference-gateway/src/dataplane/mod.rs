@@ -65,9 +65,9 @@ pub struct Options {
     /// Each spliced connection holds four more descriptors: a sixteenth of
     /// the open-files limit keeps pipes to a quarter of it.
     pub max_spliced_connections: Option<usize>,
-    /// TCP workers: single-thread runtimes, each accepting on its own
-    /// socket of every TCP listener and serving what it accepted. Default:
-    /// one per core.
+    /// TCP workers: single-thread runtimes, each accepting on every TCP
+    /// listener's socket and serving what it accepted. Default: one per
+    /// core.
     pub tcp_workers: usize,
     /// Deliberate bugs for gwl4's self-test (none by default; see [`crate::fault`]).
     pub faults: Faults,
@@ -237,8 +237,14 @@ impl DataPlane {
             Protocol::Tcp => {
                 let socket = tcp::bind(&listener.key)?;
                 let local = socket.local_addr()?;
-                for worker in self.workers.handles() {
-                    let serve = tcp::serve(socket.try_clone()?, shared.clone(), ctx.clone());
+                // Every worker's descriptor first: a failure leaves none serving.
+                let workers = self.workers.handles();
+                let descriptors = workers
+                    .iter()
+                    .map(|_| socket.try_clone())
+                    .collect::<std::io::Result<Vec<_>>>()?;
+                for (descriptor, worker) in descriptors.into_iter().zip(workers) {
+                    let serve = tcp::serve(descriptor, shared.clone(), ctx.clone());
                     worker.spawn(self.ctx.tracker.track_future(serve));
                 }
                 local

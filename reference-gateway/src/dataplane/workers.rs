@@ -8,14 +8,16 @@
 //! price is that a new connection can also wake a sleeping worker whose
 //! accept then finds nothing.
 //!
-//! Measured on a 2-core machine (BENCHMARKS.md, session 4), against tokio's
+//! Measured on a 2-core machine (BENCHMARKS.md, session 4): tokio's
 //! work-stealing runtime, whose idle workers park on and wake each other
-//! through futexes, this raised the connection rate by 10–15%. One
-//! `SO_REUSEPORT` socket per worker (nginx's `reuseport`, Envoy) did about
-//! half as well: the kernel hands each connection to one worker, waking it
-//! even while the other is awake and could take it; it would also let
-//! another process of the same user join the port silently. UDP listeners
-//! stay on the caller's runtime.
+//! through futexes, got 0.39 of the direct connection rate; this, with the
+//! two smaller changes in `tcp`, gets 0.44–0.46, level with HAProxy. One
+//! `SO_REUSEPORT` socket per worker (nginx's `reuseport`, Envoy) measured
+//! worse in the same build (15,600–16,300 connections/s against
+//! 16,600–17,100, the machine idle half again as long): the kernel hands
+//! each connection to a fixed worker, waking it even while the other is
+//! awake and could take it. It would also let another process of the same
+//! user join the port silently. UDP listeners stay on the caller's runtime.
 
 use std::io;
 use std::thread;
