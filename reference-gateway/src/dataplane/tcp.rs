@@ -21,17 +21,22 @@ use crate::fault::Fault;
 /// to bind (`PortUnavailable`) rather than being shared with it.
 pub(crate) fn bind(key: &ListenerKey) -> io::Result<std::net::TcpListener> {
     let addr = SocketAddr::new(key.address, key.port);
-    let socket = Socket::new(
-        Domain::for_address(addr),
-        Type::STREAM.nonblocking(),
-        Some(socket2::Protocol::TCP),
-    )?;
+    let socket = tcp_socket(addr)?;
     socket.set_reuse_address(true)?;
     // Accepted connections inherit it (Linux): one system call fewer each.
     socket.set_tcp_nodelay(true)?;
     socket.bind(&addr.into())?;
     socket.listen(4096)?;
     Ok(socket.into())
+}
+
+/// A non-blocking TCP socket for `addr`'s address family.
+fn tcp_socket(addr: SocketAddr) -> io::Result<Socket> {
+    Socket::new(
+        Domain::for_address(addr),
+        Type::STREAM.nonblocking(),
+        Some(socket2::Protocol::TCP),
+    )
 }
 
 /// Accepts until the listener is stopped, one task per connection.
@@ -198,11 +203,7 @@ async fn connect(
 /// event) and the `SO_ERROR` check after it, and the client's first bytes
 /// go on at once.
 async fn connect_to(endpoint: SocketAddr) -> io::Result<TcpStream> {
-    let socket = Socket::new(
-        Domain::for_address(endpoint),
-        Type::STREAM.nonblocking(),
-        Some(socket2::Protocol::TCP),
-    )?;
+    let socket = tcp_socket(endpoint)?;
     socket.set_tcp_nodelay(true)?;
     match socket.connect(&endpoint.into()) {
         Ok(()) => {}
