@@ -6,7 +6,8 @@
 #
 #   scripts/bench/profile.sh PROXY TOOL [-- extra gwl4 bench flags]
 #
-# PROXY: reference-gateway | envoy | haproxy | nginx.
+# PROXY: reference-gateway | envoy | haproxy | nginx (for nginx the CPU and
+#        context switches printed are its master's only, not its workers').
 # TOOL:  none      just the run (bench-out/profile/<proxy>/bench.json);
 #        perf      `perf record -g` on the proxy's pid (perf.data, report.txt);
 #        perf-echo `perf record -g` on the echo backends instead (what the
