@@ -5,7 +5,6 @@
 mod dataplane_support;
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use dataplane_support::*;
 use reference_gateway::config::Protocol;
@@ -59,14 +58,11 @@ async fn the_workers_share_one_socket_and_close_it_with_the_listener() {
     }
 
     apply(&dp, &listeners(false));
-    let deadline = tokio::time::Instant::now() + GUARD;
-    while listening_sockets(port) > 0 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "a worker kept the listening socket open after its listener was removed"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    eventually(
+        "every worker to close the socket of the removed listener",
+        || listening_sockets(port) == 0,
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

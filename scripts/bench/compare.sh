@@ -68,17 +68,8 @@ run_bench() { # label address pid udp(yes/no)
   "$gwl4" bench "${args[@]}" "${short[@]}" "${extra[@]}" || echo "$label: gwl4 bench failed (exit $?)"
 }
 
-# Each proxy run leaves tens of thousands of TIME_WAIT entries (the proxies'
-# own upstream connections); wait for them to expire before the next one.
-settle() {
-  for _ in $(seq 1 120); do
-    [ "$(ss -Htan state time-wait | wc -l)" -lt 15000 ] && return 0
-    sleep 1
-  done
-}
-
 for proxy in reference-gateway envoy haproxy nginx; do
-  [ "$proxy" = reference-gateway ] || settle
+  [ "$proxy" = reference-gateway ] || settle 15000
   start_proxy "$proxy"
   # nginx: the master's pid; RSS is summed over it and its workers.
   # HAProxy has no UDP proxying in its open-source edition.

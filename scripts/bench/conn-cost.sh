@@ -18,8 +18,7 @@ out=${BENCH_OUT:-$(mktemp -d)}
 # shellcheck source=lib.sh
 source "$here/lib.sh"
 
-# TIME_WAIT entries of an earlier run slow the proxy's port search.
-for _ in $(seq 1 120); do [ "$(ss -Htan state time-wait | wc -l)" -lt 3000 ] && break; sleep 1; done
+settle 3000
 start_echo_backends
 echoes=("${pids[@]}")
 wait_tcp 127.0.3.1 15000; wait_tcp 127.0.3.2 15000
@@ -29,7 +28,6 @@ proxy_pids=("$last" "${workers[@]}")
 
 ticks=$(getconf CLK_TCK)
 cpu_ms() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo $((t * 1000 / ticks)); }
-switches() { local p; for p in "$@"; do cat /proc/"$p"/task/*/status; done | awk '/ctxt_switches/ {s += $2} END {print s}'; }
 idle_ms() { awk -v t="$ticks" '/^cpu / {print ($5 + $6) * 1000 / t}' /proc/stat; }
 machine_switches() { awk '/^ctxt/ {print $2}' /proc/stat; }
 

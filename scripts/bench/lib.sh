@@ -18,6 +18,22 @@ start_echo_backends() {
   done
 }
 
+# Each proxy run leaves tens of thousands of TIME_WAIT entries (the proxies'
+# own upstream connections), which slow the next proxy's port search: wait
+# (at most two minutes) until fewer than $1 are left.
+settle() { # entries
+  for _ in $(seq 1 120); do
+    [ "$(ss -Htan state time-wait | wc -l)" -lt "$1" ] && return 0
+    sleep 1
+  done
+}
+
+# Context switches so far, summed over every thread of the given pids.
+switches() { # pid...
+  local p
+  for p in "$@"; do cat /proc/"$p"/task/*/status; done | awk '/ctxt_switches/ {n += $2} END {print n}'
+}
+
 wait_tcp() { # address port
   for _ in $(seq 1 400); do
     (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null && return 0

@@ -64,7 +64,6 @@ cat "$out/time.txt"
 # CPU seconds (user, system) the proxy used, all threads: its cost per byte.
 cpu() { awk -v t="$(getconf CLK_TCK)" '{printf "user %.2f s, system %.2f s", $14/t, $15/t}' "/proc/$1/stat"; }
 echo "$proxy CPU: $(cpu $proxy_pid); echo backends: $(cpu "${pids[0]}"); $(cpu "${pids[1]}")"
-switches() { cat /proc/"$1"/task/*/status | awk '/ctxt_switches/ {n += $2} END {print n}'; }
 echo "$proxy context switches: $(switches $proxy_pid)"
 case $tool in
   perf|perf-echo|splices|stat|strace) kill -INT "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true; unset 'pids[-1]' ;;
