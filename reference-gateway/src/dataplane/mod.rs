@@ -33,7 +33,7 @@ mod workers;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, mpsc};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
@@ -110,6 +110,10 @@ pub(crate) struct Shared {
     closed: CancellationToken,
 }
 
+/// A bound listener, its address, and for TCP a channel that disconnects
+/// once every worker has closed its descriptor of the socket.
+type Bound = (Arc<Shared>, SocketAddr, Option<mpsc::Receiver<()>>);
+
 /// A bind failure: which listener, and the OS error.
 pub type BindFailures = BTreeMap<ListenerKey, String>;
 
@@ -117,7 +121,7 @@ pub type BindFailures = BTreeMap<ListenerKey, String>;
 #[derive(Debug)]
 pub struct DataPlane {
     ctx: Arc<Ctx>,
-    listeners: Mutex<BTreeMap<ListenerKey, (Arc<Shared>, SocketAddr)>>,
+    listeners: Mutex<BTreeMap<ListenerKey, Bound>>,
     /// Parent of every listener's `closed`: cancels all at the end of a drain.
     kill: CancellationToken,
     /// Where TCP listeners accept and their connections run.
@@ -152,18 +156,30 @@ impl DataPlane {
             .listeners
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        listeners.retain(|key, (shared, _)| {
+        let mut closing = Vec::new();
+        listeners.retain(|key, (shared, _, sockets)| {
             let keep = wanted.contains_key(key);
             if !keep {
                 info!(listener = %shared.name, ?key, "listener removed");
                 shared.stop_accept.cancel();
                 shared.closed.cancel();
+                closing.extend(sockets.take());
             }
             keep
         });
+        // A removed TCP listener's socket is closed by its workers; wait for
+        // them, so that its port can be bound again by this very apply or
+        // the next one.
+        for sockets in closing {
+            if sockets.recv_timeout(Duration::from_secs(1))
+                != Err(mpsc::RecvTimeoutError::Disconnected)
+            {
+                warn!("a removed listener's socket is still open after 1 s");
+            }
+        }
         let mut failed = BindFailures::new();
         for (key, listener) in wanted {
-            if let Some((shared, _)) = listeners.get(&key) {
+            if let Some((shared, _, _)) = listeners.get(&key) {
                 if shared.state.load().config != *listener {
                     shared
                         .state
@@ -193,7 +209,7 @@ impl DataPlane {
             .unwrap_or_else(PoisonError::into_inner);
         listeners
             .iter()
-            .map(|(key, (_, addr))| (*key, *addr))
+            .map(|(key, (_, addr, _))| (*key, *addr))
             .collect()
     }
 
@@ -207,7 +223,7 @@ impl DataPlane {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner),
         );
-        for (shared, _) in listeners.values() {
+        for (shared, _, _) in listeners.values() {
             shared.stop_accept.cancel();
         }
         self.ctx.tracker.close();
@@ -224,7 +240,7 @@ impl DataPlane {
         self.ctx.tracker.wait().await;
     }
 
-    fn bind(&self, listener: &Listener) -> std::io::Result<(Arc<Shared>, SocketAddr)> {
+    fn bind(&self, listener: &Listener) -> std::io::Result<Bound> {
         let shared = Arc::new(Shared {
             name: listener.name.clone(),
             state: ArcSwap::from_pointee(ListenerState::new(listener, &self.ctx.metrics)),
@@ -233,7 +249,7 @@ impl DataPlane {
             closed: self.kill.child_token(),
         });
         let ctx = self.ctx.clone();
-        let local = match listener.key.protocol {
+        let (local, sockets) = match listener.key.protocol {
             Protocol::Tcp => {
                 let socket = tcp::bind(&listener.key)?;
                 let local = socket.local_addr()?;
@@ -243,11 +259,18 @@ impl DataPlane {
                     .iter()
                     .map(|_| socket.try_clone())
                     .collect::<std::io::Result<Vec<_>>>()?;
+                let (open, sockets) = mpsc::channel();
                 for (descriptor, worker) in descriptors.into_iter().zip(workers) {
-                    let serve = tcp::serve(descriptor, shared.clone(), ctx.clone());
-                    worker.spawn(self.ctx.tracker.track_future(serve));
+                    let (open, serve) = (
+                        open.clone(),
+                        tcp::serve(descriptor, shared.clone(), ctx.clone()),
+                    );
+                    worker.spawn(self.ctx.tracker.track_future(async move {
+                        serve.await;
+                        drop(open); // after the descriptor, which `serve` closed
+                    }));
                 }
-                local
+                (local, Some(sockets))
             }
             Protocol::Udp => {
                 let socket = udp::bind(&listener.key)?;
@@ -255,10 +278,10 @@ impl DataPlane {
                 self.ctx
                     .tracker
                     .spawn(udp::serve(socket, shared.clone(), ctx));
-                local
+                (local, None)
             }
         };
         info!(listener = %listener.name, %local, "listener bound");
-        Ok((shared, local))
+        Ok((shared, local, sockets))
     }
 }
