@@ -105,8 +105,9 @@ async fn proxy(
         reset(&client);
         return;
     };
+    let delay_ack = has_data(&client);
     let Some((mut upstream, endpoint)) =
-        connect(endpoints, &ctx, &shared.name, &backend.name).await
+        connect(endpoints, delay_ack, &ctx, &shared.name, &backend.name).await
     else {
         Metrics::reason(&ctx.metrics.tcp_rejected, &shared.name, "unreachable").inc();
         reset(&client);
@@ -175,10 +176,18 @@ async fn proxy(
     }
 }
 
+/// Whether the client's first bytes are already waiting to be read: one
+/// `recv(MSG_PEEK)` of one byte, on a socket that never blocks.
+fn has_data(stream: &TcpStream) -> bool {
+    let mut byte = [std::mem::MaybeUninit::uninit()];
+    matches!(SockRef::from(stream).peek(&mut byte), Ok(1))
+}
+
 /// Connects to the first endpoint that answers within the connect timeout,
-/// starting from a random one.
+/// starting from a random one; `delay_ack` as in `connect_to`.
 async fn connect(
     endpoints: &[SocketAddr],
+    delay_ack: bool,
     ctx: &Ctx,
     listener: &str,
     backend: &str,
@@ -187,7 +196,9 @@ async fn connect(
     let order = select::endpoint_order(endpoints.len(), &mut rand::rng());
     for i in order {
         let endpoint = endpoints[i];
-        match tokio::time::timeout(ctx.options.connect_timeout, connect_to(endpoint)).await {
+        match tokio::time::timeout(ctx.options.connect_timeout, connect_to(endpoint, delay_ack))
+            .await
+        {
             Ok(Ok(stream)) => return Some((stream, endpoint)),
             Ok(Err(error)) => warn!(listener, backend, %endpoint, %error, "connect failed"),
             Err(_) => warn!(listener, backend, %endpoint, "connect timed out"),
@@ -202,9 +213,22 @@ async fn connect(
 /// `getpeername` then replaces a turn of the event loop (for the writable
 /// event) and the `SO_ERROR` check after it, and the client's first bytes
 /// go on at once.
-async fn connect_to(endpoint: SocketAddr) -> io::Result<TcpStream> {
+///
+/// With `delay_ack` (the client has already sent bytes, which go upstream
+/// next), the handshake's last ACK waits and rides on those bytes, as
+/// HAProxy's `smart-connect` does: one packet fewer per connection, and the
+/// backend accepts the connection and reads its first bytes in one wakeup.
+/// Measured with `conn-cost.sh`: about 2 µs less CPU in the echo backends
+/// per connection, and 1.08 context switches instead of 1.25. Never without
+/// data to send: a server-first backend (SMTP, SSH) would then see the
+/// connection only when the delayed ACK fires, up to 200 ms later.
+async fn connect_to(endpoint: SocketAddr, delay_ack: bool) -> io::Result<TcpStream> {
     let socket = tcp_socket(endpoint)?;
     socket.set_tcp_nodelay(true)?;
+    #[cfg(target_os = "linux")]
+    if delay_ack {
+        socket.set_tcp_quickack(false)?;
+    }
     match socket.connect(&endpoint.into()) {
         Ok(()) => {}
         Err(error) if error.raw_os_error() == Some(libc::EINPROGRESS) => {}
@@ -220,4 +244,83 @@ async fn connect_to(endpoint: SocketAddr) -> io::Result<TcpStream> {
         }
     }
     Ok(stream)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::ErrorKind;
+    use std::net::SocketAddr;
+    use std::time::Duration;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpListener, TcpStream};
+
+    use super::{connect_to, has_data};
+
+    fn listener() -> (std::net::TcpListener, SocketAddr) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap();
+        (listener, addr)
+    }
+
+    #[tokio::test]
+    async fn has_data_only_when_the_client_has_sent_bytes() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        assert!(!has_data(&server), "nothing sent yet");
+        client.write_all(b"HELLO").await.unwrap();
+        server.readable().await.unwrap();
+        assert!(has_data(&server));
+        assert!(has_data(&server), "peeking must not consume");
+
+        let mut quiet = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        quiet.shutdown().await.unwrap();
+        server.readable().await.unwrap();
+        assert!(!has_data(&server), "an EOF is not data");
+    }
+
+    // A delayed handshake ACK goes out with the first data or when the
+    // delayed-ACK timer fires (TCP_DELACK_MAX, 200 ms, on Linux); on
+    // loopback an undelayed one reaches the backend within the connect(2)
+    // call, or within milliseconds if the kernel defers its softirq work.
+
+    #[tokio::test]
+    async fn without_delay_ack_a_server_first_backend_accepts_at_once() {
+        let (backend, addr) = listener();
+        let _upstream = connect_to(addr, false).await.unwrap();
+        // The connection is established on the backend's side, which can
+        // send its banner, long before a delayed ACK's timer.
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(150);
+        while let Err(error) = backend.accept() {
+            assert_eq!(error.kind(), ErrorKind::WouldBlock);
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the backend could not accept: the handshake's last ACK was delayed"
+            );
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn with_delay_ack_the_handshake_completes_with_the_first_bytes() {
+        let (backend, addr) = listener();
+        let mut upstream = connect_to(addr, true).await.unwrap();
+        let error = backend.accept().expect_err("the last ACK waits for data");
+        assert_eq!(error.kind(), ErrorKind::WouldBlock);
+
+        upstream.write_all(b"HELLO").await.unwrap();
+        let (accepted, _) = backend.accept().expect("the data carried the ACK");
+        accepted.set_nonblocking(true).unwrap();
+        let mut accepted = TcpStream::from_std(accepted).unwrap();
+        let mut buf = [0u8; 5];
+        accepted.read_exact(&mut buf).await.unwrap();
+        assert_eq!(&buf, b"HELLO");
+    }
 }
