@@ -1,6 +1,6 @@
 //! TCP workers: every worker accepts on the listener's one socket, which
-//! is closed by the time the listener's removal returns; a port another reuse-port group holds is
-//! refused rather than shared.
+//! is closed by the time the listener's removal returns; a port another
+//! reuse-port group holds is refused rather than shared.
 
 mod dataplane_support;
 

@@ -218,10 +218,11 @@ async fn connect(
 /// next), the handshake's last ACK waits and rides on those bytes, as
 /// HAProxy's `smart-connect` does: one packet fewer per connection, and the
 /// backend accepts the connection and reads its first bytes in one wakeup.
-/// Measured with `conn-cost.sh`: about 2 µs less CPU in the echo backends
-/// per connection, and 1.08 context switches instead of 1.25. Never without
-/// data to send: a server-first backend (SMTP, SSH) would then see the
-/// connection only when the delayed ACK fires, up to 200 ms later.
+/// Measured with `conn-cost.sh`: the echo backends spent 30–32 µs of CPU
+/// per connection instead of 34–36, and switched context 1.13 times instead
+/// of 1.25 (BENCHMARKS.md, session 5). Never without data to send: a
+/// server-first backend (SMTP, SSH) would then see the connection only
+/// when the delayed ACK fires, up to 200 ms later.
 async fn connect_to(endpoint: SocketAddr, delay_ack: bool) -> io::Result<TcpStream> {
     let socket = tcp_socket(endpoint)?;
     socket.set_tcp_nodelay(true)?;
