@@ -29,7 +29,7 @@ use std::io::{self, Read as _, Write as _};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use socket2::SockRef;
+use socket2::{SockRef, Socket};
 use tokio::io::{AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{ReadHalf, WriteHalf};
@@ -75,13 +75,51 @@ impl SpliceBudget {
 /// A single read at least this large means bulk transfer: switch to splice.
 pub(crate) const BULK: usize = 16 * 1024;
 
-/// Copies both ways until both directions have ended or one fails.
+/// The most [`read_first`] reads: a fresh backend connection takes this
+/// much at once without its application reading (its receive window), so
+/// writing the rest of it out before copying cannot deadlock.
+const FIRST: usize = BULK;
+
+/// Reads what the client has already sent, up to [`FIRST`] bytes, without
+/// waiting: empty when nothing is there yet, or at EOF (which stays
+/// readable, so the copy sees it again). Done on the accepted socket
+/// before the event loop knows it, so its first bytes cost one read here
+/// instead of a peek to decide on the delayed ACK and a read after the
+/// event loop's turn, and the event loop is not woken for bytes already
+/// taken (registering a socket with unread data raises a read event).
+pub(crate) fn read_first(client: &Socket) -> io::Result<Vec<u8>> {
+    READ.with_borrow_mut(|buf| match (&*client).read(&mut buf[..FIRST]) {
+        Ok(n) => Ok(buf[..n].to_vec()),
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+            ) =>
+        {
+            Ok(Vec::new())
+        }
+        Err(e) => Err(e),
+    })
+}
+
+/// Copies both ways until both directions have ended or one fails. `first`
+/// is what [`read_first`] read from the client; its first `sent` bytes
+/// went out as the backend connection opened, the rest go before anything
+/// else the client sends.
 pub(crate) async fn bidirectional(
     client: &mut TcpStream,
     backend: &mut TcpStream,
+    first: Vec<u8>,
+    sent: usize,
     budget: &SpliceBudget,
 ) -> Moved {
-    let mut up = Half::default();
+    let mut up = Half {
+        moved: first.len() as u64,
+        bulk: first.len() >= BULK,
+        pending: first,
+        written: sent,
+        ended: false,
+    };
     let mut down = Half::default();
     let mut allow_splice = cfg!(target_os = "linux") && budget.0.available_permits() > 0;
     loop {
@@ -300,12 +338,54 @@ fn draining(
 
 #[cfg(test)]
 mod tests {
+    use std::io::Read as _;
     use std::time::Duration;
 
     use tokio::io::AsyncWriteExt;
     use tokio::net::{TcpListener, TcpStream};
 
-    use super::try_read;
+    use super::{read_first, try_read};
+
+    #[test]
+    fn read_first_takes_what_is_waiting_and_leaves_the_eof() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        server.set_nonblocking(true).unwrap();
+        let server = socket2::Socket::from(server);
+        assert!(read_first(&server).unwrap().is_empty(), "nothing sent yet");
+
+        std::io::Write::write_all(&mut client, b"HELLO").unwrap();
+        let first = wait_for(|| read_first(&server).unwrap());
+        assert_eq!(first, b"HELLO");
+        assert!(read_first(&server).unwrap().is_empty(), "taken, not peeked");
+
+        client.shutdown(std::net::Shutdown::Write).unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(
+            read_first(&server).unwrap().is_empty(),
+            "an EOF is not data"
+        );
+        let mut byte = [0u8; 1];
+        assert_eq!(
+            (&server).read(&mut byte).unwrap(),
+            0,
+            "the EOF is left to read"
+        );
+    }
+
+    /// Calls `read` until it returns bytes, for up to about 5 s (loopback
+    /// delivery can lag the write by a softirq).
+    fn wait_for(mut read: impl FnMut() -> Vec<u8>) -> Vec<u8> {
+        for _ in 0..5000 {
+            let bytes = read();
+            if !bytes.is_empty() {
+                return bytes;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        Vec::new()
+    }
 
     #[tokio::test]
     async fn a_short_read_waits_for_new_data_and_misses_none() {

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use socket2::{Domain, SockRef, Socket, Type};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::Interest;
+use tokio::io::unix::AsyncFd;
+use tokio::net::TcpStream;
 use tracing::{debug, warn};
 
 use super::metrics::{ListenerLabels, Metrics};
@@ -42,9 +44,14 @@ fn tcp_socket(addr: SocketAddr) -> io::Result<Socket> {
 /// Accepts until the listener is stopped, one task per connection.
 /// Runs on a worker, with the worker's own descriptor of the listening
 /// socket: it is registered with that worker's runtime, and so is every
-/// connection it accepts.
+/// connection it proxies.
 pub(crate) async fn serve(listener: std::net::TcpListener, shared: Arc<Shared>, ctx: Arc<Ctx>) {
-    let listener = match TcpListener::from_std(listener) {
+    // Deprecated for types whose descriptor can change under the AsyncFd;
+    // a std listener owns its one descriptor until dropped, so this is
+    // sound, and the replacement is `unsafe`, which this workspace forbids.
+    #[allow(deprecated)]
+    let registered = AsyncFd::with_interest(listener, Interest::READABLE);
+    let listener = match registered {
         Ok(listener) => listener,
         Err(error) => {
             // The other workers still accept on the socket.
@@ -55,7 +62,7 @@ pub(crate) async fn serve(listener: std::net::TcpListener, shared: Arc<Shared>, 
     loop {
         let (stream, peer) = tokio::select! {
             () = shared.stop_accept.cancelled() => return,
-            accepted = listener.accept() => match accepted {
+            accepted = listener.async_io(Interest::READABLE, accept) => match accepted {
                 Ok(accepted) => accepted,
                 Err(error) => {
                     // Typically EMFILE: back off instead of spinning.
@@ -86,15 +93,33 @@ pub(crate) async fn serve(listener: std::net::TcpListener, shared: Arc<Shared>, 
     }
 }
 
-/// Makes the close of `stream` a reset (RST) rather than a FIN: the client
+/// Accepts a connection, non-blocking but not yet registered with the
+/// event loop: `proxy` reads the client's first bytes before it is.
+fn accept(listener: &std::net::TcpListener) -> io::Result<(Socket, SocketAddr)> {
+    let listener = SockRef::from(listener);
+    #[cfg(target_os = "linux")]
+    let (socket, peer) = listener.accept4(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC)?;
+    #[cfg(not(target_os = "linux"))]
+    let (socket, peer) = {
+        let (socket, peer) = listener.accept()?;
+        socket.set_nonblocking(true)?;
+        (socket, peer)
+    };
+    let peer = peer
+        .as_socket()
+        .ok_or_else(|| io::Error::other("a TCP peer without an IP address"))?;
+    Ok((socket, peer))
+}
+
+/// Makes the close of `socket` a reset (RST) rather than a FIN: the client
 /// sees ECONNRESET, never a clean EOF it could take for an empty reply.
-fn reset(stream: &TcpStream) {
-    let _ = SockRef::from(stream).set_linger(Some(Duration::ZERO));
+fn reset<'s>(socket: impl Into<SockRef<'s>>) {
+    let _ = socket.into().set_linger(Some(Duration::ZERO));
 }
 
 /// Proxies one connection to the backend at `index`.
 async fn proxy(
-    mut client: TcpStream,
+    client: Socket,
     peer: SocketAddr,
     state: Arc<ListenerState>,
     index: usize,
@@ -105,17 +130,31 @@ async fn proxy(
         reset(&client);
         return;
     };
-    let delay_ack = has_data(&client);
-    let Some((mut upstream, endpoint)) =
-        connect(endpoints, delay_ack, &ctx, &shared.name, &backend.name).await
+    let first = match copy::read_first(&client) {
+        Ok(first) => first,
+        Err(error) => {
+            debug!(listener = %shared.name, %peer, %error, "the client failed before its first bytes");
+            return;
+        }
+    };
+    let Some((mut upstream, endpoint, sent)) =
+        connect(endpoints, &first, &ctx, &shared.name, &backend.name).await
     else {
         Metrics::reason(&ctx.metrics.tcp_rejected, &shared.name, "unreachable").inc();
         reset(&client);
         return;
     };
     if !cfg!(target_os = "linux") {
-        let _ = client.set_nodelay(true);
+        let _ = client.set_tcp_nodelay(true);
     }
+    let mut client = match TcpStream::from_std(client.into()) {
+        Ok(client) => client,
+        Err(error) => {
+            warn!(listener = %shared.name, %peer, %error, "cannot register a connection");
+            reset(&upstream);
+            return;
+        }
+    };
     let metrics = &backend.metrics;
     metrics.accepted.inc();
     metrics.active.inc();
@@ -127,7 +166,7 @@ async fn proxy(
     let mut changes = shared.changes.subscribe();
     let mut keep = shared.state.load().keeps(&binding);
     let moved = if keep {
-        let copy = copy::bidirectional(&mut client, &mut upstream, &ctx.budget);
+        let copy = copy::bidirectional(&mut client, &mut upstream, first, sent, &ctx.budget);
         tokio::pin!(copy);
         loop {
             tokio::select! {
@@ -176,30 +215,21 @@ async fn proxy(
     }
 }
 
-/// Whether the client's first bytes are already waiting to be read: one
-/// `recv(MSG_PEEK)` of one byte, on a socket that never blocks.
-fn has_data(stream: &TcpStream) -> bool {
-    let mut byte = [std::mem::MaybeUninit::uninit()];
-    matches!(SockRef::from(stream).peek(&mut byte), Ok(1))
-}
-
 /// Connects to the first endpoint that answers within the connect timeout,
-/// starting from a random one; `delay_ack` as in `connect_to`.
+/// starting from a random one, sending `first` as in `connect_to`.
 async fn connect(
     endpoints: &[SocketAddr],
-    delay_ack: bool,
+    first: &[u8],
     ctx: &Ctx,
     listener: &str,
     backend: &str,
-) -> Option<(TcpStream, SocketAddr)> {
+) -> Option<(TcpStream, SocketAddr, usize)> {
     // ThreadRng is not Send: draw the order before any await.
     let order = select::endpoint_order(endpoints.len(), &mut rand::rng());
     for i in order {
         let endpoint = endpoints[i];
-        match tokio::time::timeout(ctx.options.connect_timeout, connect_to(endpoint, delay_ack))
-            .await
-        {
-            Ok(Ok(stream)) => return Some((stream, endpoint)),
+        match tokio::time::timeout(ctx.options.connect_timeout, connect_to(endpoint, first)).await {
+            Ok(Ok((stream, sent))) => return Some((stream, endpoint, sent)),
             Ok(Err(error)) => warn!(listener, backend, %endpoint, %error, "connect failed"),
             Err(_) => warn!(listener, backend, %endpoint, "connect timed out"),
         }
@@ -207,27 +237,30 @@ async fn connect(
     None
 }
 
-/// Connects to `endpoint`, without waiting for the event loop when the
-/// handshake is already over as `connect(2)` returns: on loopback the
-/// kernel runs the whole handshake while sending the SYN. One
-/// `getpeername` then replaces a turn of the event loop (for the writable
-/// event) and the `SO_ERROR` check after it, and the client's first bytes
-/// go on at once.
+/// Connects to `endpoint` and sends it as much of `first` (the client's
+/// bytes already read) as it takes at once, returning how much that was.
+/// Neither waits for the event loop when the handshake is already over as
+/// `connect(2)` returns: on loopback the kernel runs the whole handshake
+/// while sending the SYN. A send that succeeds shows the connection is up
+/// (one still connecting returns `WouldBlock`, a refused one its error);
+/// without bytes to send, a `getpeername` tells. Either replaces a turn of
+/// the event loop (for the writable event) and the `SO_ERROR` check after
+/// it, and the client's first bytes are on their way at once, as
+/// HAProxy's speculative send does.
 ///
-/// With `delay_ack` (the client has already sent bytes, which go upstream
-/// next), the handshake's last ACK waits and rides on those bytes, as
-/// HAProxy's `smart-connect` does: one packet fewer per connection, and the
-/// backend accepts the connection and reads its first bytes in one wakeup.
-/// Measured with `conn-cost.sh`: the echo backends spent 30–32 µs of CPU
-/// per connection instead of 34–36, and switched context 1.13 times instead
-/// of 1.25 (BENCHMARKS.md, session 5). Never without data to send: a
-/// server-first backend (SMTP, SSH) would then see the connection only
-/// when the delayed ACK fires, up to 200 ms later.
-async fn connect_to(endpoint: SocketAddr, delay_ack: bool) -> io::Result<TcpStream> {
+/// With bytes to send, the handshake's last ACK waits and rides on them,
+/// as HAProxy's `smart-connect` does: one packet fewer per connection, and
+/// the backend accepts the connection and reads its first bytes in one
+/// wakeup. Measured with `conn-cost.sh`: the echo backends spent 30–32 µs
+/// of CPU per connection instead of 34–36, and switched context 1.13 times
+/// instead of 1.25 (BENCHMARKS.md, session 5). Never without bytes to
+/// send: a server-first backend (SMTP, SSH) would then see the connection
+/// only when the delayed ACK fires, up to 200 ms later.
+async fn connect_to(endpoint: SocketAddr, first: &[u8]) -> io::Result<(TcpStream, usize)> {
     let socket = tcp_socket(endpoint)?;
     socket.set_tcp_nodelay(true)?;
     #[cfg(target_os = "linux")]
-    if delay_ack {
+    if !first.is_empty() {
         socket.set_tcp_quickack(false)?;
     }
     match socket.connect(&endpoint.into()) {
@@ -235,8 +268,17 @@ async fn connect_to(endpoint: SocketAddr, delay_ack: bool) -> io::Result<TcpStre
         Err(error) if error.raw_os_error() == Some(libc::EINPROGRESS) => {}
         Err(error) => return Err(error),
     }
+    let sent = if first.is_empty() {
+        socket.peer_addr().ok().map(|_| 0)
+    } else {
+        match socket.send(first) {
+            Ok(n) => Some(n),
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => None,
+            Err(error) => return Err(error),
+        }
+    };
     let stream = TcpStream::from_std(socket.into())?;
-    if stream.peer_addr().is_err() {
+    if sent.is_none() {
         // Still connecting, or refused: the socket turns writable either
         // way, and the error (if any) says which.
         stream.writable().await?;
@@ -244,7 +286,7 @@ async fn connect_to(endpoint: SocketAddr, delay_ack: bool) -> io::Result<TcpStre
             return Err(error);
         }
     }
-    Ok(stream)
+    Ok((stream, sent.unwrap_or(0)))
 }
 
 #[cfg(test)]
@@ -253,10 +295,10 @@ mod tests {
     use std::net::SocketAddr;
     use std::time::Duration;
 
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    use tokio::net::{TcpListener, TcpStream};
+    use tokio::io::AsyncReadExt;
+    use tokio::net::TcpStream;
 
-    use super::{connect_to, has_data};
+    use super::connect_to;
 
     fn listener() -> (std::net::TcpListener, SocketAddr) {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -265,37 +307,16 @@ mod tests {
         (listener, addr)
     }
 
-    #[tokio::test]
-    async fn has_data_only_when_the_client_has_sent_bytes() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let mut client = TcpStream::connect(listener.local_addr().unwrap())
-            .await
-            .unwrap();
-        let (server, _) = listener.accept().await.unwrap();
-        assert!(!has_data(&server), "nothing sent yet");
-        client.write_all(b"HELLO").await.unwrap();
-        server.readable().await.unwrap();
-        assert!(has_data(&server));
-        assert!(has_data(&server), "peeking must not consume");
-
-        let mut quiet = TcpStream::connect(listener.local_addr().unwrap())
-            .await
-            .unwrap();
-        let (server, _) = listener.accept().await.unwrap();
-        quiet.shutdown().await.unwrap();
-        server.readable().await.unwrap();
-        assert!(!has_data(&server), "an EOF is not data");
-    }
-
     // A delayed handshake ACK goes out with the first data or when the
     // delayed-ACK timer fires (TCP_DELACK_MAX, 200 ms, on Linux); on
     // loopback an undelayed one reaches the backend within the connect(2)
     // call, or within milliseconds if the kernel defers its softirq work.
 
     #[tokio::test]
-    async fn without_delay_ack_a_server_first_backend_accepts_at_once() {
+    async fn without_first_bytes_a_server_first_backend_accepts_at_once() {
         let (backend, addr) = listener();
-        let _upstream = connect_to(addr, false).await.unwrap();
+        let (_upstream, sent) = connect_to(addr, &[]).await.unwrap();
+        assert_eq!(sent, 0);
         // The connection is established on the backend's side, which can
         // send its banner, long before a delayed ACK's timer.
         let deadline = tokio::time::Instant::now() + Duration::from_millis(150);
@@ -310,18 +331,29 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn with_delay_ack_the_handshake_completes_with_the_first_bytes() {
+    async fn first_bytes_go_out_as_the_connection_opens() {
         let (backend, addr) = listener();
-        let mut upstream = connect_to(addr, true).await.unwrap();
-        let error = backend.accept().expect_err("the last ACK waits for data");
-        assert_eq!(error.kind(), ErrorKind::WouldBlock);
-
-        upstream.write_all(b"HELLO").await.unwrap();
-        let (accepted, _) = backend.accept().expect("the data carried the ACK");
+        let (_upstream, sent) = connect_to(addr, b"HELLO").await.unwrap();
+        assert_eq!(sent, 5, "a fresh loopback connection takes 5 bytes at once");
+        let (accepted, _) = backend.accept().expect("the bytes carried the last ACK");
         accepted.set_nonblocking(true).unwrap();
         let mut accepted = TcpStream::from_std(accepted).unwrap();
         let mut buf = [0u8; 5];
         accepted.read_exact(&mut buf).await.unwrap();
         assert_eq!(&buf, b"HELLO");
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_an_error_with_or_without_first_bytes() {
+        let (backend, addr) = listener();
+        drop(backend);
+        for first in [&b""[..], b"HELLO"] {
+            let error = connect_to(addr, first).await.expect_err("nothing listens");
+            assert_eq!(
+                error.kind(),
+                ErrorKind::ConnectionRefused,
+                "first: {first:?}"
+            );
+        }
     }
 }
