@@ -75,9 +75,10 @@ impl SpliceBudget {
 /// A single read at least this large means bulk transfer: switch to splice.
 pub(crate) const BULK: usize = 16 * 1024;
 
-/// The most [`read_first`] reads: a fresh backend connection takes this
-/// much at once without its application reading (its receive window), so
-/// writing the rest of it out before copying cannot deadlock.
+/// The most [`read_first`] reads: the bulk threshold, and about what a
+/// fresh connection's send buffer (`tcp_wmem`'s default, 16 KiB) takes in
+/// one send, so the bytes normally leave whole as the backend connection
+/// opens. Anything longer is left for the copy to read.
 const FIRST: usize = BULK;
 
 /// Reads what the client has already sent, up to [`FIRST`] bytes, without
