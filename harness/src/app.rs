@@ -101,7 +101,7 @@ pub fn run(args: RunArgs) -> u8 {
     if test.list {
         let trials = catalog
             .iter()
-            .map(|t| Trial::test(&t.name, || Ok(())).with_kind(t.features.join(",")))
+            .map(|t| Trial::test(&t.name, || Ok(())).with_kind(trial_kind(t)))
             .collect();
         let _ = libtest_mimic::run(&test, trials);
         return exit::SUCCESS;
@@ -295,7 +295,7 @@ fn execute<C: Cluster>(rt: &tokio::runtime::Runtime, cluster: Arc<C>, plan: Plan
                 && cluster.cannot_hold(&manifest_values(t)).is_none()
         })
         .flat_map(|t| t.steps.iter())
-        .filter(|s| matches!(s, Step::Distribution(_) | Step::Rejection(_)))
+        .filter(|s| matches!(s.step, Step::Distribution(_) | Step::Rejection(_)))
         .count() as u32;
     let mut stats_settings = stats::Settings::default();
     if let Some(p) = options.power {
@@ -375,12 +375,13 @@ fn execute<C: Cluster>(rt: &tokio::runtime::Runtime, cluster: Arc<C>, plan: Plan
         stats: stats_settings,
         gateway_class,
         echo_image,
+        strict: options.strict,
     });
     let handle = rt.handle().clone();
     let trials: Vec<Trial> = catalog
         .iter()
         .map(|spec| {
-            let kind = spec.features.join(",");
+            let kind = trial_kind(spec);
             let spec = spec.clone();
             let missing = selection.missing(&spec.features);
             let cannot_hold = cluster.cannot_hold(&manifest_values(&spec));
@@ -447,6 +448,7 @@ fn execute<C: Cluster>(rt: &tokio::runtime::Runtime, cluster: Arc<C>, plan: Plan
     events.emit(TestEvent::RunFinished(RunFinished {
         end_time: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
         elapsed: start.elapsed(),
+        interrupted: false,
     }));
     if options.cleanup != Some(false) {
         let _ = std::fs::remove_dir_all(&run_dir);
@@ -464,7 +466,13 @@ fn execute<C: Cluster>(rt: &tokio::runtime::Runtime, cluster: Arc<C>, plan: Plan
         .report_dir
         .clone()
         .unwrap_or_else(|| PathBuf::from("gwl4-reports"));
-    print_summary(&record, statistical, stats_settings.alpha, family_wise);
+    print_summary(
+        &record,
+        statistical,
+        stats_settings.alpha,
+        family_wise,
+        options.strict,
+    );
     match reports::write_all(&record, &report_dir, options.report_output.as_deref()) {
         Ok(paths) => {
             for p in paths {
@@ -482,24 +490,38 @@ fn execute<C: Cluster>(rt: &tokio::runtime::Runtime, cluster: Arc<C>, plan: Plan
     }
 }
 
-fn print_summary(record: &RunRecord, statistical: u32, alpha: f64, family_wise: f64) {
+/// A test's kind as libtest shows it (`--list`, progress lines): its level
+/// and features, e.g. `must Gateway,TCPRoute`.
+fn trial_kind(spec: &TestSpec) -> String {
+    format!("{} {}", spec.level, spec.features.join(","))
+}
+
+fn print_summary(
+    record: &RunRecord,
+    statistical: u32,
+    alpha: f64,
+    family_wise: f64,
+    strict: bool,
+) {
     use reports::ResultKind;
     println!();
     println!("gwl4 summary");
     for t in record.tests_failures_first() {
-        let kind = t.kind();
-        if kind.is_failure() {
-            println!(
-                "  FAILED         {}: {}",
-                t.info.name,
-                t.result_message().lines().next().unwrap_or_default()
-            );
+        let label = match t.kind() {
+            k if k.is_failure() => "FAILED ",
+            ResultKind::Warned => "WARNING",
+            _ => continue,
+        };
+        for line in t.result_message().lines().take(3) {
+            println!("  {label}        {}: {}", t.info.name, line.trim_start_matches("warning: "));
         }
     }
     println!(
-        "  {} passed, {} failed, {} not supported, {} skipped",
+        "  {} passed, {} failed, {} warnings (should/recommended{}), {} not supported, {} skipped",
         record.count(ResultKind::Passed),
         record.count(ResultKind::Failed) + record.count(ResultKind::Incomplete),
+        record.count(ResultKind::Warned),
+        if strict { "; --strict: they fail" } else { "" },
         record.count(ResultKind::NotSupported),
         record.count(ResultKind::Skipped)
     );

@@ -192,13 +192,18 @@ pub struct Options {
     #[arg(long, short = 'v')]
     #[serde(default)]
     pub verbose: bool,
+    /// Fail tests on `should` and `recommended` misses too (by default they
+    /// are warnings and only `must` and `may` misses fail).
+    #[arg(long)]
+    #[serde(default)]
+    pub strict: bool,
 }
 
 impl Options {
     /// `self` (flags) over `file`.
     pub fn over(self, file: Options) -> Options {
         macro_rules! pick {
-            ($($f:ident),*) => { Options { $($f: self.$f.or(file.$f),)* all_features: self.all_features || file.all_features, verbose: self.verbose || file.verbose } };
+            ($($f:ident),*) => { Options { $($f: self.$f.or(file.$f),)* all_features: self.all_features || file.all_features, verbose: self.verbose || file.verbose, strict: self.strict || file.strict } };
         }
         pick!(
             cluster,

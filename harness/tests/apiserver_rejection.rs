@@ -20,6 +20,8 @@ use kube::Api;
 
 const SUITE: &str = r#"name: TierRejectsDuplicateListenerNames
 description: The API server refuses a Gateway with two listeners named alike.
+level: must
+spec: [{level: must, source: "apis/v1/shared_types.go RouteParentStatus", quote: "The status of the route for one parent."}]
 features: [Gateway, TCPRoute]
 namespace: gwl4-tier-reject
 steps:

@@ -17,7 +17,7 @@ fn unknown_field_names_file_line_and_field() {
     write_suite(
         dir.path(),
         "Bad.yaml",
-        "name: Bad\ndescription: d\nfeatures: [Gateway]\nsteps:\n  - tcp: {gateway: gw, listener: tcp, expect: {backnd: x}}\n",
+        "name: Bad\ndescription: d\nlevel: must\nspec: [{level: must, source: s, quote: q}]\nfeatures: [Gateway]\nsteps:\n  - tcp: {gateway: gw, listener: tcp, expect: {backnd: x}}\n",
     );
     let out = gwl4()
         .current_dir(dir.path())
@@ -29,7 +29,7 @@ fn unknown_field_names_file_line_and_field() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     let file = dir.path().join("Bad.yaml");
     let want = format!(
-        "{}:5: steps[0].tcp.expect.backnd: unknown field `backnd`",
+        "{}:7: steps[0].tcp.expect.backnd: unknown field `backnd`",
         file.display()
     );
     assert!(stderr.contains(&want), "{stderr}");
@@ -43,14 +43,14 @@ fn manifest_without_name_is_rejected() {
     write_suite(
         dir.path(),
         "NoName.yaml",
-        "name: NoName\ndescription: d\nfeatures: [Gateway]\nsteps:\n  - wait: {duration: 1s, reason: r}\n---\napiVersion: v1\nkind: Service\nmetadata: {namespace: x}\n",
+        "name: NoName\ndescription: d\nlevel: must\nspec: [{level: must, source: s, quote: q}]\nfeatures: [Gateway]\nsteps:\n  - wait: {duration: 1s, reason: r}\n---\napiVersion: v1\nkind: Service\nmetadata: {namespace: x}\n",
     );
     let out = gwl4().arg("--suite-dir").arg(dir.path()).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(
         stderr
-            .contains("NoName.yaml:7: documents[1].metadata.name: a manifest needs metadata.name"),
+            .contains("NoName.yaml:9: documents[1].metadata.name: a manifest needs metadata.name"),
         "{stderr}"
     );
 }
@@ -61,7 +61,7 @@ fn duplicate_test_name_names_both_files() {
     write_suite(
         dir.path(),
         "Dup.yaml",
-        "name: TCPRouteWeightedRouting\ndescription: d\nfeatures: [Gateway]\nsteps:\n  - wait: {duration: 1s, reason: r}\n",
+        "name: TCPRouteWeightedRouting\ndescription: d\nlevel: must\nspec: [{level: must, source: s, quote: q}]\nfeatures: [Gateway]\nsteps:\n  - wait: {duration: 1s, reason: r}\n",
     );
     let out = gwl4()
         .arg("--suite-dir")
@@ -83,7 +83,7 @@ fn unknown_feature_and_bad_step_values() {
     write_suite(
         dir.path(),
         "Feat.yaml",
-        "name: Feat\ndescription: d\nfeatures: [Gateway, TCPRouteMagic]\nsteps:\n  - wait: {duration: 1s, reason: r}\n",
+        "name: Feat\ndescription: d\nlevel: must\nspec: [{level: must, source: s, quote: q}]\nfeatures: [Gateway, TCPRouteMagic]\nsteps:\n  - wait: {duration: 1s, reason: r}\n",
     );
     let out = gwl4().arg("--suite-dir").arg(dir.path()).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -95,12 +95,29 @@ fn unknown_feature_and_bad_step_values() {
 }
 
 #[test]
-fn list_shows_every_builtin_test_with_features() {
+fn list_shows_every_builtin_test_with_level_and_features() {
     let out = gwl4().arg("--list").output().unwrap();
     assert!(out.status.success());
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stdout.contains("[Gateway,TCPRoute] TCPRouteWeightedRouting: test"),
+        stdout.contains("[must Gateway,TCPRoute] TCPRouteWeightedRouting: test"),
         "{stdout}"
+    );
+}
+
+#[test]
+fn a_level_the_cited_spec_does_not_support_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    write_suite(
+        dir.path(),
+        "Weak.yaml",
+        "name: Weak\ndescription: d\nlevel: must\nspec: [{level: should, source: s, quote: q}]\nfeatures: [Gateway]\nsteps:\n  - wait: {duration: 1s, reason: r}\n",
+    );
+    let out = gwl4().arg("--suite-dir").arg(dir.path()).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("Weak.yaml:1: level: level must needs a cited requirement of level must"),
+        "{stderr}"
     );
 }

@@ -19,6 +19,8 @@ const STATUS_SUITE: &str = r#"name: KubeStatusPolling
 description: >-
   A Gateway gets an address and its conditions, and its TCPRoute is
   accepted, as read by polling GET through the kube backend.
+level: must
+spec: [{level: must, source: "apis/v1/shared_types.go RouteParentStatus", quote: "The status of the route for one parent."}]
 features: [Gateway, TCPRoute]
 steps:
   - assert: {kind: Gateway, name: gw, conditions: [Accepted, Programmed], hasAddress: true}
@@ -119,6 +121,7 @@ async fn run_status_suite(with_controller: bool) -> (reports::TestResult, String
         stats: stats::Settings::default(),
         gateway_class: CLASS.into(),
         echo_image: "ghcr.io/gwl4/echo-server:test".into(),
+        strict: false,
     };
     let cluster = KubeCluster::with_client(client.clone(), settings)
         .await

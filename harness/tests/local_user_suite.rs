@@ -9,6 +9,8 @@ use common::{gwl4, run_in, text};
 /// A user's test in the suite format: one backend, status then traffic.
 const USER_TEST: &str = r#"name: TeamEchoThroughPort7000
 description: Our TCP listener on 7000 reaches the echo backend.
+level: must
+spec: [{level: must, source: "apis/v1/shared_types.go RouteParentStatus", quote: "The status of the route for one parent."}]
 features: [Gateway, TCPRoute]
 namespace: team-a
 steps:

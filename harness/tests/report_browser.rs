@@ -16,6 +16,8 @@ use common::run_in;
 /// A test that fails on purpose: a valid route never reports BackendNotFound.
 const FAILING: &str = r#"name: ZzFailingRouting
 description: A deliberately failing test, so the report has a failure to put first.
+level: must
+spec: [{level: must, source: "apis/v1/shared_types.go RouteParentStatus", quote: "The status of the route for one parent."}]
 features: [Gateway, TCPRoute]
 steps:
   - assert: {kind: TCPRoute, name: r, parent: gw, conditions: [ResolvedRefs=False/BackendNotFound]}

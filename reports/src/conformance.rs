@@ -13,8 +13,11 @@
 //!   was skipped, else `success`;
 //! - provisional tests that passed are listed in `succeededProvisionalTests`.
 //!
-//! gwl4 additions, documented because upstream has no such cases: a test that
-//! never finished (interrupted run) counts as failed; several gwl4 tests with
+//! gwl4 additions, documented because upstream has no such cases: only the
+//! spec's MUSTs decide a test's result here ([`crate::TestRecord::must_kind`]:
+//! a test that passed with warnings, or failed only on `should` or
+//! `recommended` steps in a `--strict` run, counts as passed); a test that
+//! never finished counts as failed; several gwl4 tests with
 //! the same upstream name are merged into one (failed > not supported >
 //! skipped > passed; features united; provisional if any is).
 //!
@@ -167,7 +170,7 @@ fn rank(kind: ResultKind) -> u8 {
         ResultKind::Failed | ResultKind::Incomplete => 3,
         ResultKind::NotSupported => 2,
         ResultKind::Skipped => 1,
-        ResultKind::Passed => 0,
+        ResultKind::Passed | ResultKind::Warned => 0,
     }
 }
 
@@ -177,9 +180,11 @@ fn upstream_tests(record: &RunRecord) -> Vec<UpstreamTest> {
         let Some(name) = &test.info.upstream else {
             continue;
         };
-        // Incomplete is reported as failed: never a pass.
-        let kind = match test.kind() {
+        // Incomplete is reported as failed: never a pass. Only MUSTs
+        // decide: a pass with warnings is a pass.
+        let kind = match test.must_kind() {
             ResultKind::Incomplete => ResultKind::Failed,
+            ResultKind::Warned => ResultKind::Passed,
             k => k,
         };
         if let Some(existing) = out.iter_mut().find(|u| &u.name == name) {
@@ -207,7 +212,7 @@ fn upstream_tests(record: &RunRecord) -> Vec<UpstreamTest> {
 impl Status {
     fn add(&mut self, test: &UpstreamTest) {
         match test.kind {
-            ResultKind::Passed => self.statistics.passed += 1,
+            ResultKind::Passed | ResultKind::Warned => self.statistics.passed += 1,
             ResultKind::Failed | ResultKind::Incomplete => {
                 self.statistics.failed += 1;
                 self.failed_tests.push(test.name.clone());

@@ -46,6 +46,8 @@ fn record(supported: &[&str], profiles: &[&str], cases: &[Case]) -> RunRecord {
             features: features.iter().map(|s| (*s).to_owned()).collect(),
             upstream: upstream.map(str::to_owned),
             provisional: *provisional,
+            level: crate::event::Level::Must,
+            spec: Vec::new(),
         }));
         if let Some(result) = result {
             events.push(TestEvent::TestFinished(TestFinished {
@@ -313,4 +315,51 @@ fn a_report_needs_every_implementation_field_and_a_real_url() {
     let e = write_conformance_report(&r, &path).unwrap_err();
     assert!(e.to_string().contains("implementation.organization"), "{e}");
     assert!(!path.exists());
+}
+
+/// A failed test whose one failed step had `level`.
+fn failed_at(record: &mut RunRecord, test: &str, level: crate::event::Level) {
+    use crate::event::{StepFinished, StepOutcome, StepRecord};
+    let step = StepRecord {
+        index: 0,
+        kind: "tcp".into(),
+        summary: "s".into(),
+        outcome: StepOutcome::Failed,
+        level,
+        spec: Vec::new(),
+        elapsed: Duration::ZERO,
+        evidence: Vec::new(),
+    };
+    // Insert the step before the verdict, as the runner emits them.
+    let t = record.tests.iter_mut().find(|t| t.info.name == test).unwrap();
+    t.steps.push(StepFinished { test: test.into(), step }.step);
+}
+
+#[test]
+fn only_musts_decide_a_result() {
+    use crate::event::Level;
+    let warned = Some(TestResult::Warned {
+        message: "step 2 (tcp, recommended): refused".into(),
+    });
+    let mut r = record(
+        &[],
+        &[],
+        &[
+            ("Warned", Some("Warned"), TCP, false, warned),
+            ("StrictOnly", Some("StrictOnly"), TCP, false, failed()),
+            ("Must", Some("Must"), TCP, false, failed()),
+        ],
+    );
+    failed_at(&mut r, "StrictOnly", Level::Recommended);
+    failed_at(&mut r, "Must", Level::Must);
+    let tcp = profile_named(&conformance_report(&r), "GATEWAY-TCP").clone();
+    assert_eq!(
+        tcp.core.statistics,
+        Statistics {
+            passed: 2,
+            failed: 1,
+            skipped: 0
+        }
+    );
+    assert_eq!(tcp.core.failed_tests, ["Must"]);
 }

@@ -13,7 +13,9 @@ use serde::{Deserialize, Serialize};
 use crate::evidence::Evidence;
 
 /// Version of the event and record schema; bumped on incompatible changes.
-pub const SCHEMA_VERSION: u32 = 1;
+/// 2: requirement levels and spec references on tests and steps, warned
+/// steps and tests, interrupted runs.
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// One thing that happened during a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -124,6 +126,72 @@ fn default_conformance_mode() -> String {
     "default".to_owned()
 }
 
+/// How strongly the spec requires what a test or step checks, and so what a
+/// miss does to the run.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "camelCase")]
+pub enum Level {
+    /// The spec says MUST or MUST NOT, or the upstream conformance suite
+    /// asserts it: a miss fails the test and the run.
+    #[default]
+    Must,
+    /// The spec says SHOULD: a miss is a warning (a failure with `--strict`).
+    Should,
+    /// Optional behaviour the spec allows: whichever branch the
+    /// implementation took must be right; a miss fails the test.
+    May,
+    /// gwl4's own view of good L4 behaviour: a warning (a failure with
+    /// `--strict`).
+    Recommended,
+}
+
+impl Level {
+    /// Every level, strongest first.
+    pub const ALL: [Level; 4] = [Level::Must, Level::Should, Level::May, Level::Recommended];
+
+    /// The name written in suite files and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Must => "must",
+            Level::Should => "should",
+            Level::May => "may",
+            Level::Recommended => "recommended",
+        }
+    }
+
+    /// Whether a miss at this level fails the test without `--strict`
+    /// (`must`, and `may`: a branch the implementation took done wrong).
+    pub fn fails_by_default(self) -> bool {
+        matches!(self, Level::Must | Level::May)
+    }
+}
+
+impl std::fmt::Display for Level {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The sentence of the spec (or of gwl4's own recommendations) a test or
+/// step traces its verdict to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SpecRef {
+    /// The row of gwl4's requirements registry (`spec/requirements.yaml`),
+    /// when the reference names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The requirement's own strength.
+    pub level: Level,
+    /// Where it is written: a file and Go field of the Gateway API module,
+    /// a GEP and section, an upstream conformance test, or `gwl4`.
+    pub source: String,
+    /// The sentence, quoted.
+    pub quote: String,
+}
+
 /// A test began.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -140,6 +208,12 @@ pub struct TestStarted {
     /// Upstream marks the test provisional.
     #[serde(default)]
     pub provisional: bool,
+    /// The test's requirement level (a step may override it).
+    #[serde(default)]
+    pub level: Level,
+    /// The requirements the test traces to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub spec: Vec<SpecRef>,
 }
 
 /// How a step ended.
@@ -150,7 +224,11 @@ pub enum StepOutcome {
     Passed,
     /// The step's expectation did not hold.
     Failed,
-    /// The step did not run (e.g. an earlier step failed).
+    /// The step's expectation did not hold, at a `should` or `recommended`
+    /// level: a warning, and the test went on.
+    Warned,
+    /// The step did not run (an earlier step failed, or it belongs to a
+    /// branch the implementation did not take).
     Skipped,
 }
 
@@ -160,6 +238,7 @@ impl StepOutcome {
         match self {
             StepOutcome::Passed => "passed",
             StepOutcome::Failed => "failed",
+            StepOutcome::Warned => "warned",
             StepOutcome::Skipped => "skipped",
         }
     }
@@ -178,6 +257,13 @@ pub struct StepRecord {
     pub summary: String,
     /// How it ended.
     pub outcome: StepOutcome,
+    /// The step's requirement level (its own, or the test's).
+    #[serde(default)]
+    pub level: Level,
+    /// The requirements the step traces to, when it names its own (empty:
+    /// the test's).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub spec: Vec<SpecRef>,
     /// Time the step took.
     #[serde(with = "secs")]
     pub elapsed: Duration,
@@ -207,6 +293,12 @@ pub struct StepFinished {
 pub enum TestResult {
     /// Every step passed.
     Passed,
+    /// Every `must` and `may` step passed, and some `should` or
+    /// `recommended` step did not: a pass with warnings.
+    Warned {
+        /// The warnings, one per line.
+        message: String,
+    },
     /// A step failed.
     Failed {
         /// Why, in one or a few lines.
@@ -246,6 +338,10 @@ pub struct RunFinished {
     /// Wall time of the whole run.
     #[serde(with = "secs")]
     pub elapsed: Duration,
+    /// The run was stopped (Ctrl-C or SIGTERM) before every test ran: the
+    /// tests it did not finish are reported as skipped with that reason.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub interrupted: bool,
 }
 
 /// Durations as fractional seconds, the unit JUnit and people read.

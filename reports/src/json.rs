@@ -29,7 +29,8 @@ pub fn write_json(record: &RunRecord, path: &Path) -> Result<(), ReportError> {
     writer.flush().map_err(|e| ReportError::io(path, e))
 }
 
-/// Reads a record written by [`write_json`]; refuses other schema versions.
+/// Reads a record written by [`write_json`] (this schema version or an
+/// older one); refuses newer or unknown versions.
 pub fn read_json(path: &Path) -> Result<RunRecord, ReportError> {
     let file = std::fs::File::open(path).map_err(|e| ReportError::io(path, e))?;
     let value: serde_json::Value =
@@ -51,11 +52,13 @@ pub fn json_from_str(text: &str) -> Result<RunRecord, ReportError> {
 
 fn record_from_value(value: serde_json::Value) -> Result<RunRecord, ReportError> {
     // Check the version first, so an old or newer file gets a clear error
-    // rather than a confusing missing-field one.
+    // rather than a confusing missing-field one. Version 1 records read as
+    // they are: everything version 2 added has a default (level must, no
+    // spec references, not interrupted).
     let found = value
         .get("schemaVersion")
         .and_then(serde_json::Value::as_u64);
-    if found != Some(u64::from(SCHEMA_VERSION)) {
+    if !found.is_some_and(|v| (1..=u64::from(SCHEMA_VERSION)).contains(&v)) {
         return Err(ReportError::SchemaVersion {
             path: None,
             found: found.map_or_else(|| "none".to_owned(), |v| v.to_string()),

@@ -6,7 +6,12 @@
 //! property naming all: CI summaries then count every test exactly once.
 //! Failures carry their evidence as text; not-supported and skipped tests
 //! are `<skipped>` with the reason; a test that never finished is an
-//! `<error>`. Every suite carries the run's implementation and settings as
+//! `<error>`. A test that passed with warnings (a `should` or `recommended`
+//! step missed) is a passing `<testcase>`: JUnit has no warning status and
+//! GitHub's JUnit reporters count only failures, errors and skips, so the
+//! warning goes in a `warning` property (one line per warned step) and the
+//! warned steps' evidence in `<system-out>`, where a reader looking at the
+//! test finds it. Every suite carries the run's implementation and settings as
 //! properties.
 
 use std::io::Write;
@@ -75,7 +80,7 @@ pub fn write_junit(record: &RunRecord, path: &Path) -> Result<(), ReportError> {
 
 fn test_case(suite: &str, test: &TestRecord) -> TestCase {
     let status = match &test.result {
-        Some(TestResult::Passed) => TestCaseStatus::success(),
+        Some(TestResult::Passed | TestResult::Warned { .. }) => TestCaseStatus::success(),
         Some(TestResult::Failed { message }) => {
             let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
             let failed_kind = test
@@ -113,10 +118,17 @@ fn test_case(suite: &str, test: &TestRecord) -> TestCase {
     if let Some(elapsed) = test.elapsed {
         case.set_time(elapsed);
     }
-    if !test.steps.is_empty() {
+    if matches!(test.result, Some(TestResult::Warned { .. })) {
+        case.set_system_out(text::test_text(test));
+    } else if !test.steps.is_empty() {
         let lines: Vec<String> = test.steps.iter().map(text::step_line).collect();
         case.set_system_out(lines.join("\n"));
     }
+    let warnings: Vec<String> = test.warnings().map(text::step_line).collect();
+    if !warnings.is_empty() {
+        case.add_property(Property::new("warning", warnings.join("\n")));
+    }
+    case.add_property(Property::new("level", test.info.level.as_str()));
     case.add_property(Property::new("description", test.info.description.as_str()));
     case.add_property(Property::new("features", test.info.features.join(",")));
     case.add_property(Property::new("profiles", test.profiles().join(",")));

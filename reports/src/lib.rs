@@ -47,8 +47,8 @@ pub use conformance::{
     suggested_file_name, validate_implementation, write_conformance_report,
 };
 pub use event::{
-    Implementation, Mode, RunFinished, RunSettings, RunStarted, SCHEMA_VERSION, StepFinished,
-    StepOutcome, StepRecord, TestEvent, TestFinished, TestResult, TestStarted,
+    Implementation, Level, Mode, RunFinished, RunSettings, RunStarted, SCHEMA_VERSION, SpecRef,
+    StepFinished, StepOutcome, StepRecord, TestEvent, TestFinished, TestResult, TestStarted,
 };
 pub use evidence::{
     BackendShare, ConditionsEvidence, ConvergenceEvidence, DistributionEvidence, Evidence,
@@ -96,7 +96,7 @@ pub enum ReportError {
         message: String,
     },
     /// A run record from another schema version.
-    #[error("run record{}: schemaVersion is {found}, this gwl4 reads {expected}", path.as_ref().map(|p| format!(" {}", p.display())).unwrap_or_default())]
+    #[error("run record{}: schemaVersion is {found}, this gwl4 reads 1 to {expected}", path.as_ref().map(|p| format!(" {}", p.display())).unwrap_or_default())]
     SchemaVersion {
         /// The file, when reading one.
         path: Option<PathBuf>,

@@ -68,7 +68,8 @@ pub struct RunRecord {
     pub run: RunStarted,
     /// Tests in the order they started.
     pub tests: Vec<TestRecord>,
-    /// How the run ended; absent when it was interrupted.
+    /// How the run ended (`interrupted` when it was stopped early); absent
+    /// when the process died before it could say.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finished: Option<RunFinished>,
 }
@@ -98,6 +99,8 @@ pub enum ResultKind {
     Failed,
     /// The test never finished.
     Incomplete,
+    /// Every must passed; a should or recommended expectation did not hold.
+    Warned,
     /// Every step passed.
     Passed,
     /// Skipped on purpose.
@@ -107,10 +110,11 @@ pub enum ResultKind {
 }
 
 impl ResultKind {
-    /// All kinds, failures first (the order reports list them in).
-    pub const ALL: [ResultKind; 5] = [
+    /// All kinds, failures first, then warnings (the order reports list them in).
+    pub const ALL: [ResultKind; 6] = [
         ResultKind::Failed,
         ResultKind::Incomplete,
+        ResultKind::Warned,
         ResultKind::Passed,
         ResultKind::Skipped,
         ResultKind::NotSupported,
@@ -121,6 +125,7 @@ impl ResultKind {
         match self {
             ResultKind::Failed => "failed",
             ResultKind::Incomplete => "incomplete",
+            ResultKind::Warned => "warned",
             ResultKind::Passed => "passed",
             ResultKind::Skipped => "skipped",
             ResultKind::NotSupported => "notSupported",
@@ -132,6 +137,7 @@ impl ResultKind {
         match self {
             ResultKind::Failed => "failed",
             ResultKind::Incomplete => "did not finish",
+            ResultKind::Warned => "passed with warnings",
             ResultKind::Passed => "passed",
             ResultKind::Skipped => "skipped",
             ResultKind::NotSupported => "not supported",
@@ -142,6 +148,12 @@ impl ResultKind {
     pub fn is_failure(self) -> bool {
         matches!(self, ResultKind::Failed | ResultKind::Incomplete)
     }
+
+    /// Whether the test ran to its end with every must holding (passed,
+    /// with or without warnings).
+    pub fn is_pass(self) -> bool {
+        matches!(self, ResultKind::Passed | ResultKind::Warned)
+    }
 }
 
 impl TestRecord {
@@ -150,6 +162,7 @@ impl TestRecord {
         match &self.result {
             None => ResultKind::Incomplete,
             Some(TestResult::Passed) => ResultKind::Passed,
+            Some(TestResult::Warned { .. }) => ResultKind::Warned,
             Some(TestResult::Failed { .. }) => ResultKind::Failed,
             Some(TestResult::NotSupported { .. }) => ResultKind::NotSupported,
             Some(TestResult::Skipped { .. }) => ResultKind::Skipped,
@@ -161,12 +174,45 @@ impl TestRecord {
         match &self.result {
             None => "the test did not finish (the run was interrupted)".to_owned(),
             Some(TestResult::Passed) => String::new(),
+            Some(TestResult::Warned { message }) => format!("warning: {message}"),
             Some(TestResult::Failed { message }) => message.clone(),
             Some(TestResult::NotSupported { missing_features }) => {
                 format!("not supported: needs {}", missing_features.join(", "))
             }
             Some(TestResult::Skipped { reason }) => format!("skipped: {reason}"),
         }
+    }
+
+    /// The verdict by the spec's MUSTs alone, as the upstream
+    /// ConformanceReport counts it: a test that failed only on `should` or
+    /// `recommended` steps (a `--strict` run) passed there.
+    pub fn must_kind(&self) -> ResultKind {
+        let kind = self.kind();
+        if kind != ResultKind::Failed {
+            return kind;
+        }
+        let must_failed = self.steps.iter().any(|s| {
+            s.outcome == crate::event::StepOutcome::Failed && s.level.fails_by_default()
+        });
+        let any_step_failed = self
+            .steps
+            .iter()
+            .any(|s| s.outcome == crate::event::StepOutcome::Failed);
+        // A failure outside any step (set-up) is a must failure too.
+        if must_failed || !any_step_failed {
+            ResultKind::Failed
+        } else {
+            ResultKind::Warned
+        }
+    }
+
+    /// The steps that warned (or, in a strict run, failed at a `should` or
+    /// `recommended` level).
+    pub fn warnings(&self) -> impl Iterator<Item = &StepRecord> {
+        self.steps.iter().filter(|s| {
+            s.outcome == crate::event::StepOutcome::Warned
+                || (s.outcome == crate::event::StepOutcome::Failed && !s.level.fails_by_default())
+        })
     }
 
     /// Names of the upstream profiles the test belongs to (see [`profiles`]).
@@ -271,11 +317,16 @@ impl RunRecord {
         self.tests.iter().find(|t| t.info.name == name)
     }
 
-    /// Tests with failures (failed, then never finished) first, each group in run order.
+    /// Tests with failures (failed, never finished) first, then those that
+    /// passed with warnings, then the rest, each group in run order.
     pub fn tests_failures_first(&self) -> Vec<&TestRecord> {
         let mut tests: Vec<&TestRecord> = self.tests.iter().collect();
-        // A stable sort keeps run order within each kind.
-        tests.sort_by_key(|t| !t.kind().is_failure());
+        // A stable sort keeps run order within each group.
+        tests.sort_by_key(|t| match t.kind() {
+            k if k.is_failure() => 0,
+            ResultKind::Warned => 1,
+            _ => 2,
+        });
         tests
     }
 

@@ -77,16 +77,27 @@ pub fn prob(x: f64) -> String {
     }
 }
 
-/// `#2 distribution [failed] summary (1.234 s)`; steps count from 1.
+/// `#2 distribution [failed] summary (1.234 s)`; steps count from 1. A
+/// step below `must` names its level: `#3 tcp [warned] (recommended) …`.
 pub fn step_line(step: &StepRecord) -> String {
+    let level = if step.level == crate::event::Level::Must {
+        String::new()
+    } else {
+        format!(" ({})", step.level)
+    };
     format!(
-        "#{} {} [{}] {} ({})",
+        "#{} {} [{}]{level} {} ({})",
         step.index + 1,
         step.kind,
         step.outcome.as_str(),
         step.summary,
         seconds(step.elapsed.as_secs_f64())
     )
+}
+
+/// A spec reference as one line: `[must] source: "quote"`.
+pub fn spec_line(spec: &crate::event::SpecRef) -> String {
+    format!("[{}] {}: \"{}\"", spec.level, spec.source, spec.quote)
 }
 
 /// One piece of evidence as text (several lines).

@@ -86,8 +86,8 @@ fn junit_reads_back_with_an_independent_parser() {
             "{props:?}"
         );
     }
-    assert_eq!(total, 8, "every test exactly once");
-    assert_eq!(attr(&root, "tests"), 8);
+    assert_eq!(total, 9, "every test exactly once");
+    assert_eq!(attr(&root, "tests"), 9);
     assert_eq!(attr(&root, "failures"), 2);
 
     let case = |name: &str| {
@@ -149,6 +149,33 @@ fn junit_reads_back_with_an_independent_parser() {
             .any(|n| n.has_tag_name("failure") || n.has_tag_name("skipped"))
     );
     assert_eq!(passed.attribute("time"), Some("7.001"));
+    // A pass with a warning: a passing testcase (no failure, error or
+    // skipped child, so reporters count it passed), a `warning` property
+    // naming the step, and the warned step's evidence in system-out.
+    let warned = case("TCPRouteNonexistentBackendRejectsConnections");
+    assert!(
+        !warned.children().any(|n| n.has_tag_name("failure")
+            || n.has_tag_name("error")
+            || n.has_tag_name("skipped"))
+    );
+    let property = |case: roxmltree::Node, name: &str| {
+        case.descendants()
+            .find(|n| n.has_tag_name("property") && n.attribute("name") == Some(name))
+            .and_then(|n| n.attribute("value").map(str::to_owned))
+    };
+    let warning = property(warned, "warning").expect("a warning property");
+    assert!(
+        warning.contains("#2 tcp [warned] (recommended)"),
+        "{warning}"
+    );
+    assert_eq!(property(warned, "level").as_deref(), Some("must"));
+    let out = warned
+        .children()
+        .find(|n| n.has_tag_name("system-out"))
+        .and_then(|n| n.text())
+        .unwrap();
+    assert!(out.contains("closedWithoutReply=20"), "{out}");
+    assert_eq!(property(passed, "warning"), None);
     assert_eq!(
         case("TutorialTcpAndUdp")
             .parent()
@@ -345,14 +372,22 @@ fn json_round_trips_and_refuses_other_schema_versions() {
     write_json(&record, &path).unwrap();
     assert_eq!(read_json(&path).unwrap(), record);
 
-    let text = std::fs::read_to_string(&path).unwrap().replacen(
+    // A version-1 record (before levels) still reads: its new fields default.
+    let v1 = std::fs::read_to_string(&path).unwrap().replacen(
+        "\"schemaVersion\": 2",
         "\"schemaVersion\": 1",
+        1,
+    );
+    assert_eq!(json_from_str(&v1).unwrap().tests.len(), record.tests.len());
+
+    let text = std::fs::read_to_string(&path).unwrap().replacen(
+        "\"schemaVersion\": 2",
         "\"schemaVersion\": 99",
         1,
     );
     let err = json_from_str(&text).unwrap_err().to_string();
     assert!(
-        err.contains("schemaVersion is 99") && err.contains("reads 1"),
+        err.contains("schemaVersion is 99") && err.contains("reads 1 to 2"),
         "{err}"
     );
     std::fs::write(&path, &text).unwrap();
@@ -364,7 +399,7 @@ fn json_round_trips_and_refuses_other_schema_versions() {
 
     let broken = std::fs::read_to_string(dir.path().join("report.json"))
         .unwrap()
-        .replacen("\"schemaVersion\": 99", "\"schemaVersion\": 1", 1)
+        .replacen("\"schemaVersion\": 99", "\"schemaVersion\": 2", 1)
         .replacen("\"passed\": true", "\"passed\": \"yes\"", 1);
     let err = json_from_str(&broken).unwrap_err().to_string();
     assert!(
@@ -460,6 +495,23 @@ fn html_is_self_contained_and_lists_failures_first() {
     assert!(html[first_test..].starts_with(
         "<section class=\"test\" id=\"test-UDPRouteWeightedRouting\" data-result=\"failed\""
     ));
+    // Warnings: their own section after the failures, and the warned test
+    // after the failed ones, before the passes.
+    let warnings = html.find("<section id=\"warnings\" class=\"some\"").unwrap();
+    assert!(failures < warnings && warnings < summary);
+    let warned = html
+        .find("id=\"test-TCPRouteNonexistentBackendRejectsConnections\" data-result=\"warned\"")
+        .unwrap();
+    let last_failed = html
+        .find("id=\"test-TCPRouteMultipleRoutesAttachment\" data-result=\"failed\"")
+        .unwrap();
+    let a_pass = html
+        .find("id=\"test-TCPRouteWeightedRouting\" data-result=\"passed\"")
+        .unwrap();
+    assert!(last_failed < warned && warned < a_pass);
+    // Each step shows its level and the spec sentence behind it.
+    assert!(html.contains("data-outcome=\"warned\" data-level=\"recommended\""));
+    assert!(html.contains("80% of connections must be rejected instead."));
     // The implementation URL is shown as text only.
     assert!(html.contains("<code>https://github.com/gwl4/gwl4</code>"));
 }

@@ -23,6 +23,8 @@ pub struct RunSettings {
     pub gateway_class: String,
     /// Substituted for `{ECHO_IMAGE}`.
     pub echo_image: String,
+    /// `--strict`: a miss at `should` or `recommended` fails its test.
+    pub strict: bool,
 }
 
 /// One step's executor context.
@@ -44,6 +46,8 @@ pub struct StepReport {
     pub failure: Option<String>,
     /// What was observed.
     pub evidence: Vec<Evidence>,
+    /// A `branch` step: the case the implementation took.
+    pub branch: Option<String>,
 }
 
 impl StepReport {

@@ -1,9 +1,13 @@
 //! The runner: turns each test into a libtest-mimic trial and runs its steps
 //! against a cluster backend's world, emitting `reports::TestEvent`s.
 //!
-//! A test's steps run in order; the first failing step fails the test and
-//! the rest are reported as skipped. Set-up (applying the base and the
-//! test's manifests) failing fails the test with the API's message.
+//! A test's steps run in order. A step that misses at level `must` or `may`
+//! (or at any level with `--strict`) fails the test, and the rest are
+//! reported as skipped; one that misses at `should` or `recommended` is a
+//! warning and the test goes on. A `branch` step records which of the
+//! spec's allowed behaviours the implementation took; steps with `if:` for
+//! another branch are skipped. Set-up (applying the base and the test's
+//! manifests) failing fails the test with the API's message.
 
 pub mod context;
 pub mod events;
@@ -20,9 +24,9 @@ use serde_json::Value;
 
 use self::context::{Ctx, RunSettings, StepReport, template};
 use self::events::Events;
-use self::steps::{converge, mutate, split, status, traffic};
+use self::steps::{branch, converge, mutate, split, status, traffic};
 use crate::cluster::World;
-use crate::suite::{Step, TestSpec};
+use crate::suite::{Step, TestSpec, TestStep};
 
 /// Base manifests applied before every test: the conformance namespaces.
 pub const BASE_MANIFESTS: &str = include_str!("../../../manifests/base/namespaces.yaml");
@@ -43,6 +47,8 @@ pub fn started(spec: &TestSpec) -> TestEvent {
         features: spec.features.clone(),
         upstream: spec.upstream.clone(),
         provisional: spec.provisional,
+        level: spec.level,
+        spec: spec.spec.clone(),
     })
 }
 
@@ -68,33 +74,52 @@ pub async fn run_test<W: World>(
     let ctx = Ctx { world, spec, run };
     let metrics_before = world.gateway_metrics().await;
     let mut failed: Option<String> = None;
+    let mut warnings: Vec<String> = Vec::new();
+    let mut took: Vec<String> = Vec::new();
     for (index, step) in spec.steps.iter().enumerate() {
-        if failed.is_some() {
+        let not_run = if failed.is_some() {
+            Some("not run: an earlier step failed".to_string())
+        } else {
+            step.only_if
+                .as_ref()
+                .filter(|b| !took.contains(b))
+                .map(|b| format!("not run: only for branch {b}, and the implementation took another"))
+        };
+        if let Some(why) = not_run {
             events.emit(step_event(
                 spec,
                 index,
                 step,
-                StepReport::pass("not run: an earlier step failed"),
+                StepReport::pass(why),
                 Duration::ZERO,
                 StepOutcome::Skipped,
             ));
             continue;
         }
         let start = tokio::time::Instant::now();
-        events.doing(&spec.name, &format!("step {} {}", index + 1, step.kind()));
-        let report = execute(&ctx, step).await;
-        let outcome = if report.failure.is_some() {
-            StepOutcome::Failed
-        } else {
-            StepOutcome::Passed
+        events.doing(&spec.name, &format!("step {} {}", index + 1, step.step.kind()));
+        let report = execute(&ctx, &step.step).await;
+        if let Some(b) = &report.branch {
+            took.push(b.clone());
+        }
+        let outcome = match &report.failure {
+            None => StepOutcome::Passed,
+            Some(_) if fails_test(step, run) => StepOutcome::Failed,
+            Some(_) => StepOutcome::Warned,
         };
         if let Some(why) = &report.failure {
-            failed = Some(format!(
-                "step {} ({}: {}): {why}",
+            let line = format!(
+                "step {} ({}, {}: {}): {why}",
                 index + 1,
-                step.kind(),
+                step.step.kind(),
+                step.level,
                 report.summary
-            ));
+            );
+            if outcome == StepOutcome::Failed {
+                failed = Some(line);
+            } else {
+                warnings.push(line);
+            }
         }
         events.emit(step_event(
             spec,
@@ -123,6 +148,8 @@ pub async fn run_test<W: World>(
                 kind: "gatewayMetrics".into(),
                 summary: report.summary,
                 outcome: StepOutcome::Passed,
+                level: spec.level,
+                spec: Vec::new(),
                 elapsed: Duration::ZERO,
                 evidence: report.evidence,
             },
@@ -130,29 +157,45 @@ pub async fn run_test<W: World>(
     }
     match failed {
         Some(message) => TestResult::Failed { message },
+        None if !warnings.is_empty() => TestResult::Warned {
+            message: warnings.join("\n"),
+        },
         None => TestResult::Passed,
     }
+}
+
+/// Whether a step's miss fails its test: actions and `must`/`may` checks
+/// always, `should` and `recommended` checks only with `--strict`.
+fn fails_test(step: &TestStep, run: &RunSettings) -> bool {
+    step.step.is_action() || step.level.fails_by_default() || run.strict
 }
 
 fn step_event(
     spec: &TestSpec,
     index: usize,
-    step: &Step,
+    step: &TestStep,
     report: StepReport,
     elapsed: Duration,
     outcome: StepOutcome,
 ) -> TestEvent {
     let mut summary = report.summary;
     if let Some(why) = report.failure {
-        summary = format!("{summary} — FAILED: {why}");
+        let word = if outcome == StepOutcome::Warned {
+            "WARNING"
+        } else {
+            "FAILED"
+        };
+        summary = format!("{summary} — {word}: {why}");
     }
     TestEvent::StepFinished(StepFinished {
         test: spec.name.clone(),
         step: StepRecord {
             index,
-            kind: step.kind().to_string(),
+            kind: step.step.kind().to_string(),
             summary,
             outcome,
+            level: step.level,
+            spec: step.spec.clone(),
             elapsed,
             evidence: report.evidence,
         },
@@ -182,5 +225,6 @@ async fn execute<W: World>(ctx: &Ctx<'_, W>, step: &Step) -> StepReport {
         Step::Rejection(s) => split::rejection(ctx, s).await,
         Step::FlowAffinity(s) => traffic::flow_affinity(ctx, s).await,
         Step::Convergence(s) => converge::convergence(ctx, s).await,
+        Step::Branch(s) => branch::branch(ctx, s).await,
     }
 }

@@ -5,12 +5,13 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 /// A condition an object must have: `Accepted` (status True, any reason),
-/// `Accepted=False`, or `Accepted=False/NotAllowedByListeners`.
+/// `Accepted=False`, `Accepted=False/NotAllowedByListeners`, or with `*` for
+/// any status (`Accepted=*/ListenersNotValid`; `Accepted=*`: present at all).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConditionMatch {
     /// Condition type.
     pub r#type: String,
-    /// `True`, `False` or `Unknown`.
+    /// `True`, `False`, `Unknown`, or `*` (any).
     pub status: String,
     /// Reason, if it must match.
     pub reason: Option<String>,
@@ -32,9 +33,9 @@ impl ConditionMatch {
                 "invalid condition {s:?}: expected Type, Type=Status or Type=Status/Reason"
             ));
         }
-        if !matches!(status, "True" | "False" | "Unknown") {
+        if !matches!(status, "True" | "False" | "Unknown" | "*") {
             return Err(format!(
-                "invalid condition status {status:?} in {s:?}: expected True, False or Unknown"
+                "invalid condition status {status:?} in {s:?}: expected True, False, Unknown or *"
             ));
         }
         if reason.as_deref() == Some("") {
@@ -50,7 +51,7 @@ impl ConditionMatch {
     /// Whether a condition with these fields satisfies the match.
     pub fn matches(&self, ty: &str, status: &str, reason: &str) -> bool {
         self.r#type == ty
-            && self.status == status
+            && (self.status == "*" || self.status == status)
             && self.reason.as_deref().is_none_or(|r| r == reason)
     }
 }

@@ -1,19 +1,23 @@
 //! Suites: the test catalog's file format.
 //!
 //! A test is one YAML file: a header document ([`TestSpec`]: name, the spec
-//! rule as a description, features, steps), then the Kubernetes objects it
-//! needs. Parsing is strict: unknown fields are rejected and every error
-//! names the file, line and field path.
+//! rule as a description, its requirement level and the spec sentences it
+//! traces to, features, steps), then the Kubernetes objects it needs.
+//! Parsing is strict: unknown fields are rejected, every `spec:` id must be
+//! a row of the requirements registry ([`requirements`]) strong enough for
+//! the level, and every error names the file, line and field path.
 
 pub mod load;
 pub mod matcher;
+pub mod requirements;
 pub mod step;
 
 use std::path::PathBuf;
 
+use reports::{Level, SpecRef};
 use serde::{Deserialize, Serialize};
 
-pub use step::Step;
+pub use step::{Step, TestStep};
 
 /// Namespace a test's objects and steps default to.
 pub const DEFAULT_NAMESPACE: &str = "gateway-conformance-infra";
@@ -33,10 +37,14 @@ pub struct TestSpec {
     pub upstream: Option<String>,
     /// Upstream marks the test provisional.
     pub provisional: bool,
+    /// How strongly the spec requires what the test checks.
+    pub level: Level,
+    /// The requirements the test traces to (resolved from the registry).
+    pub spec: Vec<SpecRef>,
     /// Default namespace for steps.
     pub namespace: String,
     /// Steps, in order.
-    pub steps: Vec<Step>,
+    pub steps: Vec<TestStep>,
     /// The Kubernetes objects, as YAML text (templated when applied).
     pub manifests: Vec<Manifest>,
     /// Where the test came from (file path, or `builtin:<path>`).
@@ -64,6 +72,8 @@ struct Header {
     upstream: Option<String>,
     #[serde(default)]
     provisional: bool,
+    level: Level,
+    spec: Vec<step::SpecRefDoc>,
     #[serde(default)]
     namespace: Option<String>,
     steps: Vec<step::StepDoc>,
@@ -131,18 +141,96 @@ pub fn parse(source_name: &str, text: &str) -> Result<TestSpec, SuiteError> {
         invalid(line, &path, message)
     })?;
 
-    let mut steps = Vec::with_capacity(header.steps.len());
-    for (i, doc) in header.steps.into_iter().enumerate() {
+    let spec_refs = resolve(&header.spec).map_err(|m| invalid(1, "spec", m))?;
+    if spec_refs.is_empty() {
+        return Err(invalid(
+            1,
+            "spec",
+            format!(
+                "cite at least one requirement: a row id of {} or {{level, source, quote}}",
+                requirements::SOURCE
+            ),
+        ));
+    }
+    check_level(header.level, &spec_refs).map_err(|m| invalid(1, "level", m))?;
+
+    let mut steps: Vec<TestStep> = Vec::with_capacity(header.steps.len());
+    let mut branches: Vec<String> = Vec::new();
+    for (i, mut doc) in header.steps.into_iter().enumerate() {
+        let field = |f: &str| format!("steps[{i}]{f}");
+        let level = doc.level.take();
+        let own_spec = match doc.spec.take() {
+            Some(docs) => resolve(&docs).map_err(|m| invalid(0, &field(".spec"), m))?,
+            None => Vec::new(),
+        };
+        let only_if = doc.only_if.take();
         let step = doc.into_step().map_err(|keys| {
             let msg = if keys.is_empty() {
-                "a step needs one kind: assert, assertNever, apply, patch, delete, wait, tcp, udp, distribution, rejection, flowAffinity or convergence".to_string()
+                "a step needs one kind: assert, assertNever, apply, patch, delete, wait, tcp, udp, distribution, rejection, flowAffinity, convergence or branch".to_string()
             } else {
                 format!("a step has exactly one kind, found {}", keys.join(", "))
             };
-            invalid(0, &format!("steps[{i}]"), msg)
+            invalid(0, &field(""), msg)
         })?;
-        check_step(&step).map_err(|m| invalid(0, &format!("steps[{i}].{}", step.kind()), m))?;
-        steps.push(step);
+        check_step(&step).map_err(|m| invalid(0, &field(&format!(".{}", step.kind())), m))?;
+        if step.is_action() && (level.is_some() || !own_spec.is_empty()) {
+            return Err(invalid(
+                0,
+                &field(""),
+                format!(
+                    "{} changes the world and checks nothing: level and spec belong on checks",
+                    step.kind()
+                ),
+            ));
+        }
+        let level = level.unwrap_or(header.level);
+        let cited = if own_spec.is_empty() {
+            &spec_refs
+        } else {
+            &own_spec
+        };
+        check_level(level, cited).map_err(|m| invalid(0, &field(".level"), m))?;
+        if let Some(name) = &only_if
+            && !branches.contains(name)
+        {
+            return Err(invalid(
+                0,
+                &field(".if"),
+                format!(
+                    "no earlier branch step has a case named {name:?}{}",
+                    if branches.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (cases: {})", branches.join(", "))
+                    }
+                ),
+            ));
+        }
+        if let Step::Branch(b) = &step {
+            for case in &b.cases {
+                if branches.contains(&case.name) {
+                    return Err(invalid(
+                        0,
+                        &field(".branch.cases"),
+                        format!("case name {:?} is used twice in this test", case.name),
+                    ));
+                }
+                branches.push(case.name.clone());
+            }
+        }
+        steps.push(TestStep {
+            step,
+            level,
+            spec: own_spec,
+            only_if,
+        });
+    }
+    if header.level == Level::May && !steps.iter().any(|s| matches!(s.step, Step::Branch(_))) {
+        return Err(invalid(
+            1,
+            "level",
+            "a may test checks each behaviour the spec allows: it needs a branch step".into(),
+        ));
     }
 
     let mut manifests = Vec::new();
@@ -187,6 +275,8 @@ pub fn parse(source_name: &str, text: &str) -> Result<TestSpec, SuiteError> {
         features: header.features,
         upstream: header.upstream,
         provisional: header.provisional,
+        level: header.level,
+        spec: spec_refs,
         namespace: header
             .namespace
             .unwrap_or_else(|| DEFAULT_NAMESPACE.to_string()),
@@ -232,6 +322,60 @@ fn check_header(spec: &TestSpec) -> Result<(), (&'static str, String)> {
         return Err(("steps", "a test needs at least one step".into()));
     }
     Ok(())
+}
+
+/// Resolves `spec:` entries: ids against the registry, inline entries as written.
+fn resolve(docs: &[step::SpecRefDoc]) -> Result<Vec<SpecRef>, String> {
+    let registry = requirements::builtin().map_err(|e| e.to_string())?;
+    docs.iter()
+        .map(|d| match d {
+            step::SpecRefDoc::Id(id) => registry.get(id).map(|r| r.spec_ref()).ok_or_else(|| {
+                format!(
+                    "unknown requirement {id:?}: not a row of {}",
+                    requirements::SOURCE
+                )
+            }),
+            step::SpecRefDoc::Inline(i) => {
+                if i.source.trim().is_empty() || i.quote.trim().is_empty() {
+                    Err("an inline requirement needs a source and a quote".into())
+                } else {
+                    Ok(SpecRef {
+                        id: None,
+                        level: i.level,
+                        source: i.source.clone(),
+                        quote: i.quote.clone(),
+                    })
+                }
+            }
+        })
+        .collect()
+}
+
+/// A level needs a requirement strong enough behind it.
+fn check_level(level: Level, cited: &[SpecRef]) -> Result<(), String> {
+    if requirements::supports(level, cited) {
+        return Ok(());
+    }
+    let levels: Vec<String> = cited
+        .iter()
+        .map(|r| {
+            format!(
+                "{} ({})",
+                r.id.as_deref().unwrap_or(r.source.as_str()),
+                r.level
+            )
+        })
+        .collect();
+    Err(format!(
+        "level {level} needs a cited requirement {}; cited: {}",
+        match level {
+            Level::Must => "of level must",
+            Level::Should => "of level must or should",
+            Level::May => "of level may",
+            Level::Recommended => "(any)",
+        },
+        levels.join(", ")
+    ))
 }
 
 /// Checks that serde cannot express.
@@ -290,6 +434,27 @@ fn check_step(step: &Step) -> Result<(), String> {
             Ok(())
         }
         S::Convergence(c) => target_ok(&c.target),
+        S::Branch(b) => {
+            if b.cases.len() < 2 {
+                return Err("a branch needs at least two cases (one is an assert)".into());
+            }
+            for case in &b.cases {
+                if case.when.is_empty() {
+                    return Err(format!(
+                        "case {:?} needs at least one status match in when",
+                        case.name
+                    ));
+                }
+                for m in &case.when {
+                    if m.within.is_some() {
+                        return Err("within applies only to assertNever".into());
+                    }
+                    check_step(&S::Assert(m.clone()))
+                        .map_err(|e| format!("case {:?}: {e}", case.name))?;
+                }
+            }
+            Ok(())
+        }
         S::Apply(_) | S::Patch(_) | S::Delete(_) | S::Wait(_) => Ok(()),
     }
 }
@@ -324,10 +489,49 @@ fn strip_location(message: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    const HEAD: &str = "name: T\ndescription: d\nlevel: must\nspec: [{level: must, source: s, quote: q}]\nfeatures: [Gateway]\n";
+
     #[test]
     fn unknown_field_inside_flattened_step_is_rejected() {
-        let text = "name: T\ndescription: d\nfeatures: [Gateway]\nsteps:\n  - tcp: {gateway: gw, listener: tcp, bogus: 1}\n";
-        let err = super::parse("t.yaml", text).unwrap_err().to_string();
+        let text = format!("{HEAD}steps:\n  - tcp: {{gateway: gw, listener: tcp, bogus: 1}}\n");
+        let err = super::parse("t.yaml", &text).unwrap_err().to_string();
         assert!(err.contains("bogus"), "{err}");
+    }
+
+    #[test]
+    fn a_step_level_needs_a_requirement_strong_enough() {
+        let text = format!(
+            "{HEAD}steps:\n  - tcp: {{gateway: gw, listener: tcp}}\n    level: should\n    spec: [{{level: recommended, source: gwl4, quote: q}}]\n"
+        );
+        let err = super::parse("t.yaml", &text).unwrap_err().to_string();
+        assert!(err.contains("steps[0].level") && err.contains("must or should"), "{err}");
+    }
+
+    #[test]
+    fn unknown_requirement_ids_are_named() {
+        let text = "name: T\ndescription: d\nlevel: must\nspec: [no-such-row]\nfeatures: [Gateway]\nsteps:\n  - wait: {duration: 1s, reason: r}\n";
+        let err = super::parse("t.yaml", text).unwrap_err().to_string();
+        assert!(err.contains("t.yaml:1: spec") && err.contains("no-such-row"), "{err}");
+    }
+
+    #[test]
+    fn if_must_name_an_earlier_branch_case() {
+        let text = format!(
+            "{HEAD}steps:\n  - tcp: {{gateway: gw, listener: tcp}}\n    if: accepted\n"
+        );
+        let err = super::parse("t.yaml", &text).unwrap_err().to_string();
+        assert!(err.contains("steps[0].if") && err.contains("accepted"), "{err}");
+        let ok = format!(
+            "{HEAD}steps:\n  - branch:\n      cases:\n        - {{name: accepted, when: [{{kind: TCPRoute, name: r, conditions: [Accepted]}}]}}\n        - {{name: rejected, when: [{{kind: TCPRoute, name: r, conditions: [Accepted=False]}}]}}\n  - tcp: {{gateway: gw, listener: tcp}}\n    if: accepted\n"
+        );
+        let spec = super::parse("t.yaml", &ok).unwrap();
+        assert_eq!(spec.steps[1].only_if.as_deref(), Some("accepted"));
+    }
+
+    #[test]
+    fn actions_carry_no_level() {
+        let text = format!("{HEAD}steps:\n  - wait: {{duration: 1s, reason: r}}\n    level: should\n");
+        let err = super::parse("t.yaml", &text).unwrap_err().to_string();
+        assert!(err.contains("checks nothing"), "{err}");
     }
 }

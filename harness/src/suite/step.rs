@@ -38,6 +38,27 @@ pub enum Step {
     FlowAffinity(FlowAffinity),
     /// Time until traffic reflects a change.
     Convergence(Convergence),
+    /// Which of the spec's allowed behaviours the implementation took
+    /// (later steps run only for theirs, with `if:`).
+    Branch(Branch),
+}
+
+/// A step with what the suite file says around it: its requirement level
+/// (its own or the test's), the spec it traces to when it names its own,
+/// and the branch it belongs to.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TestStep {
+    /// The step.
+    pub step: Step,
+    /// Its level: the step's own `level:`, else the test's.
+    pub level: reports::Level,
+    /// The step's own `spec:` references (empty: the test's).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub spec: Vec<reports::SpecRef>,
+    /// Runs only when an earlier `branch` step saw this branch (`if:`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub only_if: Option<String>,
 }
 
 impl Step {
@@ -56,7 +77,17 @@ impl Step {
             Step::Rejection(_) => "rejection",
             Step::FlowAffinity(_) => "flowAffinity",
             Step::Convergence(_) => "convergence",
+            Step::Branch(_) => "branch",
         }
+    }
+
+    /// Whether the step changes the world rather than checks it (its
+    /// failure is never a mere warning).
+    pub fn is_action(&self) -> bool {
+        matches!(
+            self,
+            Step::Apply(_) | Step::Patch(_) | Step::Delete(_) | Step::Wait(_)
+        )
     }
 }
 
@@ -77,11 +108,43 @@ pub struct StepDoc {
     pub rejection: Option<Rejection>,
     pub flow_affinity: Option<FlowAffinity>,
     pub convergence: Option<Convergence>,
+    pub branch: Option<Branch>,
+    /// Not a step kind: the step's own requirement level.
+    pub level: Option<reports::Level>,
+    /// Not a step kind: the step's own spec references.
+    pub spec: Option<Vec<SpecRefDoc>>,
+    /// Not a step kind: the branch the step belongs to.
+    #[serde(rename = "if")]
+    pub only_if: Option<String>,
+}
+
+/// A `spec:` entry as written: a row id of `spec/requirements.yaml`, or (in
+/// your own suites) the requirement itself.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum SpecRefDoc {
+    /// A registry row id.
+    Id(String),
+    /// A requirement the registry does not hold.
+    Inline(InlineSpec),
+}
+
+/// A requirement written out in a suite file.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct InlineSpec {
+    /// Its strength in the text.
+    pub level: reports::Level,
+    /// Where it is written.
+    pub source: String,
+    /// The sentence.
+    pub quote: String,
 }
 
 impl StepDoc {
     /// The one step this document holds, or the names of the keys it has
-    /// (empty or more than one) for the error message.
+    /// (empty or more than one) for the error message. `level`, `spec` and
+    /// `if` are read by the caller first.
     pub fn into_step(self) -> Result<Step, Vec<&'static str>> {
         let mut found: Vec<(&'static str, Step)> = Vec::new();
         macro_rules! take {
@@ -103,6 +166,7 @@ impl StepDoc {
         take!(rejection, "rejection", Rejection);
         take!(flow_affinity, "flowAffinity", FlowAffinity);
         take!(convergence, "convergence", Convergence);
+        take!(branch, "branch", Branch);
         if found.len() == 1 {
             Ok(found.pop().expect("one element").1)
         } else {
@@ -266,15 +330,20 @@ pub struct Target {
 pub enum ExpectedOutcome {
     /// A reply from a backend.
     Ok,
-    /// Connection refused or reset (TCP), or no reply (UDP): the spec's
-    /// "actively reject".
+    /// TCP: refused, reset, or accepted and closed without a byte from any
+    /// backend (never answered, never left hanging); UDP: no reply. The
+    /// spec's "actively reject".
     Rejected,
     /// Refused on connect (RST to the SYN).
     Refused,
     /// Reset after connect.
     Reset,
-    /// Accepted, then closed before a reply (what a conformant gateway must not do).
+    /// Accepted, then closed before a reply (the weakest reading of "actively
+    /// reject" that still neither forwards nor hangs; `rejected` includes it).
     ClosedWithoutReply,
+    /// Refused or reset (TCP): the RST a client reads as a rejection at
+    /// once, gwl4's recommended way to reject.
+    RefusedOrReset,
     /// No answer within the request timeout.
     Timeout,
 }
@@ -459,6 +528,30 @@ pub struct Convergence {
     /// The state to reach; it must hold for RequiredConsecutiveSuccesses
     /// probes in a row.
     pub expect: Expect,
+}
+
+/// `branch`: the spec allows several behaviours; poll until one case's
+/// conditions all hold (cases are tried in order at every poll), and record
+/// which. Later steps with `if: <case name>` run only for that case.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Branch {
+    /// The allowed behaviours, in the order they are tried.
+    pub cases: Vec<BranchCase>,
+    /// The TimeoutConfig field bounding the poll; default by the first
+    /// case's first object, as for `assert`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<String>,
+}
+
+/// One allowed behaviour and the status that shows it.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BranchCase {
+    /// Its name, used by later steps' `if:`.
+    pub name: String,
+    /// Status matches that must all hold (as for `assert`).
+    pub when: Vec<StatusMatch>,
 }
 
 /// A byte count: `4096`, `64KiB`, `1MiB`.

@@ -3,25 +3,53 @@
 use maud::{Markup, PreEscaped, html};
 
 use super::charts;
-use crate::event::{StepOutcome, StepRecord};
+use crate::event::{SpecRef, StepOutcome, StepRecord};
+use crate::record::TestRecord;
 use crate::evidence::{
     ConvergenceEvidence, DistributionEvidence, Evidence, RejectionEvidence, TrafficEvidence,
 };
 use crate::text::{opt_p_value, opt_pct, pct, seconds};
 
-/// A step: kind, outcome, summary, time, then its evidence.
-pub fn step(test: &str, step: &StepRecord) -> Markup {
-    let failed = step.outcome == StepOutcome::Failed;
+/// A step: kind, outcome, level, summary, time, the spec sentence it
+/// checks (its own, or the test's), then its evidence.
+pub fn step(test: &TestRecord, step: &StepRecord) -> Markup {
+    let failed = matches!(step.outcome, StepOutcome::Failed | StepOutcome::Warned);
+    let spec = if step.spec.is_empty() {
+        &test.info.spec
+    } else {
+        &step.spec
+    };
+    let checks = !matches!(
+        step.kind.as_str(),
+        "apply" | "patch" | "delete" | "wait" | "gatewayMetrics"
+    );
     html! {
-        li.step data-outcome=(step.outcome.as_str()) {
+        li.step data-outcome=(step.outcome.as_str()) data-level=(step.level.as_str()) {
             div.step-head {
                 span.step-kind { (step.kind) }
                 span.badge.(step.outcome.as_str()) { (step.outcome.as_str()) }
+                @if checks { span.level.(step.level.as_str()) { (step.level.as_str()) } }
                 span { (step.summary) }
                 span.muted { (seconds(step.elapsed.as_secs_f64())) }
             }
+            @if checks && !spec.is_empty() {
+                (quotes(spec))
+            }
             @for ev in &step.evidence {
-                (evidence(test, step, ev, failed))
+                (evidence(&test.info.name, step, ev, failed))
+            }
+        }
+    }
+}
+
+/// The spec sentences, quoted, each with its source and strength.
+pub fn quotes(spec: &[SpecRef]) -> Markup {
+    html! {
+        @for r in spec {
+            blockquote.spec data-level=(r.level.as_str()) {
+                (r.quote)
+                " "
+                cite { "— " (r.source) " (" (r.level.as_str()) @if let Some(id) = &r.id { ", " code { (id) } } ")" }
             }
         }
     }

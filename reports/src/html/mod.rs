@@ -3,9 +3,12 @@
 //!
 //! Order on the page: header (implementation, GatewayClass, versions,
 //! settings), verdict, `<section id="failures">` linking to each failed test,
-//! the summary matrix by profile and feature, the table of tests
+//! `<section id="warnings">` linking to each test that passed with warnings
+//! (a `should` or `recommended` step missed; its own colour), the summary
+//! matrix by profile and feature, the table of tests
 //! (`<tr data-test=… data-result=…>`), then one `<section class="test">` per
-//! test, failures first. Every distribution and rejection step has an
+//! test, failures first, then warnings. Each test and step shows its level
+//! and the spec sentence it checks. Every distribution and rejection step has an
 //! `<svg class="chart distribution">`.
 
 mod charts;
@@ -78,11 +81,13 @@ pub fn html_report(record: &RunRecord) -> String {
             (verdict(record))
             nav.toc {
                 a href="#failures" { "Failures" }
+                a href="#warnings" { "Warnings" }
                 a href="#summary" { "Summary" }
                 a href="#tests" { "Tests" }
             }
         }
         (failures(&tests))
+        (warnings(&tests))
         section #summary {
             h2 { "Summary by profile and feature" }
             (matrix(record))
@@ -132,7 +137,10 @@ fn header_meta(record: &RunRecord) -> Markup {
                 dt { "Run" } dd { code { (run.run_id) } }
                 dt { "Started" } dd { (run.start_time) }
                 @if let Some(f) = &record.finished {
-                    dt { "Finished" } dd { (f.end_time) " (" (seconds(f.elapsed.as_secs_f64())) ")" }
+                    dt { "Finished" } dd {
+                        (f.end_time) " (" (seconds(f.elapsed.as_secs_f64())) ")"
+                        @if f.interrupted { " " strong { "interrupted" } }
+                    }
                 } @else {
                     dt { "Finished" } dd { strong { "no: the run was interrupted" } }
                 }
@@ -158,8 +166,10 @@ fn header_meta(record: &RunRecord) -> Markup {
 fn verdict(record: &RunRecord) -> Markup {
     let failed = record.count(ResultKind::Failed) + record.count(ResultKind::Incomplete);
     let class = if failed > 0 { "failed" } else { "passed" };
+    let interrupted = record.finished.as_ref().is_some_and(|f| f.interrupted);
     html! {
         p.verdict.(class) {
+            @if interrupted { "The run was interrupted: the tests it did not finish are skipped. " }
             @if failed > 0 { (failed) " of " (record.tests.len()) " tests failed. " }
             @else { "No test failed. " }
             @for kind in ResultKind::ALL {
@@ -191,9 +201,34 @@ fn failures(tests: &[&TestRecord]) -> Markup {
     }
 }
 
+fn warnings(tests: &[&TestRecord]) -> Markup {
+    let warned: Vec<&&TestRecord> = tests
+        .iter()
+        .filter(|t| t.kind() == ResultKind::Warned)
+        .collect();
+    html! {
+        section id="warnings" class=(if warned.is_empty() { "none" } else { "some" }) {
+            h2 { "Warnings (" (warned.len()) ")" }
+            @if warned.is_empty() {
+                p { "No should or recommended expectation was missed." }
+            } @else {
+                p.muted { "These tests passed every must; a should (the spec says SHOULD) or recommended (gwl4's own view of good L4 behaviour) expectation did not hold. They fail only with --strict." }
+                ol {
+                    @for t in warned {
+                        li data-test=(t.info.name) {
+                            a href=(format!("#{}", anchor(&t.info.name))) { strong { (t.info.name) } }
+                            ": " (t.result_message())
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Counts per result kind, keyed by (suite, feature); feature `""` is the suite total.
 fn matrix(record: &RunRecord) -> Markup {
-    let mut rows: BTreeMap<(usize, String), [usize; 5]> = BTreeMap::new();
+    let mut rows: BTreeMap<(usize, String), [usize; ResultKind::ALL.len()]> = BTreeMap::new();
     let suites: Vec<&str> = PROFILES
         .iter()
         .map(|p| p.name)
@@ -244,8 +279,14 @@ fn test_section(test: &TestRecord) -> Markup {
     let kind = test.kind();
     html! {
         section.test id=(anchor(&test.info.name)) data-result=(kind.as_str()) {
-            h3 { (test.info.name) " " (badge(kind)) }
+            h3 { (test.info.name) " " (badge(kind)) " " span.level.(test.info.level.as_str()) { (test.info.level.as_str()) } }
             p.rule { (test.info.description) }
+            @if !test.info.spec.is_empty() {
+                details.spec {
+                    summary { "What the spec says (" (test.info.spec.len()) ")" }
+                    (evidence::quotes(&test.info.spec))
+                }
+            }
             @if kind != ResultKind::Passed {
                 p.message { (test.result_message()) }
             }
@@ -259,7 +300,7 @@ fn test_section(test: &TestRecord) -> Markup {
             @if !test.steps.is_empty() {
                 ol.steps {
                     @for step in &test.steps {
-                        (evidence::step(&test.info.name, step))
+                        (evidence::step(test, step))
                     }
                 }
             }

@@ -1,5 +1,5 @@
 //! A fixed run used by the snapshot, parse and browser tests: passes,
-//! failures, a skip and a not-supported test, with conditions, traffic,
+//! failures, a pass with a warning, a skip and a not-supported test, with conditions, traffic,
 //! latency, distribution, rejection and convergence evidence.
 
 #![allow(dead_code)] // each test file uses a different part
@@ -69,6 +69,13 @@ fn start(
         features: strings(features),
         upstream: upstream.then(|| s(name)),
         provisional,
+        level: Level::Must,
+        spec: vec![SpecRef {
+            id: Some(s("tcproute-rule-backendrefs-weight")),
+            level: Level::Must,
+            source: s("apis/v1/tcproute_types.go TCPRouteRule.BackendRefs"),
+            quote: s("Connection rejections must respect weight; if an invalid backend is requested to have 80% of the connections, then 80% of connections must be rejected instead."),
+        }],
     })
 }
 
@@ -88,10 +95,27 @@ fn step(
             kind: s(kind),
             summary: s(summary),
             outcome,
+            level: Level::Must,
+            spec: Vec::new(),
             elapsed: Duration::from_millis(ms),
             evidence,
         },
     })
+}
+
+/// A `recommended` step that missed: a warning.
+fn warned_step(test: &str, index: usize, summary: &str, evidence: Vec<Evidence>) -> TestEvent {
+    let mut e = step(test, index, "tcp", summary, StepOutcome::Warned, 95, evidence);
+    if let TestEvent::StepFinished(f) = &mut e {
+        f.step.level = Level::Recommended;
+        f.step.spec = vec![SpecRef {
+            id: Some(s("gwl4-reject-by-refusal-or-reset")),
+            level: Level::Recommended,
+            source: s("gwl4"),
+            quote: s("A connection to an invalid backend is best refused or reset, so the client knows at once."),
+        }];
+    }
+    e
 }
 
 fn finish(test: &str, result: TestResult, ms: u64) -> TestEvent {
@@ -331,6 +355,31 @@ pub fn events() -> Vec<TestEvent> {
     ));
     ev.push(finish(t, TestResult::Passed, 4500));
 
+    let t = "TCPRouteNonexistentBackendRejectsConnections";
+    ev.push(start(t, "Connections to a route whose only backend does not exist are actively rejected.", &["Gateway", "TCPRoute"], false, false));
+    ev.push(step(
+        t,
+        0,
+        "tcp",
+        "20 tcp connection(s) must be rejected",
+        Passed,
+        120,
+        vec![traffic(20, &[("closedWithoutReply", 20)], &[], vec![], false)],
+    ));
+    ev.push(warned_step(
+        t,
+        1,
+        "20 tcp connection(s) must be refusedOrReset — WARNING: 20 of 20 probes missed the expectation; first: closedWithoutReply",
+        vec![traffic(20, &[("closedWithoutReply", 20)], &[], vec![], false)],
+    ));
+    ev.push(finish(
+        t,
+        TestResult::Warned {
+            message: s("step 2 (tcp, recommended: 20 tcp connection(s) must be refusedOrReset): 20 of 20 probes missed the expectation; first: closedWithoutReply"),
+        },
+        300,
+    ));
+
     let t = "UDPRouteReferenceGrant";
     ev.push(start(t, "A UDPRoute may reference a Service in another namespace only while a ReferenceGrant permits it.", &["Gateway", "UDPRoute", "ReferenceGrant"], true, true));
     ev.push(finish(
@@ -428,6 +477,7 @@ pub fn events() -> Vec<TestEvent> {
     ev.push(TestEvent::RunFinished(RunFinished {
         end_time: s("2026-11-26T06:04:12Z"),
         elapsed: Duration::from_millis(252_500),
+        interrupted: false,
     }));
     ev
 }

@@ -1,5 +1,6 @@
 //! One executor per step kind.
 
+pub mod branch;
 pub mod converge;
 pub mod mutate;
 pub mod probe;

@@ -120,6 +120,22 @@ fn payload(n: u64) -> Vec<u8> {
     (0..n).map(|i| (i % 251) as u8).collect()
 }
 
+/// Whether a probe's outcome is the spec's "actively reject": for TCP the
+/// connection is refused, reset, or accepted and closed without a byte from
+/// any backend (TCPRouteRule.BackendRefs says "MUST actively reject
+/// connection attempts" and no more: neither forwarded nor left hanging,
+/// which a timeout would be); for UDP the datagram got no reply (or an ICMP
+/// refusal).
+pub fn is_rejection(protocol: Protocol, outcome: Outcome) -> bool {
+    match protocol {
+        Protocol::Tcp => matches!(
+            outcome,
+            Outcome::Refused | Outcome::Reset | Outcome::ClosedWithoutReply
+        ),
+        Protocol::Udp => matches!(outcome, Outcome::Timeout | Outcome::Refused),
+    }
+}
+
 /// Whether a probe meets the expectation; the error says how it missed.
 pub fn judge(
     p: &Probe,
@@ -130,10 +146,8 @@ pub fn judge(
     let want = expect.outcome.unwrap_or(ExpectedOutcome::Ok);
     let outcome_ok = match want {
         ExpectedOutcome::Ok => p.outcome == Outcome::Ok,
-        ExpectedOutcome::Rejected => match protocol {
-            Protocol::Tcp => matches!(p.outcome, Outcome::Refused | Outcome::Reset),
-            Protocol::Udp => matches!(p.outcome, Outcome::Timeout | Outcome::Refused),
-        },
+        ExpectedOutcome::Rejected => is_rejection(protocol, p.outcome),
+        ExpectedOutcome::RefusedOrReset => matches!(p.outcome, Outcome::Refused | Outcome::Reset),
         ExpectedOutcome::Refused => p.outcome == Outcome::Refused,
         ExpectedOutcome::Reset => p.outcome == Outcome::Reset,
         ExpectedOutcome::ClosedWithoutReply => p.outcome == Outcome::ClosedWithoutReply,
@@ -147,10 +161,12 @@ pub fn judge(
         return Err(format!(
             "{}: want {want_s}{}",
             describe(p),
-            if want_s == "rejected" {
-                " (refused or reset for TCP, no reply for UDP)"
-            } else {
-                ""
+            match want {
+                ExpectedOutcome::Rejected => match protocol {
+                    Protocol::Tcp => " (refused, reset, or closed without a byte, within RequestTimeout)",
+                    Protocol::Udp => " (no reply)",
+                },
+                _ => "",
             }
         ));
     }

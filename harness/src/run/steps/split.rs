@@ -149,7 +149,7 @@ pub async fn rejection<W: World>(ctx: &Ctx<'_, W>, step: &Rejection) -> StepRepo
         },
     };
     let verb = if protocol == Protocol::Tcp {
-        "refused or reset"
+        "rejected (refused, reset, or closed without a byte)"
     } else {
         "dropped"
     };
@@ -194,10 +194,7 @@ pub async fn rejection<W: World>(ctx: &Ctx<'_, W>, step: &Rejection) -> StepRepo
         Err(e) => return StepReport::fail(summary, format!("gwl4 could not send: {e}")),
     };
     let traffic_ev = traffic_evidence(&sample);
-    let rejected_outcome = |o: Outcome| match protocol {
-        Protocol::Tcp => matches!(o, Outcome::Refused | Outcome::Reset),
-        Protocol::Udp => matches!(o, Outcome::Timeout | Outcome::Refused),
-    };
+    let rejected_outcome = |o: Outcome| probe::is_rejection(protocol, o);
     let mut wrong = Vec::new();
     let mut rejected = 0u64;
     for p in &sample.probes {

@@ -23,7 +23,8 @@ pub fn default_timeout(m: &StatusMatch) -> &'static str {
     }
 }
 
-fn describe(m: &StatusMatch, ns: &str) -> String {
+/// One line: the object and what the match wants of it.
+pub fn describe(m: &StatusMatch, ns: &str) -> String {
     let mut s = format!("{} {}/{}", m.object.kind, ns, m.object.name);
     if let Some(l) = &m.listener {
         s += &format!(" listener {l}");
@@ -130,6 +131,7 @@ pub async fn assert_never<W: World>(ctx: &Ctx<'_, W>, m: &AssertNever) -> StepRe
     }
 }
 
-fn secs(d: Duration) -> String {
+/// Seconds with one decimal.
+pub fn secs(d: Duration) -> String {
     format!("{:.1}s", d.as_secs_f64())
 }
