@@ -444,12 +444,30 @@ fn execute<C: Cluster>(rt: &tokio::runtime::Runtime, cluster: Arc<C>, plan: Plan
         // Tests mostly wait on sockets and status files, not on the CPU.
         test.test_threads = Some(8);
     }
+    let finisher = Arc::new(Finisher {
+        events: events.clone(),
+        selected: catalog
+            .iter()
+            .filter(|t| selected_by_name(&test, &t.name))
+            .cloned()
+            .collect(),
+        start,
+        report_dir: options
+            .report_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("gwl4-reports")),
+        report_output: options.report_output.clone(),
+        statistical,
+        alpha: stats_settings.alpha,
+        family_wise,
+        strict: options.strict,
+    });
+    *on_interrupt().lock().unwrap_or_else(|e| e.into_inner()) = Some(finisher.clone());
     let conclusion = libtest_mimic::run(&test, trials);
-    events.emit(TestEvent::RunFinished(RunFinished {
-        end_time: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
-        elapsed: start.elapsed(),
-        interrupted: false,
-    }));
+    on_interrupt()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take();
     if options.cleanup != Some(false) {
         let _ = std::fs::remove_dir_all(&run_dir);
     } else {
@@ -458,28 +476,8 @@ fn execute<C: Cluster>(rt: &tokio::runtime::Runtime, cluster: Arc<C>, plan: Plan
             run_dir.display()
         );
     }
-    let record = match RunRecord::from_events(&events.snapshot()) {
-        Ok(r) => r,
-        Err(e) => return setup(format!("building the report: {e}")),
-    };
-    let report_dir = options
-        .report_dir
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("gwl4-reports"));
-    print_summary(
-        &record,
-        statistical,
-        stats_settings.alpha,
-        family_wise,
-        options.strict,
-    );
-    match reports::write_all(&record, &report_dir, options.report_output.as_deref()) {
-        Ok(paths) => {
-            for p in paths {
-                println!("wrote {}", p.display());
-            }
-        }
-        Err(e) => return setup(format!("writing reports: {e}")),
+    if let Err(e) = finisher.finish(false) {
+        return setup(e);
     }
     if conclusion.num_failed > 0 {
         exit::TEST_FAILED
@@ -488,6 +486,92 @@ fn execute<C: Cluster>(rt: &tokio::runtime::Runtime, cluster: Arc<C>, plan: Plan
     } else {
         exit::SUCCESS
     }
+}
+
+/// What it takes to end a run with its reports: normally, or on Ctrl-C
+/// with the tests that finished.
+struct Finisher {
+    events: Events,
+    /// Every test the run was to run, for marking those an interrupted run
+    /// did not finish.
+    selected: Vec<TestSpec>,
+    start: tokio::time::Instant,
+    report_dir: PathBuf,
+    report_output: Option<PathBuf>,
+    statistical: u32,
+    alpha: f64,
+    family_wise: f64,
+    strict: bool,
+}
+
+impl Finisher {
+    /// Folds the events (closed with `RunFinished`), prints the summary and
+    /// writes every report. `interrupted`: the tests that started but did
+    /// not finish, and those that never started, are recorded as skipped
+    /// ("not run: the run was interrupted"), and the run as interrupted.
+    fn finish(&self, interrupted: bool) -> Result<(), String> {
+        let mut events = self.events.snapshot();
+        if interrupted {
+            let mut begun = std::collections::BTreeSet::new();
+            let mut done = std::collections::BTreeSet::new();
+            for e in &events {
+                match e {
+                    TestEvent::TestStarted(t) => {
+                        begun.insert(t.name.clone());
+                    }
+                    TestEvent::TestFinished(t) => {
+                        done.insert(t.test.clone());
+                    }
+                    _ => {}
+                }
+            }
+            for spec in &self.selected {
+                if done.contains(&spec.name) {
+                    continue;
+                }
+                let reason = if begun.contains(&spec.name) {
+                    "not run to its end: the run was interrupted"
+                } else {
+                    events.push(started(spec));
+                    "not run: the run was interrupted"
+                };
+                events.push(finished(
+                    spec,
+                    TestResult::Skipped {
+                        reason: reason.into(),
+                    },
+                    Duration::ZERO,
+                ));
+            }
+        }
+        events.push(TestEvent::RunFinished(RunFinished {
+            end_time: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+            elapsed: self.start.elapsed(),
+            interrupted,
+        }));
+        let record =
+            RunRecord::from_events(&events).map_err(|e| format!("building the report: {e}"))?;
+        print_summary(
+            &record,
+            self.statistical,
+            self.alpha,
+            self.family_wise,
+            self.strict,
+        );
+        let paths = reports::write_all(&record, &self.report_dir, self.report_output.as_deref())
+            .map_err(|e| format!("writing reports: {e}"))?;
+        for p in paths {
+            println!("wrote {}", p.display());
+        }
+        Ok(())
+    }
+}
+
+/// The running run's [`Finisher`], for the Ctrl-C handler.
+fn on_interrupt() -> &'static std::sync::Mutex<Option<Arc<Finisher>>> {
+    static SLOT: std::sync::OnceLock<std::sync::Mutex<Option<Arc<Finisher>>>> =
+        std::sync::OnceLock::new();
+    SLOT.get_or_init(Default::default)
 }
 
 /// A test's kind as libtest shows it (`--list`, progress lines): its level
@@ -548,7 +632,9 @@ fn manifest_values(spec: &TestSpec) -> Vec<serde_json::Value> {
     spec.manifests.iter().map(|m| m.value.clone()).collect()
 }
 
-/// Ctrl-C / SIGTERM: kill every child, remove the run directory, exit 130.
+/// Ctrl-C / SIGTERM: kill every child, remove the run directory, write the
+/// reports of the tests that finished (the rest marked not run, the run
+/// interrupted), exit 130.
 fn install_interrupt_handler(rt: &tokio::runtime::Runtime, run_dir: PathBuf) {
     rt.spawn(async move {
         let mut term =
@@ -565,6 +651,16 @@ fn install_interrupt_handler(rt: &tokio::runtime::Runtime, run_dir: PathBuf) {
         crate::cluster::local::netns::remove_all_live();
         kube::delete_all_live().await;
         let _ = std::fs::remove_dir_all(&run_dir);
+        let finisher = on_interrupt()
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(f) = finisher {
+            eprintln!("gwl4: writing the reports of the tests that finished");
+            if let Err(e) = f.finish(true) {
+                eprintln!("gwl4: error: {e}");
+            }
+        }
         std::process::exit(i32::from(exit::INTERRUPTED));
     });
 }

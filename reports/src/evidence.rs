@@ -75,6 +75,26 @@ pub struct TrafficEvidence {
     /// Latency of successful attempts, when measured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latency: Option<LatencySummary>,
+    /// UDP probes: how many datagrams they took, and what was lost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub udp: Option<UdpTries>,
+}
+
+/// The sends behind a step's UDP probes. UDP is lossy: a probe resends its
+/// datagram when no reply comes (200 ms, then 400 ms, then 800 ms later),
+/// so a lost datagram costs a resend, not a verdict.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UdpTries {
+    /// Datagrams sent, resends included.
+    pub sent: u64,
+    /// Probes that needed more than one send before a reply (or the end of
+    /// their window).
+    pub resent_probes: u64,
+    /// Probes that expected a reply and got none after every send.
+    pub unanswered: u64,
+    /// The most sends a probe may make.
+    pub max_tries: u32,
 }
 
 /// One attempt, as an example.

@@ -142,6 +142,9 @@ fn traffic_text(t: &TrafficEvidence) -> String {
             ex.detail
         );
     }
+    if let Some(u) = &t.udp {
+        let _ = writeln!(out, "{}", udp_tries(u));
+    }
     if let Some(l) = &t.latency {
         let _ = writeln!(
             out,
@@ -150,6 +153,14 @@ fn traffic_text(t: &TrafficEvidence) -> String {
         );
     }
     out
+}
+
+/// `UDP: 3170 datagrams sent; 15 probes resent; 0 unanswered after 4 sends`.
+pub fn udp_tries(u: &crate::evidence::UdpTries) -> String {
+    format!(
+        "UDP: {} datagrams sent; {} probes needed a resend; {} got no reply after up to {} sends",
+        u.sent, u.resent_probes, u.unanswered, u.max_tries
+    )
 }
 
 fn distribution_text(d: &DistributionEvidence) -> String {

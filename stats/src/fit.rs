@@ -124,6 +124,12 @@ pub struct DistributionVerdict {
     pub notes: Vec<String>,
 }
 
+/// Samples below which a too-good fit is not remarked on. Above it, a
+/// p-value of at least `1 - α` says the draws were not independent: a
+/// gateway choosing at random comes that close with probability α, the
+/// same rate at which it fails.
+pub const TOO_GOOD_MIN_N: u64 = 1000;
+
 /// Judges one `distribution` step: `observed` (backend name, samples) against
 /// `weights` (backend name, weight). Shorthand for
 /// [`DistributionJudge::new`] then [`DistributionJudge::judge`].
@@ -250,6 +256,18 @@ impl<'a> DistributionJudge<'a> {
         let fitted: Vec<&BackendEvidence> = backends.iter().filter(|b| b.weight > 0).collect();
         let counts: Vec<u64> = fitted.iter().map(|b| b.observed).collect();
         let test = chi_squared_test(&counts, &self.shares);
+        if let Some(test) = test.as_ref().filter(|t| {
+            t.p_value >= 1.0 - settings.alpha && n >= TOO_GOOD_MIN_N && reasons.is_empty()
+        }) {
+            notes.push(format!(
+                "the split is closer to the weights than independent draws come \
+                 (chi-squared p-value {:.6} >= 1 - alpha over {n} samples): the gateway \
+                 most likely rotates through its backends deterministically (weighted \
+                 round-robin) instead of choosing each connection at random; the spec \
+                 allows either, so this passes",
+                test.p_value
+            ));
+        }
         if let Some(test) = &test {
             if test.p_value <= settings.alpha {
                 reasons.push(format!(

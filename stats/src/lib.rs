@@ -56,6 +56,8 @@
 //!   size.
 //! - [`rejection`]: the `rejection` verdict ([`judge_rejection`],
 //!   [`RejectionVerdict`]).
+//! - [`capacity`]: UDP replies that stop for good (a session limit,
+//!   [`capacity::cutoff`]) and the residual loss retransmission leaves.
 //! - [`interval`]: Wilson score intervals.
 //! - [`family`]: run-level (family-wise) error rate, Bonferroni.
 //! - [`weights`]: weight shares ([`weight_share`]).
@@ -64,6 +66,7 @@
 //! - [`error`]: the one error type, [`Error`].
 
 pub mod binomial;
+pub mod capacity;
 pub mod error;
 pub mod family;
 pub mod fit;

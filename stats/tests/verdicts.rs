@@ -239,3 +239,25 @@ fn rejection_sample_size_is_the_first_n_reaching_the_power() {
         .unwrap();
     assert!(effect <= 0.05, "{effect}");
 }
+
+#[test]
+fn a_split_too_close_to_the_weights_passes_and_says_why() {
+    // A weighted round-robin over 50/50: exactly half each. Passed, with a
+    // note; a chance fit is not noted.
+    let halves = [("a", 1), ("b", 1)];
+    let v = judge_distribution(&halves, &[("a", 1000), ("b", 1000)], &Settings::default()).unwrap();
+    assert!(v.passed);
+    assert!(v.p_value.unwrap() >= 0.999);
+    assert!(
+        v.notes.iter().any(|n| n.contains("round-robin")),
+        "{:?}",
+        v.notes
+    );
+    // Envoy Gateway's 1856/795 for an expected 1855.7/795.3 (p = 0.99) is as
+    // close as integer counts get at this n, but one random gateway in a
+    // hundred lands there: not remarked on.
+    for counts in [[("v1", 1856), ("v2", 795)], [("v1", 1870), ("v2", 781)]] {
+        let v = judge_distribution(&WEIGHTS, &counts, &Settings::default()).unwrap();
+        assert!(!v.notes.iter().any(|n| n.contains("round-robin")));
+    }
+}

@@ -168,6 +168,12 @@ pub trait World: Send + Sync {
     fn gateway_metrics(&self) -> impl Future<Output = Option<String>> + Send {
         async { None }
     }
+    /// When gwl4 runs the gateway process itself (local mode) and it has
+    /// exited: how (exit status or signal) and its last log lines. A test
+    /// whose gateway died is failed for that, not for what followed.
+    fn gateway_exit(&self) -> Option<String> {
+        None
+    }
     /// Removes everything the test created.
     fn cleanup(self) -> impl Future<Output = ()> + Send;
 }

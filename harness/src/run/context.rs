@@ -48,6 +48,10 @@ pub struct StepReport {
     pub evidence: Vec<Evidence>,
     /// A `branch` step: the case the implementation took.
     pub branch: Option<String>,
+    /// What the step found below its own level, with the step's verdict
+    /// otherwise holding: a `recommended` miss inside it (a UDP loss above
+    /// the bound, a session limit). A warning, or a failure with `--strict`.
+    pub warning: Option<String>,
 }
 
 impl StepReport {
@@ -66,6 +70,17 @@ impl StepReport {
             failure: Some(why.into()),
             ..Default::default()
         }
+    }
+
+    /// Adds a `recommended`-level finding (see [`StepReport::warning`]);
+    /// several are joined.
+    pub fn warn(mut self, why: impl Into<String>) -> StepReport {
+        let why = why.into();
+        self.warning = Some(match self.warning.take() {
+            Some(w) => format!("{w}; {why}"),
+            None => why,
+        });
+        self
     }
 
     /// Adds evidence.

@@ -76,6 +76,7 @@ pub async fn run_test<W: World>(
     let mut failed: Option<String> = None;
     let mut warnings: Vec<String> = Vec::new();
     let mut took: Vec<String> = Vec::new();
+    let mut gateway_dead = false;
     for (index, step) in spec.steps.iter().enumerate() {
         let not_run = if failed.is_some() {
             Some("not run: an earlier step failed".to_string())
@@ -98,21 +99,46 @@ pub async fn run_test<W: World>(
         }
         let start = tokio::time::Instant::now();
         events.doing(&spec.name, &format!("step {} {}", index + 1, step.step.kind()));
-        let report = execute(&ctx, &step.step).await;
+        let mut report = execute(&ctx, &step.step).await;
+        // A gateway that died fails the test for that, whatever the step
+        // saw afterwards (a dead gateway drops everything, which a step
+        // expecting drops would pass).
+        if !gateway_dead
+            && let Some(exit) = world.gateway_exit()
+        {
+            gateway_dead = true;
+            let then = report
+                .failure
+                .take()
+                .map(|f| format!("; the step then failed: {f}"))
+                .unwrap_or_default();
+            report.failure = Some(format!("{exit}\n(during this step{then})"));
+            report.warning = None;
+        }
         if let Some(b) = &report.branch {
             took.push(b.clone());
         }
-        let outcome = match &report.failure {
-            None => StepOutcome::Passed,
-            Some(_) if fails_test(step, run) => StepOutcome::Failed,
-            Some(_) => StepOutcome::Warned,
+        // A miss at the step's level, or (the step's own verdict holding) a
+        // recommended-level finding inside it.
+        let (outcome, why) = match (&report.failure, &report.warning) {
+            (Some(f), _) if gateway_dead || fails_test(step, run) => {
+                (StepOutcome::Failed, Some(f))
+            }
+            (Some(f), _) => (StepOutcome::Warned, Some(f)),
+            (None, Some(w)) if run.strict => (StepOutcome::Failed, Some(w)),
+            (None, Some(w)) => (StepOutcome::Warned, Some(w)),
+            (None, None) => (StepOutcome::Passed, None),
         };
-        if let Some(why) = &report.failure {
+        if let Some(why) = why {
+            let level = if report.failure.is_some() {
+                step.level
+            } else {
+                reports::Level::Recommended
+            };
             let line = format!(
-                "step {} ({}, {}: {}): {why}",
+                "step {} ({}, {level}: {}): {why}",
                 index + 1,
                 step.step.kind(),
-                step.level,
                 report.summary
             );
             if outcome == StepOutcome::Failed {
@@ -179,13 +205,14 @@ fn step_event(
     outcome: StepOutcome,
 ) -> TestEvent {
     let mut summary = report.summary;
+    let word = match outcome {
+        StepOutcome::Warned => "WARNING",
+        _ => "FAILED",
+    };
     if let Some(why) = report.failure {
-        let word = if outcome == StepOutcome::Warned {
-            "WARNING"
-        } else {
-            "FAILED"
-        };
         summary = format!("{summary} — {word}: {why}");
+    } else if let Some(why) = report.warning {
+        summary = format!("{summary} — {word} (recommended): {why}");
     }
     TestEvent::StepFinished(StepFinished {
         test: spec.name.clone(),

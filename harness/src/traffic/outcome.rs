@@ -85,6 +85,9 @@ pub struct Evidence {
     pub elapsed: Duration,
     /// Human-readable detail: the io error, the first differing byte, ...
     pub detail: String,
+    /// UDP: how many times the datagram was sent (1, plus one per
+    /// retransmission); 0 for TCP.
+    pub tries: u32,
 }
 
 /// Which backend answered: the identity fields of a [`Reply`].

@@ -39,9 +39,10 @@ impl Sample {
 
 /// Runs `n` probes, at most `concurrency` at a time (at least one), all on
 /// the current task. `probe(i)` makes probe `i`; the sample holds them in
-/// the order they finished. Stops at the first local [`Error`] (our own
-/// failure invalidates the sample).
-pub async fn sample<F, Fut>(n: usize, concurrency: usize, probe: F) -> Result<Sample, Error>
+/// the order they were started (a session limit shows as replies that stop
+/// after some probe). Stops at the first local [`Error`] (our own failure
+/// invalidates the sample).
+pub async fn sample<F, Fut>(n: usize, concurrency: usize, mut probe: F) -> Result<Sample, Error>
 where
     F: FnMut(usize) -> Fut,
     Fut: Future<Output = Result<Probe, Error>>,
@@ -49,12 +50,16 @@ where
     // Unordered: a slot frees as soon as its probe ends. In order, one slow
     // probe (a dropped datagram waits a full second) held every later
     // finished one in the window, so a rejection sample ran in waves.
-    let probes: Vec<Probe> = stream::iter(0..n)
-        .map(probe)
+    let mut probes: Vec<(usize, Probe)> = stream::iter(0..n)
+        .map(|i| {
+            let fut = probe(i);
+            async move { fut.await.map(|p| (i, p)) }
+        })
         .buffer_unordered(concurrency.max(1))
         .try_collect()
         .await?;
-    Ok(summarise(probes))
+    probes.sort_by_key(|(i, _)| *i);
+    Ok(summarise(probes.into_iter().map(|(_, p)| p).collect()))
 }
 
 /// Builds the counts and histogram over finished probes.

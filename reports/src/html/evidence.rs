@@ -90,6 +90,11 @@ fn traffic(t: &TrafficEvidence, title: &str) -> Markup {
                     tr { td { (outcome) } td.num { (count) } }
                 }
                 tr { th { "attempts" } th.num { (t.attempts) } }
+                @if let Some(u) = &t.udp {
+                    tr { td { "UDP datagrams sent" } td.num { (u.sent) } }
+                    tr { td { "probes resent" } td.num { (u.resent_probes) } }
+                    tr { td { "unanswered after " (u.max_tries) " sends" } td.num { (u.unanswered) } }
+                }
             }
             @if !t.backends.is_empty() {
                 table.backends {

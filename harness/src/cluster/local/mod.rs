@@ -453,6 +453,16 @@ impl World for LocalWorld {
         crate::run::gateway_metrics::fetch(&format!("http://{admin}/metrics")).await
     }
 
+    fn gateway_exit(&self) -> Option<String> {
+        let mut gateway = self.gateway.lock().unwrap_or_else(|e| e.into_inner());
+        let gw = gateway.as_mut()?;
+        let how = gw.exit()?;
+        Some(format!(
+            "the gateway process {how}; its last log lines:\n{}",
+            gw.log_tail(10)
+        ))
+    }
+
     fn diagnostics(&self) -> String {
         match self
             .gateway

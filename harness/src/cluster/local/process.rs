@@ -176,6 +176,23 @@ impl Process {
         matches!(self.child.try_wait(), Ok(None))
     }
 
+    /// How it ended, once it has: `exited with status 3`, `killed by
+    /// signal 9 (SIGKILL)`.
+    pub fn exit(&mut self) -> Option<String> {
+        use std::os::unix::process::ExitStatusExt;
+        let status = self.child.try_wait().ok().flatten()?;
+        Some(match (status.code(), status.signal()) {
+            (Some(code), _) => format!("exited with status {code}"),
+            (None, Some(sig)) => format!(
+                "was killed by signal {sig}{}",
+                Signal::try_from(sig)
+                    .map(|s| format!(" ({})", s.as_str()))
+                    .unwrap_or_default()
+            ),
+            _ => format!("ended ({status})"),
+        })
+    }
+
     /// The last `n` lines of its log.
     pub fn log_tail(&self, n: usize) -> String {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();

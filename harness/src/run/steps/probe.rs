@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use reports::{Evidence, HistogramBucket, LatencySummary, TrafficEvidence, TrafficExample};
+use reports::{
+    Evidence, HistogramBucket, LatencySummary, TrafficEvidence, TrafficExample, UdpTries,
+};
 
 use crate::settings::timeout::TimeoutConfig;
 use crate::suite::step::{Expect, ExpectedOutcome, Protocol, TcpMode};
@@ -251,7 +253,18 @@ pub fn traffic_evidence(sample: &Sample) -> Evidence {
             })
             .collect(),
     });
+    let udp = sample
+        .probes
+        .iter()
+        .any(|p| p.evidence.tries > 0)
+        .then(|| UdpTries {
+            sent: sample.probes.iter().map(|p| u64::from(p.evidence.tries)).sum(),
+            resent_probes: sample.probes.iter().filter(|p| p.evidence.tries > 1).count() as u64,
+            unanswered: sample.count(Outcome::Timeout),
+            max_tries: traffic::udp::MAX_TRIES,
+        });
     Evidence::Traffic(TrafficEvidence {
+        udp,
         attempts: sample.probes.len() as u64,
         outcomes,
         backends,

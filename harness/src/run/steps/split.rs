@@ -1,5 +1,14 @@
 //! `distribution` and `rejection`: many samples, one statistical verdict
 //! (stats crate), taken once after traffic has converged: no retries.
+//!
+//! UDP is lossy: a flow that got no reply after every resend, on a split of
+//! valid backends, is *lost*, not misrouted. The split is judged on the
+//! answered flows; loss above [`UDP_LOSS_BOUND`] is a `recommended`-level
+//! warning (a failure with `--strict`), and replies that stop for good
+//! partway through (a gateway's session limit, [`stats::capacity::cutoff`])
+//! are named as such. A rejection step judges its dropped share on the
+//! flows before such a cutoff, and states how much residual loss could
+//! have raised it.
 
 use std::collections::BTreeMap;
 
@@ -20,6 +29,55 @@ fn settings<W: World>(ctx: &Ctx<'_, W>, effect: Option<f64>) -> stats::Settings 
         s.effect = e;
     }
     s
+}
+
+/// Share of a UDP split's flows that may go unanswered (after every
+/// resend) before gwl4 warns: loss on a real network path, not routing.
+pub const UDP_LOSS_BOUND: f64 = 0.01;
+
+/// A note (and, above the bound or at a session limit, a warning) about the
+/// flows of a UDP sample that got no reply; `answered[i]` in start order.
+fn udp_loss(answered: &[bool]) -> (Option<String>, Option<String>) {
+    let n = answered.len();
+    let lost = answered.iter().filter(|a| !**a).count();
+    if lost == 0 {
+        return (None, None);
+    }
+    let share = lost as f64 / n as f64;
+    let cut = stats::capacity::cutoff(answered);
+    let limit = cut.map(|c| {
+        format!(
+            "replies stopped after {} answered flows: the last {} flows all got no reply \
+             after {} sends each, which a loss rate does not explain; new flows were dropped \
+             after about {} concurrent sessions, a session limit (capacity, not routing)",
+            c.answered,
+            c.trailing,
+            traffic::udp::MAX_TRIES,
+            c.answered
+        )
+    });
+    let note = format!(
+        "{lost} of {n} UDP flows ({}) got no reply after {} sends each: counted as lost, \
+         not as misrouted; the split is judged on the {} answered flows{}",
+        reports::text::pct(share),
+        traffic::udp::MAX_TRIES,
+        n - lost,
+        limit
+            .as_ref()
+            .map(|l| format!(". {l}"))
+            .unwrap_or_default()
+    );
+    let warning = if limit.is_some() || share > UDP_LOSS_BOUND {
+        Some(format!(
+            "{lost} of {n} UDP flows lost ({} > the {} bound){}",
+            reports::text::pct(share),
+            reports::text::pct(UDP_LOSS_BOUND),
+            limit.map(|l| format!(": {l}")).unwrap_or_default()
+        ))
+    } else {
+        None
+    };
+    (Some(note), warning)
 }
 
 /// The stats crate's verdicts and the reports' evidence are the same JSON.
@@ -84,20 +142,26 @@ pub async fn distribution<W: World>(ctx: &Ctx<'_, W>, step: &Distribution) -> St
         Err(e) => return StepReport::fail(summary, format!("gwl4 could not send: {e}")),
     };
     let traffic_ev = traffic_evidence(&sample);
+    // UDP: a flow with no reply after every resend is lost, not misrouted.
+    let lost = |p: &traffic::Probe| protocol == Protocol::Udp && p.outcome == Outcome::Timeout;
     let failed: Vec<String> = sample
         .probes
         .iter()
-        .filter(|p| !p.is_ok())
+        .filter(|p| !p.is_ok() && !lost(p))
         .take(3)
         .map(describe)
         .collect();
     if !failed.is_empty() {
-        let bad = sample.probes.iter().filter(|p| !p.is_ok()).count();
+        let bad = sample
+            .probes
+            .iter()
+            .filter(|p| !p.is_ok() && !lost(p))
+            .count();
         return failure(
             ctx,
             summary,
             format!(
-                "{bad} of {n} samples got no reply from a backend; first: {}",
+                "{bad} of {n} samples got no right reply from a backend; first: {}",
                 failed.join(" | ")
             ),
             &expect,
@@ -106,6 +170,8 @@ pub async fn distribution<W: World>(ctx: &Ctx<'_, W>, step: &Distribution) -> St
         .await
         .with(traffic_ev);
     }
+    let answered: Vec<bool> = sample.probes.iter().map(|p| p.is_ok()).collect();
+    let (loss_note, loss_warning) = udp_loss(&answered);
     let mut counts: BTreeMap<String, u64> = BTreeMap::new();
     for (b, c) in &sample.backends {
         *counts.entry(b.service.clone()).or_default() += c;
@@ -122,6 +188,12 @@ pub async fn distribution<W: World>(ctx: &Ctx<'_, W>, step: &Distribution) -> St
     };
     if let Some(ev) = convert::<_, DistributionEvidence>(&verdict) {
         report = report.with(Evidence::Distribution(ev));
+    }
+    if let Some(note) = loss_note {
+        report = report.note(note);
+    }
+    if let Some(w) = loss_warning {
+        report = report.warn(w);
     }
     report.with(traffic_ev)
 }
@@ -195,9 +267,17 @@ pub async fn rejection<W: World>(ctx: &Ctx<'_, W>, step: &Rejection) -> StepRepo
     };
     let traffic_ev = traffic_evidence(&sample);
     let rejected_outcome = |o: Outcome| probe::is_rejection(protocol, o);
+    // UDP: replies that stop for good partway (a session limit) are not
+    // rejections; judge the share on the flows before them.
+    let answered: Vec<bool> = sample.probes.iter().map(|p| p.is_ok()).collect();
+    let cut = (protocol == Protocol::Udp)
+        .then(|| stats::capacity::cutoff(&answered))
+        .flatten();
+    let judged = cut.map_or(sample.probes.len(), |c| c.cut_at);
+    let n = judged as u64;
     let mut wrong = Vec::new();
     let mut rejected = 0u64;
-    for p in &sample.probes {
+    for p in &sample.probes[..judged] {
         if rejected_outcome(p.outcome) {
             rejected += 1;
         } else if !p.is_ok()
@@ -241,6 +321,54 @@ pub async fn rejection<W: World>(ctx: &Ctx<'_, W>, step: &Rejection) -> StepRepo
     };
     if let Some(ev) = convert::<_, RejectionEvidence>(&verdict) {
         report = report.with(Evidence::Rejection(ev));
+    }
+    if protocol == Protocol::Udp {
+        let tries: Vec<u32> = sample.probes[..judged]
+            .iter()
+            .filter(|p| p.is_ok())
+            .map(|p| p.evidence.tries)
+            .collect();
+        let loss = stats::capacity::residual_loss(&tries, traffic::udp::MAX_TRIES, step.share);
+        report = report.note(format!(
+            "residual loss: the answered flows needed a resend for {} of their sends, so a \
+             valid flow goes unanswered after all {} sends with probability about {} (if \
+             sends are lost independently): loss could have raised the dropped share by at \
+             most {} (the test is sized to detect {})",
+            reports::text::pct(loss.per_send),
+            traffic::udp::MAX_TRIES,
+            reports::text::prob(loss.per_flow),
+            reports::text::prob(loss.share_bias),
+            reports::text::pct(settings.effect)
+        ));
+        if loss.share_bias > settings.effect / 4.0 {
+            report = report.warn(format!(
+                "UDP loss is high enough to bias the dropped share by up to {} (a quarter \
+                 of the detectable effect is {}): the verdict is not exact",
+                reports::text::prob(loss.share_bias),
+                reports::text::prob(settings.effect / 4.0)
+            ));
+        }
+    }
+    if let Some(c) = cut {
+        let total = sample.probes.len();
+        report = report
+            .note(format!(
+                "replies stopped after {} answered flows: the last {} of {total} flows all got \
+                 no reply, far more in a row than the {} share explains; that is a session \
+                 limit (capacity), not rejection, so the dropped share is judged on the {} \
+                 flows started before it (truncating at the last answered flow removes the \
+                 drops that would have followed it by chance, about {} flows: negligible at \
+                 this n, and it can only lower the dropped share)",
+                c.answered,
+                c.trailing,
+                step.share,
+                c.cut_at,
+                reports::text::prob(step.share / (1.0 - step.share).max(f64::EPSILON))
+            ))
+            .warn(format!(
+                "new UDP flows were dropped after about {} answered flows: a session limit",
+                c.answered
+            ));
     }
     report.with(traffic_ev)
 }
