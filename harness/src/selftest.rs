@@ -12,8 +12,22 @@
 //! catalog every time. Either way "caught" is read from the runs' own
 //! report.json, never assumed.
 //!
+//! Beside the faults, it runs the reference gateway in its allowed
+//! variations ([`Variant`], `--variant NAME`): behaviours the spec allows
+//! other than the default (a multi-rule route rejected, TCP and UDP on one
+//! port refused, a deterministic weighted rotation, accept-then-close
+//! rejection, UDP loss, a UDP session cap). Each runs against the tests it
+//! touches ([`VARIANTS`]) and must come out with exit 0: warnings allowed,
+//! no failure. Some must also show what they are: a warning naming the
+//! behaviour, or the resends UDP loss cost.
+//!
+//! The clean run is `--strict` (the reference gateway meets every should
+//! and recommendation too); fault and variant runs are not: a fault must be
+//! caught by a `must`, and a variation must not fail one.
+//!
 //! The self-test passes (exit 0) only if the clean run passed every test it
-//! ran and every fault was caught by its expected catcher.
+//! ran, every fault was caught by its expected catcher, and every variation
+//! passed and showed what it should.
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -21,6 +35,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use reference_gateway::fault::Fault;
+use reference_gateway::variant::Variant;
 use serde::Serialize;
 
 use crate::exit;
@@ -54,11 +69,6 @@ pub const EXPECTED: &[(Fault, &str, &[&str])] = &[
         Fault::InvalidShareRedistributed,
         "TCPRouteInvalidBackendShareIsRejected",
         &["UDPRouteInvalidBackendShareIsDropped"],
-    ),
-    (
-        Fault::RejectByAcceptClose,
-        "TCPRouteAllWeightsZeroRejectsConnections",
-        &["TCPRouteNonexistentBackendRejectsConnections"],
     ),
     (
         Fault::GrantRevocationIgnored,
@@ -107,6 +117,69 @@ pub const EXPECTED: &[(Fault, &str, &[&str])] = &[
     ),
 ];
 
+/// What a variation's run must show besides passing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shows {
+    /// Nothing more.
+    Nothing,
+    /// A warning (a should or recommended miss) whose text has this.
+    Warning(&'static str),
+    /// UDP probes that needed a resend (loss, absorbed).
+    Resends,
+}
+
+/// For each allowed variation: the tests it touches (by default only these
+/// run against it) and what the run must show.
+pub const VARIANTS: &[(Variant, &[&str], Shows)] = &[
+    (
+        Variant::MultiRuleRejected,
+        &["TCPRouteMultipleRules", "UDPRouteMultipleRules"],
+        Shows::Nothing,
+    ),
+    (
+        Variant::TcpUdpSamePortRefused,
+        &["GatewayTCPAndUDPOnSamePort"],
+        Shows::Nothing,
+    ),
+    (
+        Variant::WeightedRoundRobin,
+        &[
+            "TCPRouteWeightedRouting",
+            "UDPRouteWeightedRouting",
+            "TCPRouteInvalidBackendShareIsRejected",
+        ],
+        Shows::Nothing,
+    ),
+    (
+        Variant::RejectByAcceptClose,
+        &[
+            "TCPRouteAllWeightsZeroRejectsConnections",
+            "TCPRouteNonexistentBackendRejectsConnections",
+            "TCPRouteInvalidBackendShareIsRejected",
+        ],
+        Shows::Warning("closedWithoutReply"),
+    ),
+    (
+        Variant::UdpLoss,
+        &[
+            "UDPRoute",
+            "UDPRouteWeightedRouting",
+            "UDPRouteInvalidBackendShareIsDropped",
+            "UDPRouteFlowAffinity",
+            "UDPRouteLargeDatagram",
+        ],
+        Shows::Resends,
+    ),
+    (
+        Variant::UdpSessionCap,
+        &[
+            "UDPRouteWeightedRouting",
+            "UDPRouteInvalidBackendShareIsDropped",
+        ],
+        Shows::Warning("session limit"),
+    ),
+];
+
 /// The test written to catch `fault`.
 pub fn expected_catcher(fault: Fault) -> &'static str {
     EXPECTED
@@ -122,8 +195,11 @@ pub struct SelfTestArgs {
     /// Faults to check (comma-separated; default: all).
     #[arg(long, value_enum, value_delimiter = ',')]
     pub faults: Option<Vec<Fault>>,
-    /// Run the whole catalog against the clean gateway and each fault
-    /// (default: each fault's expected catcher and related tests).
+    /// Allowed variations to check (comma-separated; default: all).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub variants: Option<Vec<Variant>>,
+    /// Run the whole catalog against the clean gateway, each fault and each
+    /// variation (default: the tests each one touches).
     #[arg(long)]
     pub full: bool,
     /// Directory for selftest.json, selftest.html and each run's reports
@@ -162,6 +238,23 @@ pub struct FaultRow {
     pub run: RunOutcome,
 }
 
+/// One allowed variation's row.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VariantRow {
+    /// The variant's `--variant` name.
+    pub variant: String,
+    /// Whether the run passed (exit 0, no failure) and showed what it
+    /// should.
+    pub passed: bool,
+    /// What it had to show, and whether it did (empty: nothing asked).
+    pub shows: String,
+    /// Tests that passed with warnings.
+    pub warned: Vec<String>,
+    /// The run; `failed` lists tests that failed (none, when it passed).
+    pub run: RunOutcome,
+}
+
 /// The whole self-test result (`selftest.json`).
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -174,6 +267,8 @@ pub struct SelfTestReport {
     pub clean: RunOutcome,
     /// One row per fault checked.
     pub faults: Vec<FaultRow>,
+    /// One row per allowed variation checked.
+    pub variants: Vec<VariantRow>,
 }
 
 /// Runs the self-test; returns the exit code.
@@ -210,6 +305,31 @@ fn self_test(args: &SelfTestArgs) -> Result<SelfTestReport, String> {
         .faults
         .clone()
         .unwrap_or_else(|| Fault::all().collect());
+    let variants: Vec<Variant> = args
+        .variants
+        .clone()
+        .unwrap_or_else(|| Variant::all().collect());
+    let variant_tests = |variant: Variant| -> BTreeSet<String> {
+        VARIANTS
+            .iter()
+            .filter(|(v, _, _)| *v == variant)
+            .flat_map(|(_, tests, _)| tests.iter())
+            .map(|s| (*s).to_owned())
+            .collect()
+    };
+    for variant in &variants {
+        let missing: Vec<String> = variant_tests(*variant)
+            .into_iter()
+            .filter(|t| !catalog.contains(t))
+            .collect();
+        if !missing.is_empty() {
+            return Err(format!(
+                "variant {}: tests not in the catalog: {}",
+                variant.name(),
+                missing.join(", ")
+            ));
+        }
+    }
     let subset = |fault: Fault| -> BTreeSet<String> {
         EXPECTED
             .iter()
@@ -246,15 +366,22 @@ fn self_test(args: &SelfTestArgs) -> Result<SelfTestReport, String> {
         .clone()
         .unwrap_or_else(|| PathBuf::from("gwl4-reports"));
     let runs_dir = report_dir.join("selftest");
-    let clean_tests = (!args.full).then(|| faults.iter().flat_map(|f| subset(*f)).collect());
-    println!("gwl4 self-test: clean reference gateway");
-    let clean = run_once(&gwl4, "clean", None, &selected(clean_tests), &runs_dir)?;
+    let clean_tests = (!args.full).then(|| {
+        faults
+            .iter()
+            .flat_map(|f| subset(*f))
+            .chain(variants.iter().flat_map(|v| variant_tests(*v)))
+            .collect()
+    });
+    println!("gwl4 self-test: clean reference gateway (--strict)");
+    let (clean, _) = run_once(&gwl4, "clean", None, &selected(clean_tests), &runs_dir)?;
     let mut rows = Vec::new();
     for fault in &faults {
         let name = fault.name();
         println!("gwl4 self-test: fault {name}");
         let tests = (!args.full).then(|| subset(*fault));
-        let run = run_once(&gwl4, &name, Some(&name), &selected(tests), &runs_dir)?;
+        let flag = format!("--fault {name}");
+        let (run, _) = run_once(&gwl4, &name, Some(&flag), &selected(tests), &runs_dir)?;
         let expected = expected_catcher(*fault);
         rows.push(FaultRow {
             fault: name,
@@ -263,27 +390,88 @@ fn self_test(args: &SelfTestArgs) -> Result<SelfTestReport, String> {
             run,
         });
     }
+    let mut variant_rows = Vec::new();
+    for variant in &variants {
+        let name = variant.name();
+        println!("gwl4 self-test: allowed variation {name}");
+        let tests = (!args.full).then(|| variant_tests(*variant));
+        let flag = format!("--variant {name}");
+        let dir_name = format!("variant-{name}");
+        let (run, record) = run_once(&gwl4, &dir_name, Some(&flag), &selected(tests), &runs_dir)?;
+        let shows = VARIANTS
+            .iter()
+            .find(|(v, _, _)| v == variant)
+            .map_or(Shows::Nothing, |(_, _, s)| *s);
+        let (shown, shows_text) = showed(&record, shows);
+        let warned: Vec<String> = record
+            .tests
+            .iter()
+            .filter(|t| t.kind() == reports::ResultKind::Warned)
+            .map(|t| t.info.name.clone())
+            .collect();
+        variant_rows.push(VariantRow {
+            variant: name,
+            passed: run.exit_code == Some(i32::from(exit::SUCCESS))
+                && run.failed.is_empty()
+                && run.tests_run > 0
+                && shown,
+            shows: shows_text,
+            warned,
+            run,
+        });
+    }
     let clean_ok = clean.exit_code == Some(i32::from(exit::SUCCESS)) && clean.failed.is_empty();
     let report = SelfTestReport {
-        passed: clean_ok && rows.iter().all(|r| r.caught_by_expected),
+        passed: clean_ok
+            && rows.iter().all(|r| r.caught_by_expected)
+            && variant_rows.iter().all(|r| r.passed),
         full: args.full,
         clean,
         faults: rows,
+        variants: variant_rows,
     };
     print!("{}", table(&report));
     write_reports(&report, &report_dir)?;
     Ok(report)
 }
 
+/// Whether a variation's run showed what it must, and that in words.
+fn showed(record: &reports::RunRecord, shows: Shows) -> (bool, String) {
+    match shows {
+        Shows::Nothing => (true, String::new()),
+        Shows::Warning(text) => {
+            let seen = record
+                .tests
+                .iter()
+                .any(|t| t.kind() == reports::ResultKind::Warned && t.result_message().contains(text));
+            (seen, format!("a warning mentioning {text:?}: {}", if seen { "seen" } else { "MISSING" }))
+        }
+        Shows::Resends => {
+            let resent: u64 = record
+                .tests
+                .iter()
+                .flat_map(|t| &t.steps)
+                .flat_map(|s| &s.evidence)
+                .filter_map(|e| match e {
+                    reports::Evidence::Traffic(t) => t.udp.map(|u| u.resent_probes),
+                    _ => None,
+                })
+                .sum();
+            (resent > 0, format!("UDP probes resent after loss: {resent}"))
+        }
+    }
+}
+
 /// Runs gwl4 once, skipping `skip`, against the reference gateway with
-/// `fault` on (if any); its reports go to `runs_dir/<name>/`.
+/// `gateway_flags` (`--fault NAME` or `--variant NAME`; none: the clean
+/// gateway, run `--strict`); its reports go to `runs_dir/<name>/`.
 fn run_once(
     gwl4: &Path,
     name: &str,
-    fault: Option<&str>,
+    gateway_flags: Option<&str>,
     skip: &[String],
     runs_dir: &Path,
-) -> Result<RunOutcome, String> {
+) -> Result<(RunOutcome, reports::RunRecord), String> {
     let dir = runs_dir.join(name);
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let log_path = dir.join("gwl4.log");
@@ -297,11 +485,16 @@ fn run_once(
     for test in skip {
         command.arg("--skip").arg(test);
     }
-    if let Some(fault) = fault {
-        command.arg("--gateway-command").arg(format!(
-            "{} reference-gateway standalone --fault {fault}",
-            gwl4.display()
-        ));
+    match gateway_flags {
+        Some(flags) => {
+            command.arg("--gateway-command").arg(format!(
+                "{} reference-gateway standalone {flags}",
+                gwl4.display()
+            ));
+        }
+        None => {
+            command.arg("--strict");
+        }
     }
     let status = command
         .stdin(Stdio::null())
@@ -326,15 +519,18 @@ fn run_once(
     let tests_run = record
         .tests
         .iter()
-        .filter(|t| t.kind().is_failure() || t.kind() == reports::ResultKind::Passed)
+        .filter(|t| t.kind().is_failure() || t.kind().is_pass())
         .count();
-    Ok(RunOutcome {
-        name: name.to_owned(),
-        exit_code: status.code(),
-        tests_run,
-        failed,
-        report_dir: dir,
-    })
+    Ok((
+        RunOutcome {
+            name: name.to_owned(),
+            exit_code: status.code(),
+            tests_run,
+            failed,
+            report_dir: dir,
+        },
+        record,
+    ))
 }
 
 /// The matrix as a text table.
@@ -382,6 +578,38 @@ pub fn table(report: &SelfTestReport) -> String {
                 row.run.failed.join(", ")
             }
         );
+    }
+    if !report.variants.is_empty() {
+        let width = report
+            .variants
+            .iter()
+            .map(|r| r.variant.len())
+            .max()
+            .unwrap_or(9)
+            .max(9);
+        let _ = writeln!(out, "  {:<width$}  {:<8}  result", "variation", "verdict");
+        for row in &report.variants {
+            let detail = if row.run.failed.is_empty() {
+                format!(
+                    "{} tests run, 0 failed, {} with warnings{}",
+                    row.run.tests_run,
+                    row.warned.len(),
+                    if row.shows.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; {}", row.shows)
+                    }
+                )
+            } else {
+                format!("FAILED {}", row.run.failed.join(", "))
+            };
+            let _ = writeln!(
+                out,
+                "  {:<width$}  {:<8}  {detail}",
+                row.variant,
+                if row.passed { "allowed" } else { "FAILED" }
+            );
+        }
     }
     let _ = writeln!(
         out,
@@ -445,6 +673,23 @@ pub fn html_page(report: &SelfTestReport) -> String {
             caught
         );
     }
+    let mut variant_rows = String::new();
+    for row in &report.variants {
+        let _ = writeln!(
+            variant_rows,
+            "<tr class=\"{}\"><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            if row.passed { "ok" } else { "bad" },
+            escape(&row.variant),
+            if row.passed { "allowed" } else { "FAILED" },
+            row.run.tests_run,
+            escape(&if row.run.failed.is_empty() {
+                row.warned.join(", ")
+            } else {
+                format!("failed: {}", row.run.failed.join(", "))
+            }),
+            escape(&row.shows),
+        );
+    }
     let clean = &report.clean;
     let clean_text = if clean.failed.is_empty() {
         format!("passed all {} tests it ran", clean.tests_run)
@@ -476,6 +721,11 @@ tr.bad td:nth-child(3) {{ color: #b3261e; font-weight: bold; }}
 <table>
 <tr><th>fault</th><th>expected catcher</th><th>verdict</th><th>tests run</th><th>caught by</th></tr>
 {rows}</table>
+<h2>Allowed variations</h2>
+<p>Each row: the reference gateway doing something the spec allows other than its default (<code>--variant NAME</code>); the catalog must pass it (warnings allowed).</p>
+<table>
+<tr><th>variation</th><th>verdict</th><th>tests run</th><th>warnings (or failures)</th><th>shows</th></tr>
+{variant_rows}</table>
 </body></html>
 "#,
         verdict = if report.passed { "passed" } else { "FAILED" },

@@ -10,6 +10,9 @@
 //! - [`cli`]: the command line (`standalone`, `kube`), shared with gwl4.
 //! - [`fault`]: deliberate bugs (`standalone --fault NAME`) that mirror
 //!   real implementations' bugs, for gwl4's self-test; off by default.
+//! - [`variant`]: allowed variations (`standalone --variant NAME`):
+//!   behaviours the spec allows other than the default, for gwl4's
+//!   self-test to show the catalog passes them; off by default.
 //! - [`dataplane`]: the TCP and UDP proxy that serves a `Config`, swaps
 //!   configs atomically and reports the listeners it could not bind.
 //! - [`model`]: the translation's input, a `Snapshot` of Gateway API and
@@ -29,3 +32,4 @@ pub mod model;
 pub mod provider;
 pub mod status;
 pub mod translate;
+pub mod variant;

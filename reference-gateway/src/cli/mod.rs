@@ -19,6 +19,7 @@ use crate::config::Config;
 use crate::dataplane::metrics::Metrics;
 use crate::dataplane::{DataPlane, Options};
 use crate::fault::{Fault, Faults};
+use crate::variant::{Variant, Variants};
 use crate::provider::ReloadMetrics;
 use crate::provider::file::{self, FileOptions, FileProvider};
 
@@ -72,6 +73,19 @@ pub struct StandaloneArgs {
     /// than local mode's MaxTimeToConsistency, 10 s).
     #[arg(long, default_value = "12s", value_parser = duration::parse)]
     pub slow_convergence_delay: Duration,
+    /// Turn on an allowed variation (repeatable), for gwl4's self-test: a
+    /// behaviour the spec allows other than this gateway's default, which
+    /// the catalog must pass. Off by default.
+    #[arg(long = "variant", value_enum, value_name = "NAME")]
+    pub variants: Vec<Variant>,
+    /// The `udp-loss` variant: the share of UDP datagrams dropped at
+    /// random, each way.
+    #[arg(long, default_value_t = 0.05, value_parser = share)]
+    pub udp_loss: f64,
+    /// The `udp-session-cap` variant: most UDP sessions per listener, new
+    /// flows beyond it dropped (it replaces --udp-max-sessions).
+    #[arg(long, default_value_t = 500)]
+    pub udp_session_cap: usize,
     /// Flags shared with the other modes.
     #[command(flatten)]
     pub common: CommonArgs,
@@ -131,7 +145,19 @@ impl CommonArgs {
                 .tcp_workers
                 .map_or_else(|| Options::default().tcp_workers, usize::from),
             faults: Faults::default(),
+            variants: Variants::default(),
+            udp_loss: 0.0,
         }
+    }
+}
+
+/// A share in 0..1.
+fn share(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|e| format!("{s:?}: {e}"))?;
+    if (0.0..1.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("{v} is not in [0, 1)"))
     }
 }
 
@@ -203,10 +229,20 @@ async fn run(args: Args) -> Result<(), Error> {
     metrics.register(&mut registry);
     reload_metrics.register(&mut registry);
     let admin = Arc::new(Admin::new(registry));
-    let options = Options {
+    let mut options = Options {
         faults,
         ..common.options()
     };
+    if let Command::Standalone(a) = &args.command {
+        options.variants = a.variants.iter().copied().collect();
+        if options.variants.contains(Variant::UdpLoss) {
+            options.udp_loss = a.udp_loss;
+        }
+        if options.variants.contains(Variant::UdpSessionCap) {
+            options.udp_max_sessions = a.udp_session_cap.max(1);
+        }
+    }
+    let variants = options.variants;
     let data_plane = Arc::new(DataPlane::new(options, metrics).map_err(setup("TCP workers"))?);
     let shutdown = CancellationToken::new();
     // The admin API outlives the drain, so it can report it.
@@ -233,6 +269,7 @@ async fn run(args: Args) -> Result<(), Error> {
                 bind_address: a.bind_address,
                 debounce: a.reload_debounce,
                 faults,
+                policy: variants.into(),
                 slow_convergence_delay: a.slow_convergence_delay,
             };
             let provider =

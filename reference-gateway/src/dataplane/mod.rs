@@ -48,6 +48,7 @@ use self::state::ListenerState;
 use self::workers::Workers;
 use crate::config::{Config, Listener, ListenerKey, Protocol};
 use crate::fault::Faults;
+use crate::variant::Variants;
 
 /// Tunables of the data plane.
 #[derive(Debug, Clone)]
@@ -57,7 +58,8 @@ pub struct Options {
     /// A UDP session with no datagram either way for this long is removed.
     pub udp_idle_timeout: Duration,
     /// Most UDP sessions per listener; a new flow beyond it evicts the
-    /// least recently used session.
+    /// least recently used session (with the `udp-session-cap` variant, it
+    /// is dropped instead).
     pub udp_max_sessions: usize,
     /// Most TCP connections that may splice at the same time, each after
     /// its first bulk read (others copy through a buffer). `None` or 0: none, the default,
@@ -71,6 +73,12 @@ pub struct Options {
     pub tcp_workers: usize,
     /// Deliberate bugs for gwl4's self-test (none by default; see [`crate::fault`]).
     pub faults: Faults,
+    /// Allowed variations for gwl4's self-test (none by default; see
+    /// [`crate::variant`]).
+    pub variants: Variants,
+    /// The `udp-loss` variant: the chance each UDP datagram, either way, is
+    /// dropped.
+    pub udp_loss: f64,
 }
 
 impl Default for Options {
@@ -82,6 +90,8 @@ impl Default for Options {
             max_spliced_connections: None,
             tcp_workers: workers::per_core(),
             faults: Faults::default(),
+            variants: Variants::default(),
+            udp_loss: 0.0,
         }
     }
 }

@@ -21,7 +21,21 @@ pub(crate) fn weighted(
     if total == 0 {
         return None;
     }
-    let mut point = rng.random_range(0..total);
+    at(weights, rng.random_range(0..total))
+}
+
+/// The `turn`-th pick of a deterministic weighted rotation (the
+/// `weighted-round-robin` variant): over any `total` consecutive turns each
+/// index is picked exactly its weight's times. `None` if `total` is 0.
+pub(crate) fn rotation(weights: impl Iterator<Item = u32>, total: u64, turn: u64) -> Option<usize> {
+    if total == 0 {
+        return None;
+    }
+    at(weights, turn % total)
+}
+
+/// The index whose cumulative weight range holds `point`.
+fn at(weights: impl Iterator<Item = u32>, mut point: u64) -> Option<usize> {
     for (index, weight) in weights.enumerate() {
         let weight = u64::from(weight);
         if point < weight {
@@ -64,6 +78,17 @@ mod tests {
         assert_eq!(counts[1], 0);
         // Expected 30,000 / 10,000; sd ≈ 87: a 6-sd band.
         assert!((29_480..=30_520).contains(&counts[0]), "{counts:?}");
+    }
+
+    #[test]
+    fn a_rotation_gives_each_its_weight_per_round_and_weight_zero_nothing() {
+        let weights = [3u32, 0, 1];
+        let mut counts = [0u32; 3];
+        for turn in 0..40 {
+            counts[rotation(weights.iter().copied(), 4, turn).unwrap()] += 1;
+        }
+        assert_eq!(counts, [30, 0, 10]);
+        assert_eq!(rotation([0u32].into_iter(), 0, 5), None);
     }
 
     #[test]

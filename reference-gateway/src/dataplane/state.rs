@@ -3,6 +3,7 @@
 //! decide whether an established connection survives a reload.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::metrics::{BackendMetrics, Metrics};
 use super::select;
@@ -15,6 +16,8 @@ pub(crate) struct ListenerState {
     pub config: Listener,
     /// `None`: no route, every connection is rejected.
     pub route: Option<RouteState>,
+    /// Decisions made so far: the turn of a weighted rotation.
+    turns: AtomicU64,
 }
 
 /// A route with per-backend metric handles.
@@ -81,11 +84,13 @@ impl ListenerState {
         Self {
             config: config.clone(),
             route,
+            turns: AtomicU64::new(0),
         }
     }
 
-    /// Picks the backend for a new connection or flow, by weight.
-    pub(crate) fn decide(&self, rng: &mut impl rand::Rng) -> Decision {
+    /// Picks the backend for a new connection or flow, by weight: at random,
+    /// or in a deterministic rotation when `rotate` (an allowed variation).
+    pub(crate) fn decide(&self, rng: &mut impl rand::Rng, rotate: bool) -> Decision {
         let Some(route) = &self.route else {
             return Decision::Reject {
                 backend: None,
@@ -93,7 +98,13 @@ impl ListenerState {
             };
         };
         let weights = route.backends.iter().map(|b| b.weight);
-        let Some(index) = select::weighted(weights, route.total_weight, rng) else {
+        let picked = if rotate {
+            let turn = self.turns.fetch_add(1, Ordering::Relaxed);
+            select::rotation(weights, route.total_weight, turn)
+        } else {
+            select::weighted(weights, route.total_weight, rng)
+        };
+        let Some(index) = picked else {
             return Decision::Reject {
                 backend: None,
                 reason: "no_weight",

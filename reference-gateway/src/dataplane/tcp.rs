@@ -15,7 +15,7 @@ use super::metrics::{ListenerLabels, Metrics};
 use super::state::{Decision, ListenerState};
 use super::{Ctx, Shared, copy, select};
 use crate::config::ListenerKey;
-use crate::fault::Fault;
+use crate::variant::Variant;
 
 /// Binds a listening socket. Every worker accepts on it through its own
 /// descriptor (see `workers`). SO_REUSEADDR lets a restart rebind at once,
@@ -73,7 +73,10 @@ pub(crate) async fn serve(listener: std::net::TcpListener, shared: Arc<Shared>, 
             },
         };
         let state = shared.state.load_full();
-        let decision = state.decide(&mut rand::rng());
+        let decision = state.decide(
+            &mut rand::rng(),
+            ctx.options.variants.contains(Variant::WeightedRoundRobin),
+        );
         match decision {
             Decision::Forward(index) => {
                 let shared = shared.clone();
@@ -85,7 +88,7 @@ pub(crate) async fn serve(listener: std::net::TcpListener, shared: Arc<Shared>, 
             Decision::Reject { reason, .. } => {
                 debug!(listener = %shared.name, %peer, reason, "connection rejected");
                 Metrics::reason(&ctx.metrics.tcp_rejected, &shared.name, reason).inc();
-                if !ctx.options.faults.contains(Fault::RejectByAcceptClose) {
+                if !ctx.options.variants.contains(Variant::RejectByAcceptClose) {
                     reset(&stream);
                 }
             }

@@ -9,7 +9,9 @@
 //! full, a new flow **evicts the least recently used session**
 //! (`udp_sessions_evicted_total{reason="full"}`): a new flow is more likely
 //! live than the one idle longest, and refusing instead would lock new
-//! clients out until idle expiry. Sessions idle (no datagram either way)
+//! clients out until idle expiry. (The `udp-session-cap` variant refuses
+//! instead, as Envoy does: `udp_datagrams_dropped_total{reason="session_limit"}`;
+//! the `udp-loss` variant drops datagrams at random both ways.) Sessions idle (no datagram either way)
 //! for `Options::udp_idle_timeout` are removed (`reason="idle"`); sessions
 //! whose route, backend or endpoint a reload removed are removed too
 //! (`reason="reconfigured"`) and their flow is re-balanced on its next
@@ -40,6 +42,7 @@ use super::state::{Binding, Decision, ListenerState};
 use super::{Ctx, Shared, select};
 use crate::config::ListenerKey;
 use crate::fault::{self, Fault};
+use crate::variant::Variant;
 
 /// Largest UDP payload plus headroom: buffers of this size never truncate.
 const BUFFER: usize = 65_535;
@@ -87,6 +90,7 @@ struct Counters {
     evicted_idle: Counter,
     evicted_full: Counter,
     evicted_reconfigured: Counter,
+    dropped_full: Counter,
 }
 
 impl Counters {
@@ -100,6 +104,7 @@ impl Counters {
             evicted_idle: evicted("idle"),
             evicted_full: evicted("full"),
             evicted_reconfigured: evicted("reconfigured"),
+            dropped_full: dropped("session_limit"),
         }
     }
 }
@@ -156,6 +161,9 @@ pub(crate) async fn serve(socket: UdpSocket, shared: Arc<Shared>, ctx: Arc<Ctx>)
                 };
                 let data = &buf[..len];
                 let now = millis(epoch);
+                if lost(ctx.options.udp_loss) {
+                    continue;
+                }
                 if ctx.options.faults.contains(Fault::UdpPerPacket) {
                     sessions.pop(&peer);
                 }
@@ -164,15 +172,21 @@ pub(crate) async fn serve(socket: UdpSocket, shared: Arc<Shared>, ctx: Arc<Ctx>)
                     forward(session, data, &counters);
                     continue;
                 }
-                if sessions.len() >= max && sessions.pop_lru().is_some() {
-                    counters.evicted_full.inc();
+                if sessions.len() >= max {
+                    if ctx.options.variants.contains(Variant::UdpSessionCap) {
+                        counters.dropped_full.inc();
+                        continue;
+                    }
+                    if sessions.pop_lru().is_some() {
+                        counters.evicted_full.inc();
+                    }
                 }
                 let replies_from = if ctx.options.faults.contains(Fault::UdpReplyFromBackendSocket) {
                     fault::dataplane::reply_socket(&socket)
                 } else {
                     socket.clone()
                 };
-                let session = open(&shared, &replies_from, peer, epoch, now, &counters);
+                let session = open(&shared, &ctx, &replies_from, peer, epoch, now, &counters);
                 forward(&session, data, &counters);
                 sessions.put(peer, session);
             }
@@ -203,6 +217,7 @@ fn forward(session: &Session, data: &[u8], counters: &Counters) {
 /// the endpoint.
 fn open(
     shared: &Shared,
+    ctx: &Ctx,
     listener: &Arc<UdpSocket>,
     peer: SocketAddr,
     epoch: Instant,
@@ -216,7 +231,10 @@ fn open(
         last_seen: Arc::new(AtomicU64::new(now)),
         _replies: None,
     };
-    let decision = state.decide(&mut rand::rng());
+    let decision = state.decide(
+        &mut rand::rng(),
+        ctx.options.variants.contains(Variant::WeightedRoundRobin),
+    );
     let index = match decision {
         Decision::Forward(index) => index,
         Decision::Reject { backend, reason } => {
@@ -241,6 +259,7 @@ fn open(
                     last_seen.clone(),
                     epoch,
                     counters.dropped_reply.clone(),
+                    ctx.options.udp_loss,
                 ));
                 return Session {
                     upstream: Some(upstream),
@@ -277,6 +296,7 @@ async fn replies(
     last_seen: Arc<AtomicU64>,
     epoch: Instant,
     dropped: Counter,
+    loss: f64,
 ) {
     loop {
         // Wait for both sides first so the shared buffer is used without
@@ -286,6 +306,9 @@ async fn replies(
         }
         let sent = REPLY_BUFFER.with_borrow_mut(|buf| {
             let len = upstream.try_recv(buf)?;
+            if lost(loss) {
+                return Ok(true);
+            }
             Ok::<bool, io::Error>(listener.try_send_to(&buf[..len], client).is_ok())
         });
         match sent {
@@ -298,6 +321,11 @@ async fn replies(
             Err(_) => {}
         }
     }
+}
+
+/// The `udp-loss` variant: whether this datagram is lost (chance `loss`).
+fn lost(loss: f64) -> bool {
+    loss > 0.0 && rand::random::<f64>() < loss
 }
 
 /// Removes the sessions matching `pred`; returns how many.

@@ -11,13 +11,16 @@
 //!   reloads keep it in [`FaultState`]);
 //! - [`FaultState::apply`] (the file provider's data-plane apply):
 //!   `slow-convergence` applies changed configs late, after their status;
-//! - [`dataplane`]: the three faults that only the data plane can show
-//!   (`udp-per-packet`, `udp-reply-from-backend-socket`,
-//!   `reject-by-accept-close`), each one `if faults.contains(..)` in
-//!   `dataplane::{udp,tcp}`.
+//! - [`dataplane`]: the two faults that only the data plane can show
+//!   (`udp-per-packet`, `udp-reply-from-backend-socket`), each one
+//!   `if faults.contains(..)` in `dataplane::udp`.
+//!
+//! Behaviours the spec allows (not bugs) are variants, in
+//! [`crate::variant`]; they share the [`Flags`] set type.
 //!
 //! With no fault named, [`FaultState::translate`] is exactly
-//! [`crate::translate::translate`].
+//! [`crate::translate::translate_with`] under its policy (the default, or
+//! the allowed variations named with `--variant`).
 
 pub mod config;
 pub mod dataplane;
@@ -29,7 +32,7 @@ use std::time::Duration;
 use crate::config::Config;
 use crate::dataplane::{BindFailures, DataPlane};
 use crate::model::Snapshot;
-use crate::translate::{Translation, translate};
+use crate::translate::{Policy, Translation, translate_with};
 
 /// One deliberate bug. Names (kebab-case) are `--fault` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, clap::ValueEnum)]
@@ -57,10 +60,6 @@ pub enum Fault {
     /// An invalid backend's share goes to the valid ones instead of being
     /// rejected: Kong (KIC test encodes redistribution), Contour (inferred).
     InvalidShareRedistributed,
-    /// Rejects by accepting and closing (FIN) instead of refusing or
-    /// resetting, which clients read as an empty reply: gateway-api
-    /// #5039/#5121 (EOF before programmed).
-    RejectByAcceptClose,
     /// Permission from a deleted ReferenceGrant stays cached: stunner #90 /
     /// operator #30 (cross-namespace permission state).
     GrantRevocationIgnored,
@@ -109,38 +108,77 @@ impl Fault {
             .unwrap_or_default()
     }
 
+}
+
+impl Flag for Fault {
     fn bit(self) -> u32 {
         1 << (self as u32)
     }
 }
 
-/// A set of faults (cheap to copy; empty by default).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Faults(u32);
+/// An enum whose values fit in a [`Flags`] set.
+pub trait Flag: Copy {
+    /// The value's bit (`1 << discriminant`).
+    fn bit(self) -> u32;
+}
 
-impl Faults {
-    /// Whether `fault` is on.
-    pub fn contains(self, fault: Fault) -> bool {
-        self.0 & fault.bit() != 0
+/// A set of [`Flag`] values (cheap to copy; empty by default).
+#[derive(Debug)]
+pub struct Flags<T>(u32, std::marker::PhantomData<fn() -> T>);
+
+impl<T> Clone for Flags<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for Flags<T> {}
+
+impl<T> Default for Flags<T> {
+    fn default() -> Self {
+        Flags(0, std::marker::PhantomData)
+    }
+}
+
+impl<T> PartialEq for Flags<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.0 == other.0
+    }
+}
+
+impl<T> Eq for Flags<T> {}
+
+impl<T: Flag> Flags<T> {
+    /// Whether `flag` is in the set.
+    pub fn contains(self, flag: T) -> bool {
+        self.0 & flag.bit() != 0
     }
 
-    /// Whether no fault is on.
+    /// Whether the set is empty.
     pub fn is_empty(self) -> bool {
         self.0 == 0
     }
 }
 
-impl FromIterator<Fault> for Faults {
-    fn from_iter<I: IntoIterator<Item = Fault>>(iter: I) -> Self {
-        Faults(iter.into_iter().fold(0, |bits, f| bits | f.bit()))
+impl<T: Flag> FromIterator<T> for Flags<T> {
+    fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Self {
+        Flags(
+            iter.into_iter().fold(0, |bits, f| bits | f.bit()),
+            std::marker::PhantomData,
+        )
     }
 }
+
+/// A set of faults.
+pub type Faults = Flags<Fault>;
 
 /// The faults of a provider, with the memory some of them need across
 /// reloads.
 #[derive(Debug, Default)]
 pub struct FaultState {
     faults: Faults,
+    /// The translation's policy (allowed variations, not faults).
+    policy: Policy,
     slow_convergence_delay: Duration,
     memory: Mutex<Memory>,
 }
@@ -159,20 +197,27 @@ impl FaultState {
     pub fn new(faults: Faults, slow_convergence_delay: Duration) -> Self {
         FaultState {
             faults,
+            policy: Policy::default(),
             slow_convergence_delay,
             memory: Mutex::default(),
         }
+    }
+
+    /// Translates under `policy` (allowed variations) instead of the default.
+    pub fn with_policy(mut self, policy: Policy) -> Self {
+        self.policy = policy;
+        self
     }
 
     /// [`translate`] with the translation-level faults applied. Idempotent
     /// within a reload (the provider may translate several times).
     pub fn translate(&self, snapshot: &Snapshot) -> Translation {
         if self.faults.is_empty() {
-            return translate(snapshot);
+            return translate_with(snapshot, self.policy);
         }
         let mut memory = self.memory.lock().unwrap_or_else(PoisonError::into_inner);
         let snapshot = snapshot::apply(self.faults, &mut memory.snapshot, snapshot.clone());
-        let mut translation = translate(&snapshot);
+        let mut translation = translate_with(&snapshot, self.policy);
         config::apply(self.faults, &mut memory.config, &snapshot, &mut translation);
         translation
     }
@@ -208,7 +253,7 @@ mod tests {
 
     #[test]
     fn names_are_kebab_case_and_sets_hold_what_was_put_in() {
-        assert_eq!(Fault::all().count(), 16);
+        assert_eq!(Fault::all().count(), 15);
         assert_eq!(
             Fault::UdpReplyFromBackendSocket.name(),
             "udp-reply-from-backend-socket"

@@ -51,6 +51,8 @@ pub struct FileOptions {
     pub debounce: Duration,
     /// Deliberate bugs for gwl4's self-test (none by default).
     pub faults: Faults,
+    /// The translation's implementation choices (allowed variations).
+    pub policy: crate::translate::Policy,
     /// How long the `slow-convergence` fault delays each reload.
     pub slow_convergence_delay: Duration,
 }
@@ -105,7 +107,8 @@ impl FileProvider {
                 path: options.status_dir.clone(),
                 source,
             })?;
-        let faults = FaultState::new(options.faults, options.slow_convergence_delay);
+        let faults = FaultState::new(options.faults, options.slow_convergence_delay)
+            .with_policy(options.policy);
         Ok(Self {
             options,
             data_plane,

@@ -42,7 +42,18 @@ pub(crate) fn attach(
         else {
             continue;
         };
-        let accepted = attach_one(input, index, route, i, parent, gateway);
+        let accepted = if input.policy.reject_multi_rule && route.rules.len() > 1 {
+            Err((
+                Reason::UnsupportedValue,
+                format!(
+                    "spec.rules: {} rules; this gateway serves routes with one rule only (a {} listener cannot choose between rules)",
+                    route.rules.len(),
+                    route.protocol_name()
+                ),
+            ))
+        } else {
+            attach_one(input, index, route, i, parent, gateway)
+        };
         out.push(Attachment {
             parent_ref: ParentRef {
                 group,

@@ -105,7 +105,7 @@ pub(crate) fn prepare<'a>(
                 Addresses::Unsupported(problem) => state.rejected = Some(problem),
             }
         }
-        mark_conflicts(&mut state.listeners);
+        mark_conflicts(&mut state.listeners, input.policy.refuse_tcp_udp_same_port);
         if state.bindable() {
             claim_ports(&mut state, &input.snapshot.failed_binds, &mut claimed);
         }
@@ -236,8 +236,9 @@ fn route_kinds(spec: &GatewayListeners, protocol: Option<Protocol>) -> (Vec<Kind
 /// Listeners that are not distinct: two TCP (or two UDP) listeners on one
 /// port, or TCP sharing a port with HTTP, HTTPS or TLS. All of them are
 /// marked (no winner is picked) and none is bound. TCP and UDP on the same
-/// port are distinct.
-fn mark_conflicts(listeners: &mut [ListenerState<'_>]) {
+/// port are distinct, and served, unless `tcp_udp` (the policy that
+/// refuses them as incompatible, which the spec allows) marks them too.
+fn mark_conflicts(listeners: &mut [ListenerState<'_>], tcp_udp: bool) {
     let mut messages = vec![None; listeners.len()];
     for (i, a) in listeners.iter().enumerate() {
         let mut with = Vec::new();
@@ -245,13 +246,14 @@ fn mark_conflicts(listeners: &mut [ListenerState<'_>]) {
             if i == j || a.spec.port != b.spec.port {
                 continue;
             }
+            let pair = (a.spec.protocol.as_str(), b.spec.protocol.as_str());
             let clash = matches!(
-                (a.spec.protocol.as_str(), b.spec.protocol.as_str()),
+                pair,
                 ("TCP", "TCP")
                     | ("UDP", "UDP")
                     | ("TCP", "HTTP" | "HTTPS" | "TLS")
                     | ("HTTP" | "HTTPS" | "TLS", "TCP")
-            );
+            ) || (tcp_udp && matches!(pair, ("TCP", "UDP") | ("UDP", "TCP")));
             if clash {
                 with.push(format!("{} ({})", b.spec.name, b.spec.protocol));
             }

@@ -27,6 +27,8 @@ pub(crate) const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
 
 pub(crate) struct Input<'a> {
     pub snapshot: &'a Snapshot,
+    /// The implementation choices in force.
+    pub policy: super::Policy,
     pub classes: Vec<&'a GatewayClass>,
     pub gateways: Vec<&'a Gateway>,
     /// TCP and UDP routes together, oldest first.
@@ -74,7 +76,7 @@ fn ordered<'a, T: Serialize>(
 }
 
 impl<'a> Input<'a> {
-    pub fn new(s: &'a Snapshot) -> Self {
+    pub fn new(s: &'a Snapshot, policy: super::Policy) -> Self {
         let classes = ordered(s.gateway_classes.iter(), |o| &o.metadata);
         let gateways = ordered(s.gateways.iter(), |o| &o.metadata);
         let tcp = ordered(s.tcp_routes.iter().map(|v| &v.object), |o| &o.metadata);
@@ -134,6 +136,7 @@ impl<'a> Input<'a> {
         .collect();
         Input {
             snapshot: s,
+            policy,
             classes,
             gateways,
             routes,

@@ -57,9 +57,38 @@ pub struct Translation {
     pub statuses: Vec<StatusDocument>,
 }
 
+/// Choices the spec leaves to an implementation, where the reference
+/// gateway can take either (the default is what it does; the others are
+/// allowed variations for gwl4's self-test, [`crate::variant`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Policy {
+    /// A route with more than one rule is not accepted
+    /// (`Accepted=False/UnsupportedValue`), instead of served by its first
+    /// rule with `PartiallyInvalid=True`.
+    pub reject_multi_rule: bool,
+    /// TCP and UDP listeners on one port conflict
+    /// (`Conflicted=True/ProtocolConflict`), instead of both being served.
+    pub refuse_tcp_udp_same_port: bool,
+}
+
+impl From<crate::variant::Variants> for Policy {
+    fn from(v: crate::variant::Variants) -> Self {
+        use crate::variant::Variant;
+        Policy {
+            reject_multi_rule: v.contains(Variant::MultiRuleRejected),
+            refuse_tcp_udp_same_port: v.contains(Variant::TcpUdpSamePortRefused),
+        }
+    }
+}
+
 /// Translates a snapshot. See the module documentation for the steps.
 pub fn translate(snapshot: &Snapshot) -> Translation {
-    let input = input::Input::new(snapshot);
+    translate_with(snapshot, Policy::default())
+}
+
+/// [`translate`] under another [`Policy`].
+pub fn translate_with(snapshot: &Snapshot, policy: Policy) -> Translation {
+    let input = input::Input::new(snapshot, policy);
     let mut statuses = Vec::new();
     let mut classes = BTreeMap::new();
     for class in &input.classes {
@@ -76,7 +105,7 @@ pub fn translate(snapshot: &Snapshot) -> Translation {
         let attachments = attach::attach(&input, index, route, &mut gateways);
         let resolution = backends::resolve(&input, route);
         if !attachments.is_empty() {
-            statuses.push(status::route(route, &attachments, &resolution));
+            statuses.push(status::route(route, &attachments, &resolution, policy));
         }
         resolutions.push(resolution);
     }

@@ -92,6 +92,7 @@ pub(crate) fn route(
     route: &RouteView,
     attachments: &[Attachment],
     resolution: &Resolution,
+    policy: super::Policy,
 ) -> StatusDocument {
     let generation = route.generation;
     let label = route.label();
@@ -133,7 +134,8 @@ pub(crate) fn route(
             )
         }
     };
-    let dropped = (route.rules.len() > 1).then(|| {
+    // Rules are dropped only where the route is served by its first one.
+    let dropped = (route.rules.len() > 1 && !policy.reject_multi_rule).then(|| {
         let names: Vec<String> = route
             .rules
             .iter()
