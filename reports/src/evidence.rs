@@ -183,14 +183,39 @@ pub struct DistributionEvidence {
     pub p_value: Option<f64>,
     /// Smallest single-backend shift detectable with `power` at this `n`.
     pub detectable_effect: Option<f64>,
-    /// The verdict (p ≥ α and weight-0 backends got nothing).
+    /// The exact verdict (p > α and weight-0 backends got nothing): gwl4's
+    /// recommendation and the spec's should.
     pub passed: bool,
-    /// Why it failed, one sentence per rule broken.
+    /// Why the exact verdict failed, one sentence per rule broken.
     #[serde(default)]
     pub reasons: Vec<String>,
+    /// The subset of `reasons` about weight-0 backends receiving samples.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub zero_weight_reasons: Vec<String>,
+    /// The `must` verdict (shares within the spec's tolerance); absent in
+    /// records from before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tolerance: Option<ToleranceEvidence>,
     /// Remarks that do not fail the step.
     #[serde(default)]
     pub notes: Vec<String>,
+}
+
+/// The `must` verdict of a split: no share significantly farther from its
+/// weight than the spec's epsilon (upstream's ±5 points; a weight-0
+/// backend: 0.5%).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ToleranceEvidence {
+    /// How far a share may be from its weight's (absolute).
+    pub tolerance: f64,
+    /// The share a weight-0 backend may get.
+    pub zero_weight_tolerance: f64,
+    /// Whether every share was within its tolerance.
+    pub passed: bool,
+    /// One sentence per share that was not.
+    #[serde(default)]
+    pub reasons: Vec<String>,
 }
 
 /// One weighted backend in a distribution.
@@ -251,11 +276,15 @@ pub struct RejectionEvidence {
     pub p_value: Option<f64>,
     /// Smallest departure from the expected share detectable at this n.
     pub detectable_effect: Option<f64>,
-    /// The verdict.
+    /// The exact verdict (the binomial test at 0 < share < 1: gwl4's
+    /// recommendation).
     pub passed: bool,
     /// Why it failed.
     #[serde(default)]
     pub reasons: Vec<String>,
+    /// The `must` verdict; absent in records from before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tolerance: Option<ToleranceEvidence>,
 }
 
 /// Time until traffic reflected a change.

@@ -53,7 +53,7 @@ pub use event::{
 pub use evidence::{
     BackendShare, ConditionsEvidence, ConvergenceEvidence, DistributionEvidence, Evidence,
     HistogramBucket, Interval, LatencySummary, ObjectConditions, RejectionEvidence, TextEvidence,
-    TrafficEvidence, TrafficExample, UdpTries, UnexpectedBackend,
+    ToleranceEvidence, TrafficEvidence, TrafficExample, UdpTries, UnexpectedBackend,
 };
 pub use html::{compare_html, html_report, write_html};
 pub use json::{json_from_str, json_string, read_json, write_json};

@@ -207,6 +207,9 @@ fn distribution_text(d: &DistributionEvidence) -> String {
         pct(d.effect),
         opt_pct(d.detectable_effect)
     );
+    if let Some(t) = &d.tolerance {
+        let _ = writeln!(out, "{}", tolerance_line(t));
+    }
     for reason in &d.reasons {
         let _ = writeln!(out, "- {reason}");
     }
@@ -230,10 +233,27 @@ fn rejection_text(r: &RejectionEvidence) -> String {
         r.alpha,
         if r.passed { "passed" } else { "FAILED" }
     );
+    if let Some(t) = &r.tolerance {
+        let _ = writeln!(out, "{}", tolerance_line(t));
+    }
     for reason in &r.reasons {
         let _ = writeln!(out, "- {reason}");
     }
     out
+}
+
+/// The `must` verdict of a split in one line (its reasons after it).
+pub fn tolerance_line(t: &crate::evidence::ToleranceEvidence) -> String {
+    let mut line = format!(
+        "must (each share within {} points of its weight's, weight 0 under {}): {}",
+        t.tolerance * 100.0,
+        pct(t.zero_weight_tolerance),
+        if t.passed { "passed" } else { "FAILED" }
+    );
+    for reason in &t.reasons {
+        line.push_str(&format!("\n- {reason}"));
+    }
+    line
 }
 
 fn convergence_text(c: &ConvergenceEvidence) -> String {

@@ -116,10 +116,20 @@ pub struct DistributionVerdict {
     /// The smallest single-backend shift this n detects with the target
     /// power (absent with no samples or when no shift up to 0.5 is).
     pub detectable_effect: Option<f64>,
-    /// Whether the step passed.
+    /// Whether the exact test passed: the split matches the weights to
+    /// within sampling noise and weight-0 backends got nothing (gwl4's
+    /// recommendation and the spec's should).
     pub passed: bool,
-    /// Why it failed, one sentence per rule broken; empty when it passed.
+    /// Why the exact test failed, one sentence per rule broken; empty when
+    /// it passed.
     pub reasons: Vec<String>,
+    /// The subset of `reasons` about weight-0 backends receiving samples.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub zero_weight_reasons: Vec<String>,
+    /// The `must` verdict: no share significantly outside the spec's
+    /// tolerance (see [`crate::tolerance`]), and no sample on a backend not
+    /// in the weights.
+    pub tolerance: crate::tolerance::ToleranceVerdict,
     /// Remarks that do not fail the step (e.g. small expected counts).
     pub notes: Vec<String>,
 }
@@ -232,12 +242,14 @@ impl<'a> DistributionJudge<'a> {
                 }
             })
             .collect();
+        let mut zero_weight_reasons = Vec::new();
         for b in backends.iter().filter(|b| b.weight == 0 && b.observed > 0) {
-            reasons.push(format!(
+            zero_weight_reasons.push(format!(
                 "backend {:?} has weight 0 but received {} of {n} samples",
                 b.name, b.observed
             ));
         }
+        reasons.extend(zero_weight_reasons.iter().cloned());
         let unexpected: Vec<UnexpectedBackend> = observed
             .iter()
             .filter(|(name, count)| *count > 0 && self.split.weight_of(name).is_none())
@@ -289,7 +301,21 @@ impl<'a> DistributionJudge<'a> {
             }
         }
 
+        let shares: Vec<(&str, f64, u64)> = backends
+            .iter()
+            .map(|b| (b.name.as_str(), b.expected_share, b.observed))
+            .collect();
+        let mut tolerance = crate::tolerance::within_tolerance(&shares, n, settings.alpha);
+        for u in &unexpected {
+            tolerance.reasons.push(format!(
+                "backend {:?} is not among the weighted backends but received {} of {n} samples",
+                u.name, u.observed
+            ));
+        }
+        tolerance.passed = tolerance.reasons.is_empty();
         Ok(DistributionVerdict {
+            zero_weight_reasons,
+            tolerance,
             alpha: settings.alpha,
             power: settings.power,
             effect: settings.effect,

@@ -59,6 +59,8 @@
 //! - [`capacity`]: UDP replies that stop for good (a session limit,
 //!   [`capacity::cutoff`]) and the residual loss retransmission leaves.
 //! - [`interval`]: Wilson score intervals.
+//! - [`tolerance`]: the `must` verdict of a split: no share significantly
+//!   farther from its weight than the spec's epsilon (upstream's ±5 points).
 //! - [`family`]: run-level (family-wise) error rate, Bonferroni.
 //! - [`weights`]: weight shares ([`weight_share`]).
 //! - [`upstream`]: the upstream conformance suite's ±5 pp rule, for
@@ -75,6 +77,7 @@ pub mod noncentral;
 pub mod power;
 pub mod rejection;
 pub mod settings;
+pub mod tolerance;
 pub mod upstream;
 pub mod weights;
 

@@ -36,10 +36,15 @@ pub struct RejectionVerdict {
     /// The smallest departure from the expected share this n detects with
     /// the target power (absent with no samples or if none is).
     pub detectable_effect: Option<f64>,
-    /// Whether the step passed.
+    /// Whether the exact test passed (gwl4's recommendation when the share
+    /// is strictly between 0 and 1; the rule itself at 0 and 1).
     pub passed: bool,
     /// Why it failed; empty when it passed.
     pub reasons: Vec<String>,
+    /// The `must` verdict: at share 0 or 1 the exact rule; in between, the
+    /// rejected share not significantly outside the expected share ± the
+    /// spec's tolerance (see [`crate::tolerance`]).
+    pub tolerance: crate::tolerance::ToleranceVerdict,
 }
 
 /// Judges one `rejection` step: `rejected` of `total` samples were rejected,
@@ -91,7 +96,18 @@ pub fn judge_rejection(
             ));
         }
     }
+    let tolerance = if expected_share > 0.0 && expected_share < 1.0 {
+        crate::tolerance::within_tolerance(&[("rejected", expected_share, rejected)], total, settings.alpha)
+    } else {
+        crate::tolerance::ToleranceVerdict {
+            tolerance: 0.0,
+            zero_weight_tolerance: crate::tolerance::ZERO_WEIGHT_TOLERANCE,
+            passed: reasons.is_empty(),
+            reasons: reasons.clone(),
+        }
+    };
     Ok(RejectionVerdict {
+        tolerance,
         alpha: settings.alpha,
         power: settings.power,
         effect: settings.effect,

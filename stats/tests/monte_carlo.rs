@@ -224,3 +224,38 @@ fn rejection_test_has_size_at_most_alpha_and_the_stated_power() {
         );
     }
 }
+
+/// Fraction of simulated 70/30/0 splits (true share of v1 `share`) whose
+/// `must` verdict (the tolerance) fails.
+fn must_failures(share: f64, trials: u64, seed: u64) -> u64 {
+    let settings = Settings::default();
+    let judge = DistributionJudge::new(&WEIGHTS, &settings).unwrap();
+    let n = judge.sample_plan().unwrap().n;
+    let sampler = BinomialSampler::new(n, share);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    (0..trials)
+        .filter(|_| {
+            let v1 = sampler.sample(&mut rng);
+            !judge
+                .judge(&[("v1", v1), ("v2", n - v1)])
+                .unwrap()
+                .tolerance
+                .passed
+        })
+        .count() as u64
+}
+
+#[test]
+fn the_must_verdict_passes_what_the_spec_tolerates_and_fails_ten_points_off() {
+    let trials = 20_000;
+    // Correct, and 5 points off (upstream's tolerance): at most alpha.
+    for share in [0.70, 0.75] {
+        let failures = must_failures(share, trials, 7);
+        let hi = upper_bound(trials, 0.001, TAIL);
+        assert!(failures <= hi, "share {share}: {failures} of {trials} failed the must; at most {hi}");
+    }
+    // Ten points off: the must catches it, with probability 0.99 or more.
+    let failures = must_failures(0.80, 2_000, 8);
+    let lo = lower_bound(2_000, 0.99, TAIL);
+    assert!(failures >= lo, "share 0.8: only {failures} of 2000 failed the must; want {lo} or more");
+}

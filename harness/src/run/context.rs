@@ -49,9 +49,11 @@ pub struct StepReport {
     /// A `branch` step: the case the implementation took.
     pub branch: Option<String>,
     /// What the step found below its own level, with the step's verdict
-    /// otherwise holding: a `recommended` miss inside it (a UDP loss above
-    /// the bound, a session limit). A warning, or a failure with `--strict`.
-    pub warning: Option<String>,
+    /// otherwise holding, each with its level: a split's exact fit
+    /// (recommended) or a weight-0 leak within tolerance (should), UDP loss
+    /// above the bound or a session limit (recommended). Warnings, or a
+    /// failure with `--strict`.
+    pub warnings: Vec<(reports::Level, String)>,
 }
 
 impl StepReport {
@@ -72,14 +74,10 @@ impl StepReport {
         }
     }
 
-    /// Adds a `recommended`-level finding (see [`StepReport::warning`]);
-    /// several are joined.
-    pub fn warn(mut self, why: impl Into<String>) -> StepReport {
-        let why = why.into();
-        self.warning = Some(match self.warning.take() {
-            Some(w) => format!("{w}; {why}"),
-            None => why,
-        });
+    /// Adds a finding at a lower level than the step's (see
+    /// [`StepReport::warnings`]).
+    pub fn warn(mut self, level: reports::Level, why: impl Into<String>) -> StepReport {
+        self.warnings.push((level, why.into()));
         self
     }
 

@@ -113,28 +113,40 @@ pub async fn run_test<W: World>(
                 .map(|f| format!("; the step then failed: {f}"))
                 .unwrap_or_default();
             report.failure = Some(format!("{exit}\n(during this step{then})"));
-            report.warning = None;
+            report.warnings.clear();
         }
         if let Some(b) = &report.branch {
             took.push(b.clone());
         }
-        // A miss at the step's level, or (the step's own verdict holding) a
-        // recommended-level finding inside it.
-        let (outcome, why) = match (&report.failure, &report.warning) {
-            (Some(f), _) if gateway_dead || fails_test(step, run) => {
-                (StepOutcome::Failed, Some(f))
+        // A miss at the step's level, or (the step's own verdict holding)
+        // findings at lower levels inside it.
+        let lower: Vec<String> = report
+            .warnings
+            .iter()
+            .map(|(level, why)| format!("({level}) {why}"))
+            .collect();
+        let (outcome, why, level) = match &report.failure {
+            Some(f) if gateway_dead || fails_test(step, run) => {
+                (StepOutcome::Failed, Some(f.clone()), step.level)
             }
-            (Some(f), _) => (StepOutcome::Warned, Some(f)),
-            (None, Some(w)) if run.strict => (StepOutcome::Failed, Some(w)),
-            (None, Some(w)) => (StepOutcome::Warned, Some(w)),
-            (None, None) => (StepOutcome::Passed, None),
+            Some(f) => (StepOutcome::Warned, Some(f.clone()), step.level),
+            None if lower.is_empty() => (StepOutcome::Passed, None, step.level),
+            None => {
+                let outcome = if run.strict {
+                    StepOutcome::Failed
+                } else {
+                    StepOutcome::Warned
+                };
+                let level = report
+                    .warnings
+                    .iter()
+                    .map(|(l, _)| *l)
+                    .min()
+                    .unwrap_or(reports::Level::Recommended);
+                (outcome, Some(lower.join("; ")), level)
+            }
         };
         if let Some(why) = why {
-            let level = if report.failure.is_some() {
-                step.level
-            } else {
-                reports::Level::Recommended
-            };
             let line = format!(
                 "step {} ({}, {level}: {}): {why}",
                 index + 1,
@@ -211,8 +223,13 @@ fn step_event(
     };
     if let Some(why) = report.failure {
         summary = format!("{summary} — {word}: {why}");
-    } else if let Some(why) = report.warning {
-        summary = format!("{summary} — {word} (recommended): {why}");
+    } else if !report.warnings.is_empty() {
+        let lower: Vec<String> = report
+            .warnings
+            .iter()
+            .map(|(level, why)| format!("({level}) {why}"))
+            .collect();
+        summary = format!("{summary} — {word}: {}", lower.join("; "));
     }
     TestEvent::StepFinished(StepFinished {
         test: spec.name.clone(),

@@ -134,6 +134,19 @@ fn check_scope(
             }
         }
     }
+    for (ty, prefix) in &m.message_prefix {
+        let message = conditions
+            .iter()
+            .find(|c| c.get("type").and_then(Value::as_str) == Some(ty))
+            .map(|c| str_at(c, "message"));
+        match message {
+            None => problems.push(format!("{label}: no {ty} condition (want its message to start {prefix:?})")),
+            Some(text) if !text.starts_with(prefix.as_str()) => problems.push(format!(
+                "{label}: condition {ty} message is {text:?}, want it to start {prefix:?}"
+            )),
+            Some(_) => {}
+        }
+    }
     if m.current_generation
         && let Some(generation) = generation
     {
@@ -157,13 +170,21 @@ fn check_scope(
             ));
         }
     }
+    let mut got: Vec<String> = scope
+        .get("supportedKinds")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().map(|k| str_at(k, "kind").to_string()).collect())
+        .unwrap_or_default();
+    got.sort();
+    if let Some(want) = &m.supported_kinds_include {
+        let missing: Vec<&String> = want.iter().filter(|k| !got.contains(k)).collect();
+        if !missing.is_empty() {
+            problems.push(format!(
+                "{label}: supportedKinds is {got:?}, which lacks {missing:?}"
+            ));
+        }
+    }
     if let Some(want) = &m.supported_kinds {
-        let mut got: Vec<String> = scope
-            .get("supportedKinds")
-            .and_then(Value::as_array)
-            .map(|a| a.iter().map(|k| str_at(k, "kind").to_string()).collect())
-            .unwrap_or_default();
-        got.sort();
         let mut want = want.clone();
         want.sort();
         if got != want {
@@ -297,6 +318,18 @@ mod tests {
     }
 
     #[test]
+    fn message_prefixes() {
+        let mut r = route(1, 1, "RefNotPermitted");
+        r["status"]["parents"][0]["conditions"][0]["message"] = json!("Dropped Rule 1: only rule 0 is served");
+        let ok = m("{kind: TCPRoute, name: r, parent: gw, messagePrefix: {Accepted: Dropped Rule}}");
+        assert_eq!(evaluate(&ok, &r, "ns", None), Ok(()));
+        let bad = m("{kind: TCPRoute, name: r, parent: gw, messagePrefix: {Accepted: Fall Back}}");
+        assert!(evaluate(&bad, &r, "ns", None).unwrap_err()[0].contains("want it to start"));
+        let absent = m("{kind: TCPRoute, name: r, parent: gw, messagePrefix: {PartiallyInvalid: Dropped Rule}}");
+        assert!(evaluate(&absent, &r, "ns", None).unwrap_err()[0].contains("no PartiallyInvalid"));
+    }
+
+    #[test]
     fn listener_scope() {
         let gw = json!({
             "metadata": {"generation": 1},
@@ -308,6 +341,10 @@ mod tests {
             "{kind: Gateway, name: gw, listener: tcp, conditions: [Accepted], attachedRoutes: 2, supportedKinds: [TCPRoute]}",
         );
         assert_eq!(evaluate(&ok, &gw, "ns", None), Ok(()));
+        let include = m("{kind: Gateway, name: gw, listener: tcp, supportedKindsInclude: [TCPRoute]}");
+        assert_eq!(evaluate(&include, &gw, "ns", None), Ok(()));
+        let lacks = m("{kind: Gateway, name: gw, listener: tcp, supportedKindsInclude: [UDPRoute]}");
+        assert!(evaluate(&lacks, &gw, "ns", None).unwrap_err()[0].contains("lacks"));
         let bad = m("{kind: Gateway, name: gw, listener: tcp, attachedRoutes: 1}");
         assert!(evaluate(&bad, &gw, "ns", None).unwrap_err()[0].contains("attachedRoutes is 2"));
         let missing = m("{kind: Gateway, name: gw, listener: udp}");

@@ -225,6 +225,14 @@ pub struct StatusMatch {
     /// Listeners: the exact set of `supportedKinds` kinds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub supported_kinds: Option<Vec<String>>,
+    /// Listeners: kinds `supportedKinds` must include (it may list more:
+    /// an implementation may support kinds of its own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supported_kinds_include: Option<Vec<String>>,
+    /// Condition type → the prefix its message must start with (e.g.
+    /// `{PartiallyInvalid: "Dropped Rule"}`); the condition must be present.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub message_prefix: BTreeMap<String, String>,
     /// Gateways: `status.addresses` must be non-empty.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_address: Option<bool>,

@@ -265,6 +265,8 @@ mod tests {
                 .collect(),
             effect: 0.05,
             unexpected: vec![],
+            zero_weight_reasons: vec![],
+            tolerance: None,
             notes: vec![],
             chi_squared: Some(0.0),
             df: 1,

@@ -6,7 +6,8 @@ use super::charts;
 use crate::event::{SpecRef, StepOutcome, StepRecord};
 use crate::record::TestRecord;
 use crate::evidence::{
-    ConvergenceEvidence, DistributionEvidence, Evidence, RejectionEvidence, TrafficEvidence,
+    ConvergenceEvidence, DistributionEvidence, Evidence, RejectionEvidence, ToleranceEvidence,
+    TrafficEvidence,
 };
 use crate::text::{opt_p_value, opt_pct, pct, seconds};
 
@@ -168,9 +169,10 @@ fn distribution(d: &DistributionEvidence, title: &str) -> Markup {
             "n = " (d.n) "; χ² = " (d.chi_squared.map_or_else(|| "n/a".to_owned(), |c| format!("{c:.3}")))
             ", df = " (d.df) ", p = " (opt_p_value(d.p_value)) " against α = " (d.alpha)
             "; planned to detect " (pct(d.effect)) " with power " (d.power)
-            "; detectable at this n: " (opt_pct(d.detectable_effect)) ". "
-            span.badge.(if d.passed { "passed" } else { "failed" }) { (if d.passed { "passed" } else { "failed" }) }
+            "; detectable at this n: " (opt_pct(d.detectable_effect)) ". Exact fit (recommended): "
+            span.badge.(if d.passed { "passed" } else { "warned" }) { (if d.passed { "passed" } else { "missed" }) }
         }
+        @if let Some(t) = &d.tolerance { (tolerance(t)) }
         @if !d.reasons.is_empty() {
             ul.reasons { @for r in &d.reasons { li { (r) } } }
         }
@@ -187,11 +189,26 @@ fn rejection(r: &RejectionEvidence, title: &str) -> Markup {
             "rejected " (r.rejected) " of " (r.total) " (" (pct(r.share)) ", Wilson ["
             (pct(r.wilson.lo)) ", " (pct(r.wilson.hi)) "]); expected " (pct(r.expected_share))
             " (" (format!("{:.1}", r.expected_count)) "); binomial p = " (opt_p_value(r.p_value))
-            " against α = " (r.alpha) ". "
-            span.badge.(if r.passed { "passed" } else { "failed" }) { (if r.passed { "passed" } else { "failed" }) }
+            " against α = " (r.alpha) ". Exact: "
+            span.badge.(if r.passed { "passed" } else { "warned" }) { (if r.passed { "passed" } else { "missed" }) }
         }
+        @if let Some(t) = &r.tolerance { (tolerance(t)) }
         @if !r.reasons.is_empty() {
             ul.reasons { @for reason in &r.reasons { li { (reason) } } }
+        }
+    }
+}
+
+/// The `must` verdict of a split.
+fn tolerance(t: &ToleranceEvidence) -> Markup {
+    html! {
+        p.stats.tolerance {
+            "Must (each share within " (format!("{:.0}", t.tolerance * 100.0)) " points of its weight's; weight 0 under "
+            (pct(t.zero_weight_tolerance)) "): "
+            span.badge.(if t.passed { "passed" } else { "failed" }) { (if t.passed { "passed" } else { "failed" }) }
+        }
+        @if !t.reasons.is_empty() {
+            ul.reasons { @for r in &t.reasons { li { (r) } } }
         }
     }
 }

@@ -180,6 +180,13 @@ fn distribution(
         detectable_effect: Some(0.047),
         passed,
         reasons: strings(reasons),
+        zero_weight_reasons: vec![],
+        tolerance: Some(ToleranceEvidence {
+            tolerance: 0.05,
+            zero_weight_tolerance: 0.005,
+            passed,
+            reasons: if passed { vec![] } else { strings(&["backend \"udp-v3\" has weight 0: 333 of 1000 samples"]) },
+        }),
         notes: vec![],
     })
 }
@@ -365,6 +372,7 @@ pub fn events() -> Vec<TestEvent> {
             detectable_effect: Some(0.061),
             passed: true,
             reasons: vec![],
+            tolerance: None,
         })],
     ));
     ev.push(finish(t, TestResult::Passed, 4500));

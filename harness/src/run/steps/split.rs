@@ -12,7 +12,7 @@
 
 use std::collections::BTreeMap;
 
-use reports::{DistributionEvidence, Evidence, RejectionEvidence};
+use reports::{DistributionEvidence, Evidence, Level, RejectionEvidence};
 
 use super::probe::{
     self, ProbeKind, ProbeTimeouts, TCP_SETTLE, UDP_DROP_WAIT, describe, traffic_evidence,
@@ -181,11 +181,29 @@ pub async fn distribution<W: World>(ctx: &Ctx<'_, W>, step: &Distribution) -> St
         Ok(v) => v,
         Err(e) => return StepReport::fail(summary, e.to_string()),
     };
-    let mut report = if verdict.passed {
+    // The must: shares within the spec's tolerance. The exact fit is gwl4's
+    // recommendation; weight 0 meaning no sample at all is the spec's should.
+    let mut report = if verdict.tolerance.passed {
         StepReport::pass(summary)
     } else {
-        StepReport::fail(summary, verdict.reasons.join("; "))
+        StepReport::fail(summary, verdict.tolerance.reasons.join("; "))
     };
+    if verdict.tolerance.passed && !verdict.passed {
+        if !verdict.zero_weight_reasons.is_empty() {
+            report = report.warn(Level::Should, verdict.zero_weight_reasons.join("; "));
+        }
+        let exact: Vec<&String> = verdict
+            .reasons
+            .iter()
+            .filter(|r| !verdict.zero_weight_reasons.contains(r))
+            .collect();
+        if !exact.is_empty() {
+            report = report.warn(
+                Level::Recommended,
+                exact.iter().map(|r| r.as_str()).collect::<Vec<_>>().join("; "),
+            );
+        }
+    }
     if let Some(ev) = convert::<_, DistributionEvidence>(&verdict) {
         report = report.with(Evidence::Distribution(ev));
     }
@@ -193,7 +211,7 @@ pub async fn distribution<W: World>(ctx: &Ctx<'_, W>, step: &Distribution) -> St
         report = report.note(note);
     }
     if let Some(w) = loss_warning {
-        report = report.warn(w);
+        report = report.warn(Level::Recommended, w);
     }
     report.with(traffic_ev)
 }
@@ -306,7 +324,10 @@ pub async fn rejection<W: World>(ctx: &Ctx<'_, W>, step: &Rejection) -> StepRepo
         Ok(v) => v,
         Err(e) => return StepReport::fail(summary, e.to_string()),
     };
-    let mut report = if verdict.passed {
+    // The must: the rejected share within the spec's tolerance of the
+    // invalid share (exact at 0 and 1); the exact binomial fit is gwl4's
+    // recommendation.
+    let mut report = if verdict.tolerance.passed {
         StepReport::pass(summary)
     } else {
         StepReport::fail(
@@ -315,10 +336,21 @@ pub async fn rejection<W: World>(ctx: &Ctx<'_, W>, step: &Rejection) -> StepRepo
                 "{rejected} of {n} {verb} ({:.3}), want {}: {}",
                 verdict.share,
                 step.share,
-                verdict.reasons.join("; ")
+                verdict.tolerance.reasons.join("; ")
             ),
         )
     };
+    if verdict.tolerance.passed && !verdict.passed {
+        report = report.warn(
+            Level::Recommended,
+            format!(
+                "{rejected} of {n} {verb} ({:.3}), want {} exactly: {}",
+                verdict.share,
+                step.share,
+                verdict.reasons.join("; ")
+            ),
+        );
+    }
     if let Some(ev) = convert::<_, RejectionEvidence>(&verdict) {
         report = report.with(Evidence::Rejection(ev));
     }
@@ -341,12 +373,15 @@ pub async fn rejection<W: World>(ctx: &Ctx<'_, W>, step: &Rejection) -> StepRepo
             reports::text::pct(settings.effect)
         ));
         if loss.share_bias > settings.effect / 4.0 {
-            report = report.warn(format!(
+            report = report.warn(
+                Level::Recommended,
+                format!(
                 "UDP loss is high enough to bias the dropped share by up to {} (a quarter \
                  of the detectable effect is {}): the verdict is not exact",
-                reports::text::prob(loss.share_bias),
-                reports::text::prob(settings.effect / 4.0)
-            ));
+                    reports::text::prob(loss.share_bias),
+                    reports::text::prob(settings.effect / 4.0)
+                ),
+            );
         }
     }
     if let Some(c) = cut {
@@ -365,10 +400,13 @@ pub async fn rejection<W: World>(ctx: &Ctx<'_, W>, step: &Rejection) -> StepRepo
                 c.cut_at,
                 reports::text::prob(step.share / (1.0 - step.share).max(f64::EPSILON))
             ))
-            .warn(format!(
-                "new UDP flows were dropped after about {} answered flows: a session limit",
-                c.answered
-            ));
+            .warn(
+                Level::Recommended,
+                format!(
+                    "new UDP flows were dropped after about {} answered flows: a session limit",
+                    c.answered
+                ),
+            );
     }
     report.with(traffic_ev)
 }
