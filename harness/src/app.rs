@@ -592,19 +592,24 @@ fn print_summary(
     println!("gwl4 summary");
     for t in record.tests_failures_first() {
         let label = match t.kind() {
-            k if k.is_failure() => "FAILED ",
+            k if k.is_failure() => "FAILED",
             ResultKind::Warned => "WARNING",
             _ => continue,
         };
         for line in t.result_message().lines().take(3) {
-            println!("  {label}        {}: {}", t.info.name, line.trim_start_matches("warning: "));
+            println!(
+                "  {label:<8} {}: {}",
+                t.info.name,
+                line.trim_start_matches("warning: ")
+            );
         }
     }
+    let warned = record.count(ResultKind::Warned);
     println!(
-        "  {} passed, {} failed, {} warnings (should/recommended{}), {} not supported, {} skipped",
+        "  {} passed, {} failed, {warned} {} (should/recommended{}), {} not supported, {} skipped",
         record.count(ResultKind::Passed),
         record.count(ResultKind::Failed) + record.count(ResultKind::Incomplete),
-        record.count(ResultKind::Warned),
+        if warned == 1 { "warning" } else { "warnings" },
         if strict { "; --strict: they fail" } else { "" },
         record.count(ResultKind::NotSupported),
         record.count(ResultKind::Skipped)

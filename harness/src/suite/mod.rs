@@ -326,7 +326,8 @@ fn check_header(spec: &TestSpec) -> Result<(), (&'static str, String)> {
 
 /// Resolves `spec:` entries: ids against the registry, inline entries as written.
 fn resolve(docs: &[step::SpecRefDoc]) -> Result<Vec<SpecRef>, String> {
-    let registry = requirements::builtin().map_err(|e| e.to_string())?;
+    let registry = requirements::builtin()
+        .map_err(|e| format!("the requirements registry does not load: {e}"))?;
     docs.iter()
         .map(|d| match d {
             step::SpecRefDoc::Id(id) => registry.get(id).map(|r| r.spec_ref()).ok_or_else(|| {
@@ -476,7 +477,7 @@ fn document_lines(text: &str) -> Vec<usize> {
 
 /// serde_yaml prefixes the field path and appends " at line L column C";
 /// we print both ourselves.
-fn strip_location(message: &str) -> String {
+pub(crate) fn strip_location(message: &str) -> String {
     let message = match message.find(" at line ") {
         Some(i) => &message[..i],
         None => message,

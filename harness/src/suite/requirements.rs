@@ -71,7 +71,11 @@ impl Registry {
             serde_path_to_error::deserialize(serde_yaml::Deserializer::from_str(text)).map_err(
                 |e| {
                     let line = e.inner().location().map(|l| l.line()).unwrap_or(0);
-                    invalid(line, e.path().to_string(), e.inner().to_string())
+                    invalid(
+                        line,
+                        e.path().to_string(),
+                        super::strip_location(&e.inner().to_string()),
+                    )
                 },
             )?;
         let mut seen = BTreeSet::new();
@@ -102,14 +106,26 @@ impl Registry {
 
 /// The registry compiled into gwl4.
 pub fn builtin() -> Result<&'static Registry, SuiteError> {
-    static REGISTRY: OnceLock<Result<Registry, String>> = OnceLock::new();
+    /// A parse error, kept to be rebuilt (SuiteError is not Clone).
+    type Kept = (usize, String, String);
+    static REGISTRY: OnceLock<Result<Registry, Kept>> = OnceLock::new();
     REGISTRY
-        .get_or_init(|| Registry::parse(SOURCE, TEXT).map_err(|e| e.to_string()))
+        .get_or_init(|| {
+            Registry::parse(SOURCE, TEXT).map_err(|e| match e {
+                SuiteError::Invalid {
+                    line,
+                    field,
+                    message,
+                    ..
+                } => (line, field, message),
+                other => (0, String::new(), other.to_string()),
+            })
+        })
         .as_ref()
-        .map_err(|message| SuiteError::Invalid {
+        .map_err(|(line, field, message)| SuiteError::Invalid {
             source_name: SOURCE.to_string(),
-            line: 0,
-            field: "(registry)".to_string(),
+            line: *line,
+            field: field.clone(),
             message: message.clone(),
         })
 }

@@ -354,6 +354,9 @@ pub async fn rejection<W: World>(ctx: &Ctx<'_, W>, step: &Rejection) -> StepRepo
     if let Some(ev) = convert::<_, RejectionEvidence>(&verdict) {
         report = report.with(Evidence::Rejection(ev));
     }
+    if protocol == Protocol::Tcp {
+        report = super::traffic::accept_then_close(report, &sample.probes[..judged]);
+    }
     if protocol == Protocol::Udp {
         let tries: Vec<u32> = sample.probes[..judged]
             .iter()

@@ -97,7 +97,11 @@ async fn judged<W: World>(
         .collect();
     let ev = traffic_evidence(&sample);
     if misses.is_empty() {
-        return StepReport::pass(summary).with(ev);
+        let report = StepReport::pass(summary).with(ev);
+        if expect.outcome == Some(ExpectedOutcome::Rejected) && r.protocol == Protocol::Tcp {
+            return accept_then_close(report, &sample.probes);
+        }
+        return report;
     }
     let why = format!(
         "{} of {} probes missed the expectation; first: {}",
@@ -113,6 +117,28 @@ async fn judged<W: World>(
     failure(ctx, summary, why, expect, r.protocol)
         .await
         .with(ev)
+}
+
+/// The spec's "actively reject" is met by accept-then-close too; gwl4
+/// recommends a refusal or reset (`gwl4-reject-by-refusal-or-reset`): a
+/// warning when any rejection was an accept-then-close.
+pub fn accept_then_close(report: StepReport, probes: &[Probe]) -> StepReport {
+    let closed = probes
+        .iter()
+        .filter(|p| p.outcome == traffic::Outcome::ClosedWithoutReply)
+        .count();
+    if closed == 0 {
+        return report;
+    }
+    report.warn(
+        reports::Level::Recommended,
+        format!(
+            "{closed} of {} connections were rejected by accepting and then closing (closedWithoutReply), \
+             which the spec's \"actively reject\" allows; gwl4 recommends refusing or resetting them \
+             (gwl4-reject-by-refusal-or-reset), which a client reads as a rejection at once",
+            probes.len()
+        ),
+    )
 }
 
 /// A failed traffic step with conditions and direct-backend diagnosis.
