@@ -106,6 +106,11 @@ pub const EXPECTED: &[(Fault, &str, &[&str])] = &[
         &["TCPRouteBackendWithoutGrantRejectsConnections"],
     ),
     (
+        Fault::GrantScopeIgnored,
+        "TCPRouteReferenceGrantScope",
+        &["UDPRouteReferenceGrantScope"],
+    ),
+    (
         Fault::RouteDeletionKeepsTraffic,
         "TCPRouteDeletionStopsNewConnections",
         &["UDPRouteDeletionStopsNewDatagrams"],

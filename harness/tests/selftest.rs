@@ -1,6 +1,6 @@
 //! `gwl4 self-test` end to end: the clean reference gateway passes every
 //! test the self-test runs (strict), every deliberate fault is caught by
-//! the test written for it, and every allowed variation passes. All 15
+//! the test written for it, and every allowed variation passes. All 16
 //! faults and 6 variations run in one invocation, one gwl4 run after
 //! another (local mode gives every gwl4 process the same loopback
 //! addresses, so runs cannot overlap); each runs against the few tests it
@@ -44,6 +44,7 @@ const EXPECTED: &[(&str, &str)] = &[
         "cross-namespace-without-grant",
         "TCPRouteInvalidCrossNamespaceBackendRef",
     ),
+    ("grant-scope-ignored", "TCPRouteReferenceGrantScope"),
     (
         "route-deletion-keeps-traffic",
         "TCPRouteDeletionStopsNewConnections",

@@ -85,6 +85,13 @@ pub enum Fault {
     /// Follows cross-namespace backendRefs with no ReferenceGrant:
     /// traefik-helm-chart #1164, Kong before PR #5028 (no UDP grant checks).
     CrossNamespaceWithoutGrant,
+    /// A ReferenceGrant allows more than it names: its `to.name` and its
+    /// `from` group and kind are not checked, so any grant in a namespace
+    /// opens every Service there to both route kinds. The scope checks
+    /// implementations get wrong (nginx-gateway-fabric #2333: grants
+    /// checked against the wrong route kind), which no catalog test
+    /// checked before TCPRouteReferenceGrantScope.
+    GrantScopeIgnored,
     /// A deleted route keeps serving new connections: blixt and Contour
     /// e2e assert teardown on deletion because implementations missed it.
     RouteDeletionKeepsTraffic,
@@ -253,7 +260,7 @@ mod tests {
 
     #[test]
     fn names_are_kebab_case_and_sets_hold_what_was_put_in() {
-        assert_eq!(Fault::all().count(), 15);
+        assert_eq!(Fault::all().count(), 16);
         assert_eq!(
             Fault::UdpReplyFromBackendSocket.name(),
             "udp-reply-from-backend-socket"

@@ -28,7 +28,32 @@ pub(crate) fn apply(faults: Faults, memory: &mut Memory, mut snapshot: Snapshot)
     if faults.contains(Fault::CrossNamespaceWithoutGrant) {
         cross_namespace_without_grant(&mut snapshot);
     }
+    if faults.contains(Fault::GrantScopeIgnored) {
+        grant_scope_ignored(&mut snapshot);
+    }
     snapshot
+}
+
+/// `grant-scope-ignored`: a grant's `to` names and `from` kinds are not
+/// checked: any grant in a namespace lets both route kinds from its `from`
+/// namespaces refer to every Service there.
+pub fn grant_scope_ignored(snapshot: &mut Snapshot) {
+    for grant in &mut snapshot.reference_grants {
+        let spec = &mut grant.object.spec;
+        for to in &mut spec.to {
+            to.name = None;
+        }
+        let mut from = Vec::new();
+        for f in &spec.from {
+            for kind in ["TCPRoute", "UDPRoute"] {
+                let mut wide = f.clone();
+                wide.group = crate::model::GATEWAY_GROUP.to_string();
+                wide.kind = kind.to_string();
+                from.push(wide);
+            }
+        }
+        spec.from = from;
+    }
 }
 
 /// `newest-route-wins`: mirror every route's creationTimestamp (t → C − t),
