@@ -120,14 +120,27 @@ pub struct Resolved {
 }
 
 impl<W: World> Ctx<'_, W> {
-    /// A key in the test's namespace unless given.
+    /// A key in the test's namespace unless given; the name may be
+    /// `{GATEWAY_CLASS_NAME}` (the class under test).
     pub fn key(&self, kind: &str, namespace: Option<&str>, name: &str) -> ObjectKey {
-        ObjectKey::new(kind, namespace.unwrap_or(&self.spec.namespace), name)
+        let name = name.replace("{GATEWAY_CLASS_NAME}", &self.run.gateway_class);
+        ObjectKey::new(kind, namespace.unwrap_or(&self.spec.namespace), &name)
     }
 
     /// The Gateway's first typed address (upstream's rule) and the
     /// listener's port, polling until the Gateway has an address.
     pub async fn resolve(&self, t: &Target) -> Result<Resolved, String> {
+        self.resolve_as(t, None).await
+    }
+
+    /// [`Ctx::resolve`]; a `port` that no listener has is still a target
+    /// when the step knows its protocol (`protocol`): traffic to a port the
+    /// Gateway no longer listens on must be rejected.
+    pub async fn resolve_as(
+        &self,
+        t: &Target,
+        protocol: Option<Protocol>,
+    ) -> Result<Resolved, String> {
         let key = self.key("Gateway", t.namespace.as_deref(), &t.gateway);
         let timeout = self.run.timeouts.gateway_must_have_address;
         let deadline = tokio::time::Instant::now() + timeout;
@@ -148,19 +161,25 @@ impl<W: World> Ctx<'_, W> {
                 (None, Some(port)) => l["port"].as_u64() == Some(u64::from(port)),
                 _ => false,
             });
-            let Some(listener) = listener else {
+            let listener_port = match (listener, t.port, protocol) {
+                (Some(l), _, _) => Some((
+                    l["port"].as_u64().unwrap_or(0) as u16,
+                    if l["protocol"] == "UDP" {
+                        Protocol::Udp
+                    } else {
+                        Protocol::Tcp
+                    },
+                )),
+                (None, Some(port), Some(p)) => Some((port, p)),
+                (None, _, _) => None,
+            };
+            let Some((port, protocol)) = listener_port else {
                 return Err(format!(
                     "{key} has no listener {}",
                     t.listener
                         .clone()
                         .unwrap_or_else(|| format!("on port {}", t.port.unwrap_or(0)))
                 ));
-            };
-            let port = listener["port"].as_u64().unwrap_or(0) as u16;
-            let protocol = if listener["protocol"] == "UDP" {
-                Protocol::Udp
-            } else {
-                Protocol::Tcp
             };
             let address = gw
                 .pointer("/status/addresses")

@@ -82,6 +82,24 @@ pub fn evaluate(
     } else {
         let status = object.get("status").unwrap_or(&Value::Null);
         check_scope(m, status, generation, "status", &mut problems);
+        if m.supported_features_sorted == Some(true) {
+            let names: Vec<&str> = status
+                .get("supportedFeatures")
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .map(|f| f.get("name").and_then(Value::as_str).or(f.as_str()).unwrap_or(""))
+                        .collect()
+                })
+                .unwrap_or_default();
+            if names.is_empty() {
+                problems.push("status.supportedFeatures is empty".into());
+            } else if names.windows(2).any(|w| w[0] > w[1]) {
+                problems.push(format!(
+                    "status.supportedFeatures is not sorted by name: {names:?}"
+                ));
+            }
+        }
         if m.has_address == Some(true) {
             let n = status
                 .get("addresses")
@@ -315,6 +333,19 @@ mod tests {
             err[0].contains("no status entry with controllerName"),
             "{err:?}"
         );
+    }
+
+    #[test]
+    fn supported_features_must_be_sorted() {
+        let class = |names: &[&str]| {
+            json!({"metadata": {"generation": 1}, "status": {"supportedFeatures":
+                names.iter().map(|n| json!({"name": n})).collect::<Vec<_>>()}})
+        };
+        let want = m("{kind: GatewayClass, name: c, supportedFeaturesSorted: true}");
+        assert_eq!(evaluate(&want, &class(&["Gateway", "TCPRoute"]), "", None), Ok(()));
+        let err = evaluate(&want, &class(&["TCPRoute", "Gateway"]), "", None).unwrap_err();
+        assert!(err[0].contains("not sorted"), "{err:?}");
+        assert!(evaluate(&want, &class(&[]), "", None).is_err());
     }
 
     #[test]

@@ -236,6 +236,10 @@ pub struct StatusMatch {
     /// Gateways: `status.addresses` must be non-empty.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_address: Option<bool>,
+    /// GatewayClasses: `status.supportedFeatures` must be present and sorted
+    /// by name, ascending.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supported_features_sorted: Option<bool>,
     /// Routes: the route must have no status entry for `parent`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub no_parent_entry: Option<bool>,

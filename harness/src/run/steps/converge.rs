@@ -14,7 +14,7 @@ use crate::suite::step::{Convergence, Protocol};
 /// expectation; reports the time to the first probe of that run.
 pub async fn convergence<W: World>(ctx: &Ctx<'_, W>, step: &Convergence) -> StepReport {
     let start = tokio::time::Instant::now();
-    let r = match ctx.resolve(&step.target).await {
+    let r = match ctx.resolve_as(&step.target, step.protocol).await {
         Ok(r) => r,
         Err(e) => return StepReport::fail("convergence", e),
     };

@@ -220,7 +220,7 @@ fn outcome_word(e: &Expect) -> String {
 
 /// `tcp`.
 pub async fn tcp<W: World>(ctx: &Ctx<'_, W>, step: &Tcp) -> StepReport {
-    let r = match ctx.resolve(&step.target).await {
+    let r = match ctx.resolve_as(&step.target, Some(Protocol::Tcp)).await {
         Ok(r) => r,
         Err(e) => return StepReport::fail("tcp", e),
     };
@@ -263,7 +263,7 @@ pub async fn tcp<W: World>(ctx: &Ctx<'_, W>, step: &Tcp) -> StepReport {
 
 /// `udp`.
 pub async fn udp<W: World>(ctx: &Ctx<'_, W>, step: &Udp) -> StepReport {
-    let r = match ctx.resolve(&step.target).await {
+    let r = match ctx.resolve_as(&step.target, Some(Protocol::Udp)).await {
         Ok(r) => r,
         Err(e) => return StepReport::fail("udp", e),
     };
