@@ -21,9 +21,11 @@
 //! no failure. Some must also show what they are: a warning naming the
 //! behaviour, or the resends UDP loss cost.
 //!
-//! The clean run is `--strict` (the reference gateway meets every should
-//! and recommendation too); fault and variant runs are not: a fault must be
-//! caught by a `must`, and a variation must not fail one.
+//! The clean and fault runs are `--strict` (the reference gateway meets
+//! every should and recommendation too, and a fault counts as caught when
+//! any check catches it); each fault row says whether a `must` caught it
+//! (a spec violation) or only a `should` or gwl4's recommendation. The
+//! variation runs are not strict: a variation must fail no `must`.
 //!
 //! The self-test passes (exit 0) only if the clean run passed every test it
 //! ran, every fault was caught by its expected catcher, and every variation
@@ -239,6 +241,10 @@ pub struct FaultRow {
     pub expected_catcher: String,
     /// Whether the expected catcher failed against the fault.
     pub caught_by_expected: bool,
+    /// The level the expected catcher caught it at: `must` (the fault
+    /// breaks the spec's MUST, so a run without `--strict` fails too) or
+    /// `should/recommended`.
+    pub caught_at: String,
     /// The run against the fault; `failed` lists the tests that caught it.
     pub run: RunOutcome,
 }
@@ -379,19 +385,23 @@ fn self_test(args: &SelfTestArgs) -> Result<SelfTestReport, String> {
             .collect()
     });
     println!("gwl4 self-test: clean reference gateway (--strict)");
-    let (clean, _) = run_once(&gwl4, "clean", None, &selected(clean_tests), &runs_dir)?;
+    let (clean, _) = run_once(&gwl4, "clean", None, true, &selected(clean_tests), &runs_dir)?;
     let mut rows = Vec::new();
     for fault in &faults {
         let name = fault.name();
         println!("gwl4 self-test: fault {name}");
         let tests = (!args.full).then(|| subset(*fault));
         let flag = format!("--fault {name}");
-        let (run, _) = run_once(&gwl4, &name, Some(&flag), &selected(tests), &runs_dir)?;
+        let (run, record) = run_once(&gwl4, &name, Some(&flag), true, &selected(tests), &runs_dir)?;
         let expected = expected_catcher(*fault);
+        let at_must = record
+            .test(expected)
+            .is_some_and(|t| t.must_kind().is_failure());
         rows.push(FaultRow {
             fault: name,
             expected_catcher: expected.to_owned(),
             caught_by_expected: run.failed.iter().any(|t| t == expected),
+            caught_at: if at_must { "must" } else { "should/recommended" }.to_owned(),
             run,
         });
     }
@@ -402,7 +412,8 @@ fn self_test(args: &SelfTestArgs) -> Result<SelfTestReport, String> {
         let tests = (!args.full).then(|| variant_tests(*variant));
         let flag = format!("--variant {name}");
         let dir_name = format!("variant-{name}");
-        let (run, record) = run_once(&gwl4, &dir_name, Some(&flag), &selected(tests), &runs_dir)?;
+        let (run, record) =
+            run_once(&gwl4, &dir_name, Some(&flag), false, &selected(tests), &runs_dir)?;
         let shows = VARIANTS
             .iter()
             .find(|(v, _, _)| v == variant)
@@ -469,11 +480,12 @@ fn showed(record: &reports::RunRecord, shows: Shows) -> (bool, String) {
 
 /// Runs gwl4 once, skipping `skip`, against the reference gateway with
 /// `gateway_flags` (`--fault NAME` or `--variant NAME`; none: the clean
-/// gateway, run `--strict`); its reports go to `runs_dir/<name>/`.
+/// gateway), `--strict` if asked; its reports go to `runs_dir/<name>/`.
 fn run_once(
     gwl4: &Path,
     name: &str,
     gateway_flags: Option<&str>,
+    strict: bool,
     skip: &[String],
     runs_dir: &Path,
 ) -> Result<(RunOutcome, reports::RunRecord), String> {
@@ -490,16 +502,14 @@ fn run_once(
     for test in skip {
         command.arg("--skip").arg(test);
     }
-    match gateway_flags {
-        Some(flags) => {
-            command.arg("--gateway-command").arg(format!(
-                "{} reference-gateway standalone {flags}",
-                gwl4.display()
-            ));
-        }
-        None => {
-            command.arg("--strict");
-        }
+    if let Some(flags) = gateway_flags {
+        command.arg("--gateway-command").arg(format!(
+            "{} reference-gateway standalone {flags}",
+            gwl4.display()
+        ));
+    }
+    if strict {
+        command.arg("--strict");
     }
     let status = command
         .stdin(Stdio::null())
@@ -563,19 +573,20 @@ pub fn table(report: &SelfTestReport) -> String {
         .max(5);
     let _ = writeln!(
         out,
-        "  {:<width$}  {:<8}  {:<42}  caught by",
-        "fault", "expected", "expected catcher"
+        "  {:<width$}  {:<8}  {:<18}  {:<42}  caught by",
+        "fault", "expected", "at level", "expected catcher"
     );
     for row in &report.faults {
         let _ = writeln!(
             out,
-            "  {:<width$}  {:<8}  {:<42}  {}",
+            "  {:<width$}  {:<8}  {:<18}  {:<42}  {}",
             row.fault,
             if row.caught_by_expected {
                 "caught"
             } else {
                 "MISSED"
             },
+            if row.caught_by_expected { row.caught_at.as_str() } else { "" },
             row.expected_catcher,
             if row.run.failed.is_empty() {
                 "nothing".to_owned()
@@ -670,9 +681,9 @@ pub fn html_page(report: &SelfTestReport) -> String {
             escape(&row.fault),
             escape(&row.expected_catcher),
             if row.caught_by_expected {
-                "caught"
+                format!("caught ({})", row.caught_at)
             } else {
-                "MISSED"
+                "MISSED".to_owned()
             },
             row.run.tests_run,
             caught

@@ -71,7 +71,7 @@ fn a_suite_dir_test_passes_and_runs_can_be_compared() {
 
     let list = run_in(dir.path(), &["--suite-dir", suite_dir, "--list"]);
     assert!(
-        text(&list).contains("[Gateway,TCPRoute] TeamEchoThroughPort7000: test"),
+        text(&list).contains("[must Gateway,TCPRoute] TeamEchoThroughPort7000: test"),
         "{}",
         text(&list)
     );

@@ -198,9 +198,10 @@ async fn wrong_bytes_are_a_mismatch() {
 
 #[tokio::test]
 async fn late_reply_to_an_earlier_probe_is_skipped() {
-    // Holds the first HELLO's reply back until the second HELLO arrives,
-    // then sends both: the first probe times out, the second must pick its
-    // own reply, not the stale one.
+    // Holds the replies to the first HELLO (and to its resends) back until
+    // another HELLO arrives, then sends them all before that one's: the
+    // first probe times out, the second must pick its own reply, not the
+    // stale ones.
     let server = echo_server().await;
     let real = server.udp_addr().unwrap();
     let front = UdpSocket::bind("127.0.0.1:0").await.unwrap();
@@ -208,28 +209,39 @@ async fn late_reply_to_an_earlier_probe_is_skipped() {
     tokio::spawn(async move {
         let mut buf = vec![0u8; 65_536];
         let upstream = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-        let mut held: Option<Vec<u8>> = None;
+        let mut first: Option<Vec<u8>> = None;
+        let mut held: Vec<Vec<u8>> = Vec::new();
         loop {
             let (n, client) = front.recv_from(&mut buf).await.unwrap();
-            upstream.send_to(&buf[..n], real).await.unwrap();
+            let request = buf[..n].to_vec();
+            upstream.send_to(&request, real).await.unwrap();
             let (n, _) = upstream.recv_from(&mut buf).await.unwrap();
-            match held.take() {
-                None => held = Some(buf[..n].to_vec()),
-                Some(old) => {
-                    front.send_to(&old, client).await.unwrap();
-                    front.send_to(&buf[..n], client).await.unwrap();
-                }
+            if first.get_or_insert_with(|| request.clone()) == &request {
+                held.push(buf[..n].to_vec());
+                continue;
             }
+            for old in held.drain(..) {
+                front.send_to(&old, client).await.unwrap();
+            }
+            front.send_to(&buf[..n], client).await.unwrap();
         }
     });
     let mut flow = UdpFlow::open(target, QUICK).await.unwrap();
     let first = within(flow.identify()).await.unwrap();
     assert_eq!(first.outcome, Outcome::Timeout, "{}", first.evidence.detail);
+    let tries = first.evidence.tries;
     let second = within(flow.identify()).await.unwrap();
     assert_eq!(second.outcome, Outcome::Ok, "{}", second.evidence.detail);
-    assert_eq!(second.reply.as_ref().unwrap().flow_seq, Some(2));
+    // The echo server counts every datagram of the flow, resends included.
+    assert_eq!(
+        second.reply.as_ref().unwrap().flow_seq,
+        Some(u64::from(tries) + 1)
+    );
     assert!(
-        second.evidence.detail.contains("1 late replies"),
+        second
+            .evidence
+            .detail
+            .contains(&format!("{tries} late replies")),
         "{}",
         second.evidence.detail
     );
@@ -269,4 +281,51 @@ async fn text_mode_backend() {
         "{}",
         probe.evidence.detail
     );
+}
+
+#[tokio::test]
+async fn a_lost_datagram_is_resent_from_the_same_port() {
+    // Drops the first datagram of every probe: the probe resends the same
+    // datagram from the same source port, and the reply to the resend counts.
+    let server = echo_server().await;
+    let real = server.udp_addr().unwrap();
+    let front = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let target = front.local_addr().unwrap();
+    let sources = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = sources.clone();
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; 65_536];
+        let upstream = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let mut dropped: Vec<Vec<u8>> = Vec::new();
+        loop {
+            let (n, client) = front.recv_from(&mut buf).await.unwrap();
+            seen.lock().unwrap().push(client);
+            let request = buf[..n].to_vec();
+            if !dropped.contains(&request) {
+                dropped.push(request);
+                continue;
+            }
+            upstream.send_to(&request, real).await.unwrap();
+            let (n, _) = upstream.recv_from(&mut buf).await.unwrap();
+            front.send_to(&buf[..n], client).await.unwrap();
+        }
+    });
+    let mut flow = UdpFlow::open(
+        target,
+        UdpOptions {
+            timeout: Duration::from_secs(2),
+            ..UdpOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    let probe = within(flow.identify()).await.unwrap();
+    assert_eq!(probe.outcome, Outcome::Ok, "{}", probe.evidence.detail);
+    assert_eq!(probe.evidence.tries, 2);
+    let sources = sources.lock().unwrap().clone();
+    assert_eq!(sources.len(), 2);
+    assert_eq!(sources[0], sources[1], "the resend left from the same port");
+    let echoed = within(flow.echo(b"payload")).await.unwrap();
+    assert_eq!(echoed.outcome, Outcome::Ok, "{}", echoed.evidence.detail);
+    assert_eq!(echoed.evidence.tries, 2);
 }

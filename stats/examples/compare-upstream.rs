@@ -1,7 +1,9 @@
 //! Simulates a 70/30/0 weighted split whose true share on the 70% backend is
-//! 0.70, 0.72, 0.75 or 0.78, and prints how often gwl4's verdict (default
-//! settings) and the upstream rule (±0.05 on 500 samples, one attempt or up
-//! to ten) pass it, then the same rates computed exactly.
+//! 0.70 to 0.82, and prints how often gwl4's two verdicts (default
+//! settings: the exact chi-squared fit, gwl4's recommendation, and the
+//! `must`, no share significantly outside ±5 points) and the upstream rule
+//! (±0.05 on 500 samples, one attempt or up to ten) pass it, then the same
+//! rates computed exactly.
 //!
 //! `cargo run -p stats --example compare-upstream --release [trials]`
 //! (default 100000 trials per cell; seeded, so the output is reproducible).
@@ -16,7 +18,7 @@ use stats::{DistributionJudge, Settings, upstream};
 use support::BinomialSampler;
 
 const WEIGHTS: [(&str, u32); 3] = [("v1", 70), ("v2", 30), ("v3", 0)];
-const SHARES: [f64; 4] = [0.70, 0.72, 0.75, 0.78];
+const SHARES: [f64; 6] = [0.70, 0.72, 0.75, 0.78, 0.80, 0.82];
 const SEED: u64 = 2026;
 
 fn main() {
@@ -28,6 +30,13 @@ fn main() {
     let judge = DistributionJudge::new(&WEIGHTS, &settings).expect("valid weights");
     let n = judge.sample_plan().expect("a sample size").n;
     let gwl4_passes = |v1: u64| judge.judge(&[("v1", v1), ("v2", n - v1)]).unwrap().passed;
+    let must_passes = |v1: u64| {
+        judge
+            .judge(&[("v1", v1), ("v2", n - v1)])
+            .unwrap()
+            .tolerance
+            .passed
+    };
     let m = upstream::SAMPLES;
     let upstream_passes =
         |v1: u64| upstream::attempt_passes(&WEIGHTS, &[("v1", v1), ("v2", m - v1)]);
@@ -42,9 +51,9 @@ fn main() {
         upstream::MAX_ATTEMPTS
     );
     println!(
-        "| true share | gwl4 pass rate (default settings) | upstream pass rate (one attempt) | upstream pass rate (≤10 attempts) |"
+        "| true share | gwl4 exact fit (recommended) | gwl4 must (±5 points) | upstream pass rate (one attempt) | upstream pass rate (≤10 attempts) |"
     );
-    println!("|---|---|---|---|");
+    println!("|---|---|---|---|---|");
     let mut rng = ChaCha8Rng::seed_from_u64(SEED);
     for share in SHARES {
         let ours = BinomialSampler::new(n, share);
@@ -52,6 +61,9 @@ fn main() {
         let rate = |count: usize| count as f64 / trials as f64;
         let gwl4 = (0..trials)
             .filter(|_| gwl4_passes(ours.sample(&mut rng)))
+            .count();
+        let must = (0..trials)
+            .filter(|_| must_passes(ours.sample(&mut rng)))
             .count();
         let once = (0..trials)
             .filter(|_| upstream_passes(theirs.sample(&mut rng)))
@@ -62,8 +74,9 @@ fn main() {
             })
             .count();
         println!(
-            "| {share:.2} | {:.4} | {:.4} | {:.4} |",
+            "| {share:.2} | {:.4} | {:.4} | {:.4} | {:.4} |",
             rate(gwl4),
+            rate(must),
             rate(once),
             rate(retried)
         );
@@ -71,9 +84,9 @@ fn main() {
 
     println!("\nExact (summing the binomial probabilities of every count that passes):\n");
     println!(
-        "| true share | gwl4 pass rate (default settings) | upstream pass rate (one attempt) | upstream pass rate (≤10 attempts) |"
+        "| true share | gwl4 exact fit (recommended) | gwl4 must (±5 points) | upstream pass rate (one attempt) | upstream pass rate (≤10 attempts) |"
     );
-    println!("|---|---|---|---|");
+    println!("|---|---|---|---|---|");
     for share in SHARES {
         let exact = |samples: u64, passes: &dyn Fn(u64) -> bool| {
             let dist = Binomial::new(share, samples).unwrap();
@@ -83,8 +96,9 @@ fn main() {
                 .sum::<f64>()
         };
         let gwl4 = exact(n, &gwl4_passes);
+        let must = exact(n, &must_passes);
         let once = exact(m, &upstream_passes);
         let retried = 1.0 - (1.0 - once).powi(upstream::MAX_ATTEMPTS as i32);
-        println!("| {share:.2} | {gwl4:.6} | {once:.6} | {retried:.6} |");
+        println!("| {share:.2} | {gwl4:.6} | {must:.6} | {once:.6} | {retried:.6} |");
     }
 }
