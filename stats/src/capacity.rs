@@ -54,6 +54,30 @@ pub fn cutoff(answered: &[bool]) -> Option<Cutoff> {
     })
 }
 
+/// Shortest run of unanswered flows, in the order they finished, after
+/// which [`replies_stopped`] may say replies stopped.
+pub const STOP_RUN: usize = 50;
+
+/// Whether a sample still being taken should stop starting flows: some
+/// flow was answered, and the last `k` to finish (`answered`, in finish
+/// order) all went unanswered, where `k` is at least [`STOP_RUN`] and long
+/// enough that, at the drop rate seen before the run, chance would make it
+/// at most [`RUN_CHANCE`] likely. Replies have then stopped (a session
+/// limit): every further flow would wait out its timeout to show the same,
+/// so the sample ends there and [`cutoff`] judges what was taken.
+pub fn replies_stopped(answered: &[bool]) -> bool {
+    let Some(last) = answered.iter().rposition(|a| *a) else {
+        return false;
+    };
+    let run = answered.len() - last - 1;
+    if run < STOP_RUN {
+        return false;
+    }
+    let before = &answered[..=last];
+    let q = before.iter().filter(|a| !**a).count() as f64 / before.len() as f64;
+    q.powi(i32::try_from(run).unwrap_or(i32::MAX)) <= RUN_CHANCE
+}
+
 /// Residual loss after retransmission, from the answered flows' sends.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ResidualLoss {
@@ -133,6 +157,17 @@ mod tests {
         // No reply at all: nothing to cut at (the route may drop everything).
         assert_eq!(cutoff(&[false; 50]), None);
         assert_eq!(cutoff(&[]), None);
+    }
+
+    #[test]
+    fn a_sample_stops_when_replies_stop() {
+        assert!(replies_stopped(&flows(&[(true, 500), (false, 50)])));
+        assert!(!replies_stopped(&flows(&[(true, 500), (false, 49)])));
+        assert!(!replies_stopped(&[false; 200]));
+        // At a 90% drop rate 50 in a row is 0.5% likely: keep going.
+        let mut mostly_dropped: Vec<bool> = (0..1000).map(|i| i % 10 == 0).collect();
+        mostly_dropped.extend([false; 50]);
+        assert!(!replies_stopped(&mostly_dropped));
     }
 
     #[test]

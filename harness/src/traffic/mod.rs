@@ -15,6 +15,6 @@ pub mod tcp;
 pub mod udp;
 
 pub use outcome::{Backend, Error, Evidence, Outcome, Probe, classify};
-pub use sampler::{Sample, sample};
+pub use sampler::{Sample, sample, sample_until};
 pub use tcp::Tcp;
 pub use udp::{Burst, UdpFlow, UdpOptions};

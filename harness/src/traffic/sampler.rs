@@ -62,6 +62,46 @@ where
     Ok(summarise(probes.into_iter().map(|(_, p)| p).collect()))
 }
 
+/// [`sample`] that stops starting probes once `stop` (given the outcomes
+/// of the probes finished so far, in the order they finished) says so; the
+/// probes in flight then finish. The sample holds the probes taken, in the
+/// order they were started.
+pub async fn sample_until<F, Fut>(
+    n: usize,
+    concurrency: usize,
+    mut probe: F,
+    stop: impl Fn(&[Probe]) -> bool,
+) -> Result<Sample, Error>
+where
+    F: FnMut(usize) -> Fut,
+    Fut: Future<Output = Result<Probe, Error>>,
+{
+    let mut in_flight = futures::stream::FuturesUnordered::new();
+    let mut finished: Vec<Probe> = Vec::new();
+    let mut taken: Vec<(usize, Probe)> = Vec::new();
+    let mut next = 0;
+    let mut stopped = false;
+    loop {
+        while !stopped && next < n && in_flight.len() < concurrency.max(1) {
+            let fut = probe(next);
+            let i = next;
+            in_flight.push(async move { fut.await.map(|p| (i, p)) });
+            next += 1;
+        }
+        let Some(done) = in_flight.next().await else {
+            break;
+        };
+        let (i, p) = done?;
+        finished.push(p.clone());
+        taken.push((i, p));
+        if !stopped && stop(&finished) {
+            stopped = true;
+        }
+    }
+    taken.sort_by_key(|(i, _)| *i);
+    Ok(summarise(taken.into_iter().map(|(_, p)| p).collect()))
+}
+
 /// Builds the counts and histogram over finished probes.
 pub fn summarise(probes: Vec<Probe>) -> Sample {
     let mut latency_us =

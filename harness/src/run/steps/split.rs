@@ -80,6 +80,13 @@ fn udp_loss(answered: &[bool]) -> (Option<String>, Option<String>) {
     (Some(note), warning)
 }
 
+/// UDP: whether replies have stopped for good (a session limit), so the
+/// sample ends: every further flow would only wait out its timeout.
+fn replies_stopped(protocol: Protocol, done: &[traffic::Probe]) -> bool {
+    protocol == Protocol::Udp
+        && stats::capacity::replies_stopped(&done.iter().map(|p| p.is_ok()).collect::<Vec<_>>())
+}
+
 /// The stats crate's verdicts and the reports' evidence are the same JSON.
 fn convert<T: serde::Serialize, U: serde::de::DeserializeOwned>(v: &T) -> Option<U> {
     serde_json::to_value(v)
@@ -133,9 +140,12 @@ pub async fn distribution<W: World>(ctx: &Ctx<'_, W>, step: &Distribution) -> St
     }
     let t = ProbeTimeouts::from(&ctx.run.timeouts);
     let kind = ProbeKind::identify(protocol);
-    let sample = match traffic::sample(n as usize, step.concurrency as usize, |_| {
-        probe::run(&kind, r.addr, t, None)
-    })
+    let sample = match traffic::sample_until(
+        n as usize,
+        step.concurrency as usize,
+        |_| probe::run(&kind, r.addr, t, None),
+        |done| replies_stopped(protocol, done),
+    )
     .await
     {
         Ok(s) => s,
@@ -275,9 +285,12 @@ pub async fn rejection<W: World>(ctx: &Ctx<'_, W>, step: &Rejection) -> StepRepo
         .concurrency
         .unwrap_or(if protocol == Protocol::Udp { 200 } else { 10 });
     let kind = ProbeKind::identify(protocol);
-    let sample = match traffic::sample(n as usize, concurrency as usize, |_| {
-        probe::run(&kind, r.addr, t, None)
-    })
+    let sample = match traffic::sample_until(
+        n as usize,
+        concurrency as usize,
+        |_| probe::run(&kind, r.addr, t, None),
+        |done| replies_stopped(protocol, done),
+    )
     .await
     {
         Ok(s) => s,
