@@ -580,13 +580,7 @@ fn trial_kind(spec: &TestSpec) -> String {
     format!("{} {}", spec.level, spec.features.join(","))
 }
 
-fn print_summary(
-    record: &RunRecord,
-    statistical: u32,
-    alpha: f64,
-    family_wise: f64,
-    strict: bool,
-) {
+fn print_summary(record: &RunRecord, statistical: u32, alpha: f64, family_wise: f64, strict: bool) {
     use reports::ResultKind;
     println!();
     println!("gwl4 summary");

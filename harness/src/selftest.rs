@@ -385,7 +385,14 @@ fn self_test(args: &SelfTestArgs) -> Result<SelfTestReport, String> {
             .collect()
     });
     println!("gwl4 self-test: clean reference gateway (--strict)");
-    let (clean, _) = run_once(&gwl4, "clean", None, true, &selected(clean_tests), &runs_dir)?;
+    let (clean, _) = run_once(
+        &gwl4,
+        "clean",
+        None,
+        true,
+        &selected(clean_tests),
+        &runs_dir,
+    )?;
     let mut rows = Vec::new();
     for fault in &faults {
         let name = fault.name();
@@ -400,7 +407,12 @@ fn self_test(args: &SelfTestArgs) -> Result<SelfTestReport, String> {
             fault: name,
             expected_catcher: expected.to_owned(),
             caught_by_expected: run.failed.iter().any(|t| t == expected),
-            caught_at: if at_must { "must" } else { "should/recommended" }.to_owned(),
+            caught_at: if at_must {
+                "must"
+            } else {
+                "should/recommended"
+            }
+            .to_owned(),
             run,
         });
     }
@@ -411,8 +423,14 @@ fn self_test(args: &SelfTestArgs) -> Result<SelfTestReport, String> {
         let tests = (!args.full).then(|| variant_tests(*variant));
         let flag = format!("--variant {name}");
         let dir_name = format!("variant-{name}");
-        let (run, record) =
-            run_once(&gwl4, &dir_name, Some(&flag), false, &selected(tests), &runs_dir)?;
+        let (run, record) = run_once(
+            &gwl4,
+            &dir_name,
+            Some(&flag),
+            false,
+            &selected(tests),
+            &runs_dir,
+        )?;
         let shows = VARIANTS
             .iter()
             .find(|(v, _, _)| v == variant)
@@ -455,11 +473,16 @@ fn showed(record: &reports::RunRecord, shows: Shows) -> (bool, String) {
     match shows {
         Shows::Nothing => (true, String::new()),
         Shows::Warning(text) => {
-            let seen = record
-                .tests
-                .iter()
-                .any(|t| t.kind() == reports::ResultKind::Warned && t.result_message().contains(text));
-            (seen, format!("a warning mentioning {text:?}: {}", if seen { "seen" } else { "MISSING" }))
+            let seen = record.tests.iter().any(|t| {
+                t.kind() == reports::ResultKind::Warned && t.result_message().contains(text)
+            });
+            (
+                seen,
+                format!(
+                    "a warning mentioning {text:?}: {}",
+                    if seen { "seen" } else { "MISSING" }
+                ),
+            )
         }
         Shows::Resends => {
             let resent: u64 = record
@@ -472,7 +495,10 @@ fn showed(record: &reports::RunRecord, shows: Shows) -> (bool, String) {
                     _ => None,
                 })
                 .sum();
-            (resent > 0, format!("UDP probes resent after loss: {resent}"))
+            (
+                resent > 0,
+                format!("UDP probes resent after loss: {resent}"),
+            )
         }
     }
 }
@@ -585,7 +611,11 @@ pub fn table(report: &SelfTestReport) -> String {
             } else {
                 "MISSED"
             },
-            if row.caught_by_expected { row.caught_at.as_str() } else { "" },
+            if row.caught_by_expected {
+                row.caught_at.as_str()
+            } else {
+                ""
+            },
             row.expected_catcher,
             if row.run.failed.is_empty() {
                 "nothing".to_owned()

@@ -21,13 +21,16 @@ fn a_gateway_that_ignores_weights_fails_the_weighted_test() {
     );
     let all = text(&out);
     assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(all.contains("FAILED   TCPRouteWeightedRouting"), "{all}");
+    // The must: shares far outside the spec's tolerance, weight 0 included.
     assert!(
-        all.contains("FAILED   TCPRouteWeightedRouting"),
+        all.contains("wholly outside its weight's 70.0% ± 5 points"),
         "{all}"
     );
-    // The must: shares far outside the spec's tolerance, weight 0 included.
-    assert!(all.contains("wholly outside its weight's 70.0% ± 5 points"), "{all}");
-    assert!(all.contains("weight-0 backend \"tcp-v3\" received"), "{all}");
+    assert!(
+        all.contains("weight-0 backend \"tcp-v3\" received"),
+        "{all}"
+    );
     // Reports were written and name the failure.
     let junit = std::fs::read_to_string(dir.path().join("gwl4-reports/junit.xml")).unwrap();
     assert!(

@@ -68,7 +68,12 @@ fn a_gateway_killed_mid_test_is_named_as_the_cause() {
     std::fs::create_dir_all(&suites).unwrap();
     std::fs::write(suites.join("ZzGatewayDies.yaml"), SUITE).unwrap();
     let child = gwl4_in(dir.path())
-        .args(["--suite-dir", suites.to_str().unwrap(), "--exact", "ZzGatewayDies"])
+        .args([
+            "--suite-dir",
+            suites.to_str().unwrap(),
+            "--exact",
+            "ZzGatewayDies",
+        ])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()

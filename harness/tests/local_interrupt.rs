@@ -61,11 +61,23 @@ fn an_interrupted_run_still_reports_the_tests_that_finished() {
     // Only these (filter ZzIntr), one at a time, in name order: ZzIntrAQuick finishes, ZzIntrBSlow is interrupted,
     // ZzIntrCNeverStarted never starts.
     std::fs::write(suites.join("ZzIntrAQuick.yaml"), quick_test("ZzIntrAQuick")).unwrap();
-    let slow = quick_test("ZzIntrBSlow").replace("100ms, reason: a test that finishes", "120s, reason: be interrupted");
+    let slow = quick_test("ZzIntrBSlow").replace(
+        "100ms, reason: a test that finishes",
+        "120s, reason: be interrupted",
+    );
     std::fs::write(suites.join("ZzIntrBSlow.yaml"), slow).unwrap();
-    std::fs::write(suites.join("ZzIntrCNeverStarted.yaml"), quick_test("ZzIntrCNeverStarted")).unwrap();
+    std::fs::write(
+        suites.join("ZzIntrCNeverStarted.yaml"),
+        quick_test("ZzIntrCNeverStarted"),
+    )
+    .unwrap();
     let mut child = common::gwl4_in(dir.path())
-        .args(["--suite-dir", suites.to_str().unwrap(), "--test-threads", "1"])
+        .args([
+            "--suite-dir",
+            suites.to_str().unwrap(),
+            "--test-threads",
+            "1",
+        ])
         .arg("ZzIntr")
         .stdout(std::process::Stdio::piped())
         .spawn()

@@ -109,7 +109,10 @@ fn the_clean_gateway_passes_and_every_fault_is_caught_by_its_catcher() {
             .iter()
             .find(|r| r["variant"] == *variant)
             .unwrap_or_else(|| panic!("no row for {variant}:\n{all}"));
-        assert_eq!(row["passed"], true, "variation {variant} failed: {row}\n{all}");
+        assert_eq!(
+            row["passed"], true,
+            "variation {variant} failed: {row}\n{all}"
+        );
         assert_eq!(row["run"]["exitCode"], 0, "{variant}: {row}");
         assert!(row["run"]["testsRun"].as_u64().unwrap() > 0, "{variant}");
         if let Some(text) = shows {
@@ -130,7 +133,10 @@ fn the_clean_gateway_passes_and_every_fault_is_caught_by_its_catcher() {
         assert!(html.contains(fault), "{fault} missing from the HTML page");
     }
     for (variant, _) in VARIANTS {
-        assert!(html.contains(variant), "{variant} missing from the HTML page");
+        assert!(
+            html.contains(variant),
+            "{variant} missing from the HTML page"
+        );
     }
     // Each run kept its own reports.
     assert!(

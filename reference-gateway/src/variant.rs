@@ -57,7 +57,9 @@ pub enum Variant {
 impl Variant {
     /// Every variant, in declaration order.
     pub fn all() -> impl Iterator<Item = Variant> {
-        <Variant as clap::ValueEnum>::value_variants().iter().copied()
+        <Variant as clap::ValueEnum>::value_variants()
+            .iter()
+            .copied()
     }
 
     /// The `--variant` name (kebab-case).
@@ -84,7 +86,10 @@ mod tests {
     #[test]
     fn names_are_kebab_case() {
         assert_eq!(Variant::all().count(), 6);
-        assert_eq!(Variant::TcpUdpSamePortRefused.name(), "tcp-udp-same-port-refused");
+        assert_eq!(
+            Variant::TcpUdpSamePortRefused.name(),
+            "tcp-udp-same-port-refused"
+        );
         let set: Variants = [Variant::UdpLoss].into_iter().collect();
         assert!(set.contains(Variant::UdpLoss) && !set.contains(Variant::UdpSessionCap));
     }

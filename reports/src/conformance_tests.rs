@@ -331,8 +331,18 @@ fn failed_at(record: &mut RunRecord, test: &str, level: crate::event::Level) {
         evidence: Vec::new(),
     };
     // Insert the step before the verdict, as the runner emits them.
-    let t = record.tests.iter_mut().find(|t| t.info.name == test).unwrap();
-    t.steps.push(StepFinished { test: test.into(), step }.step);
+    let t = record
+        .tests
+        .iter_mut()
+        .find(|t| t.info.name == test)
+        .unwrap();
+    t.steps.push(
+        StepFinished {
+            test: test.into(),
+            step,
+        }
+        .step,
+    );
 }
 
 #[test]

@@ -191,9 +191,10 @@ impl TestRecord {
         if kind != ResultKind::Failed {
             return kind;
         }
-        let must_failed = self.steps.iter().any(|s| {
-            s.outcome == crate::event::StepOutcome::Failed && s.level.fails_by_default()
-        });
+        let must_failed = self
+            .steps
+            .iter()
+            .any(|s| s.outcome == crate::event::StepOutcome::Failed && s.level.fails_by_default());
         let any_step_failed = self
             .steps
             .iter()

@@ -153,11 +153,9 @@ fn junit_reads_back_with_an_independent_parser() {
     // skipped child, so reporters count it passed), a `warning` property
     // naming the step, and the warned step's evidence in system-out.
     let warned = case("TCPRouteNonexistentBackendRejectsConnections");
-    assert!(
-        !warned.children().any(|n| n.has_tag_name("failure")
-            || n.has_tag_name("error")
-            || n.has_tag_name("skipped"))
-    );
+    assert!(!warned.children().any(|n| n.has_tag_name("failure")
+        || n.has_tag_name("error")
+        || n.has_tag_name("skipped")));
     let property = |case: roxmltree::Node, name: &str| {
         case.descendants()
             .find(|n| n.has_tag_name("property") && n.attribute("name") == Some(name))
@@ -497,7 +495,9 @@ fn html_is_self_contained_and_lists_failures_first() {
     ));
     // Warnings: their own section after the failures, and the warned test
     // after the failed ones, before the passes.
-    let warnings = html.find("<section id=\"warnings\" class=\"some\"").unwrap();
+    let warnings = html
+        .find("<section id=\"warnings\" class=\"some\"")
+        .unwrap();
     assert!(failures < warnings && warnings < summary);
     let warned = html
         .find("id=\"test-TCPRouteNonexistentBackendRejectsConnections\" data-result=\"warned\"")

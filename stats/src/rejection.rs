@@ -97,7 +97,11 @@ pub fn judge_rejection(
         }
     }
     let tolerance = if expected_share > 0.0 && expected_share < 1.0 {
-        crate::tolerance::within_tolerance(&[("rejected", expected_share, rejected)], total, settings.alpha)
+        crate::tolerance::within_tolerance(
+            &[("rejected", expected_share, rejected)],
+            total,
+            settings.alpha,
+        )
     } else {
         crate::tolerance::ToleranceVerdict {
             tolerance: 0.0,

@@ -252,10 +252,16 @@ fn the_must_verdict_passes_what_the_spec_tolerates_and_fails_ten_points_off() {
     for share in [0.70, 0.75] {
         let failures = must_failures(share, trials, 7);
         let hi = upper_bound(trials, 0.001, TAIL);
-        assert!(failures <= hi, "share {share}: {failures} of {trials} failed the must; at most {hi}");
+        assert!(
+            failures <= hi,
+            "share {share}: {failures} of {trials} failed the must; at most {hi}"
+        );
     }
     // Ten points off: the must catches it, with probability 0.99 or more.
     let failures = must_failures(0.80, 2_000, 8);
     let lo = lower_bound(2_000, 0.99, TAIL);
-    assert!(failures >= lo, "share 0.8: only {failures} of 2000 failed the must; want {lo} or more");
+    assert!(
+        failures >= lo,
+        "share 0.8: only {failures} of 2000 failed the must; want {lo} or more"
+    );
 }

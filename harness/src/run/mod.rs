@@ -84,7 +84,9 @@ pub async fn run_test<W: World>(
             step.only_if
                 .as_ref()
                 .filter(|b| !took.contains(b))
-                .map(|b| format!("not run: only for branch {b}, and the implementation took another"))
+                .map(|b| {
+                    format!("not run: only for branch {b}, and the implementation took another")
+                })
         };
         if let Some(why) = not_run {
             events.emit(step_event(
@@ -98,14 +100,15 @@ pub async fn run_test<W: World>(
             continue;
         }
         let start = tokio::time::Instant::now();
-        events.doing(&spec.name, &format!("step {} {}", index + 1, step.step.kind()));
+        events.doing(
+            &spec.name,
+            &format!("step {} {}", index + 1, step.step.kind()),
+        );
         let mut report = execute(&ctx, &step.step).await;
         // A gateway that died fails the test for that, whatever the step
         // saw afterwards (a dead gateway drops everything, which a step
         // expecting drops would pass).
-        if !gateway_dead
-            && let Some(exit) = world.gateway_exit()
-        {
+        if !gateway_dead && let Some(exit) = world.gateway_exit() {
             gateway_dead = true;
             let then = report
                 .failure

@@ -88,7 +88,12 @@ pub fn evaluate(
                 .and_then(Value::as_array)
                 .map(|a| {
                     a.iter()
-                        .map(|f| f.get("name").and_then(Value::as_str).or(f.as_str()).unwrap_or(""))
+                        .map(|f| {
+                            f.get("name")
+                                .and_then(Value::as_str)
+                                .or(f.as_str())
+                                .unwrap_or("")
+                        })
                         .collect()
                 })
                 .unwrap_or_default();
@@ -158,7 +163,9 @@ fn check_scope(
             .find(|c| c.get("type").and_then(Value::as_str) == Some(ty))
             .map(|c| str_at(c, "message"));
         match message {
-            None => problems.push(format!("{label}: no {ty} condition (want its message to start {prefix:?})")),
+            None => problems.push(format!(
+                "{label}: no {ty} condition (want its message to start {prefix:?})"
+            )),
             Some(text) if !text.starts_with(prefix.as_str()) => problems.push(format!(
                 "{label}: condition {ty} message is {text:?}, want it to start {prefix:?}"
             )),
@@ -342,7 +349,10 @@ mod tests {
                 names.iter().map(|n| json!({"name": n})).collect::<Vec<_>>()}})
         };
         let want = m("{kind: GatewayClass, name: c, supportedFeaturesSorted: true}");
-        assert_eq!(evaluate(&want, &class(&["Gateway", "TCPRoute"]), "", None), Ok(()));
+        assert_eq!(
+            evaluate(&want, &class(&["Gateway", "TCPRoute"]), "", None),
+            Ok(())
+        );
         let err = evaluate(&want, &class(&["TCPRoute", "Gateway"]), "", None).unwrap_err();
         assert!(err[0].contains("not sorted"), "{err:?}");
         assert!(evaluate(&want, &class(&[]), "", None).is_err());
@@ -351,12 +361,16 @@ mod tests {
     #[test]
     fn message_prefixes() {
         let mut r = route(1, 1, "RefNotPermitted");
-        r["status"]["parents"][0]["conditions"][0]["message"] = json!("Dropped Rule 1: only rule 0 is served");
-        let ok = m("{kind: TCPRoute, name: r, parent: gw, messagePrefix: {Accepted: Dropped Rule}}");
+        r["status"]["parents"][0]["conditions"][0]["message"] =
+            json!("Dropped Rule 1: only rule 0 is served");
+        let ok =
+            m("{kind: TCPRoute, name: r, parent: gw, messagePrefix: {Accepted: Dropped Rule}}");
         assert_eq!(evaluate(&ok, &r, "ns", None), Ok(()));
         let bad = m("{kind: TCPRoute, name: r, parent: gw, messagePrefix: {Accepted: Fall Back}}");
         assert!(evaluate(&bad, &r, "ns", None).unwrap_err()[0].contains("want it to start"));
-        let absent = m("{kind: TCPRoute, name: r, parent: gw, messagePrefix: {PartiallyInvalid: Dropped Rule}}");
+        let absent = m(
+            "{kind: TCPRoute, name: r, parent: gw, messagePrefix: {PartiallyInvalid: Dropped Rule}}",
+        );
         assert!(evaluate(&absent, &r, "ns", None).unwrap_err()[0].contains("no PartiallyInvalid"));
     }
 
@@ -372,9 +386,11 @@ mod tests {
             "{kind: Gateway, name: gw, listener: tcp, conditions: [Accepted], attachedRoutes: 2, supportedKinds: [TCPRoute]}",
         );
         assert_eq!(evaluate(&ok, &gw, "ns", None), Ok(()));
-        let include = m("{kind: Gateway, name: gw, listener: tcp, supportedKindsInclude: [TCPRoute]}");
+        let include =
+            m("{kind: Gateway, name: gw, listener: tcp, supportedKindsInclude: [TCPRoute]}");
         assert_eq!(evaluate(&include, &gw, "ns", None), Ok(()));
-        let lacks = m("{kind: Gateway, name: gw, listener: tcp, supportedKindsInclude: [UDPRoute]}");
+        let lacks =
+            m("{kind: Gateway, name: gw, listener: tcp, supportedKindsInclude: [UDPRoute]}");
         assert!(evaluate(&lacks, &gw, "ns", None).unwrap_err()[0].contains("lacks"));
         let bad = m("{kind: Gateway, name: gw, listener: tcp, attachedRoutes: 1}");
         assert!(evaluate(&bad, &gw, "ns", None).unwrap_err()[0].contains("attachedRoutes is 2"));

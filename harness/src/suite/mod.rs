@@ -505,23 +505,31 @@ mod tests {
             "{HEAD}steps:\n  - tcp: {{gateway: gw, listener: tcp}}\n    level: should\n    spec: [{{level: recommended, source: gwl4, quote: q}}]\n"
         );
         let err = super::parse("t.yaml", &text).unwrap_err().to_string();
-        assert!(err.contains("steps[0].level") && err.contains("must or should"), "{err}");
+        assert!(
+            err.contains("steps[0].level") && err.contains("must or should"),
+            "{err}"
+        );
     }
 
     #[test]
     fn unknown_requirement_ids_are_named() {
         let text = "name: T\ndescription: d\nlevel: must\nspec: [no-such-row]\nfeatures: [Gateway]\nsteps:\n  - wait: {duration: 1s, reason: r}\n";
         let err = super::parse("t.yaml", text).unwrap_err().to_string();
-        assert!(err.contains("t.yaml:1: spec") && err.contains("no-such-row"), "{err}");
+        assert!(
+            err.contains("t.yaml:1: spec") && err.contains("no-such-row"),
+            "{err}"
+        );
     }
 
     #[test]
     fn if_must_name_an_earlier_branch_case() {
-        let text = format!(
-            "{HEAD}steps:\n  - tcp: {{gateway: gw, listener: tcp}}\n    if: accepted\n"
-        );
+        let text =
+            format!("{HEAD}steps:\n  - tcp: {{gateway: gw, listener: tcp}}\n    if: accepted\n");
         let err = super::parse("t.yaml", &text).unwrap_err().to_string();
-        assert!(err.contains("steps[0].if") && err.contains("accepted"), "{err}");
+        assert!(
+            err.contains("steps[0].if") && err.contains("accepted"),
+            "{err}"
+        );
         let ok = format!(
             "{HEAD}steps:\n  - branch:\n      cases:\n        - {{name: accepted, when: [{{kind: TCPRoute, name: r, conditions: [Accepted]}}]}}\n        - {{name: rejected, when: [{{kind: TCPRoute, name: r, conditions: [Accepted=False]}}]}}\n  - tcp: {{gateway: gw, listener: tcp}}\n    if: accepted\n"
         );
@@ -531,7 +539,8 @@ mod tests {
 
     #[test]
     fn actions_carry_no_level() {
-        let text = format!("{HEAD}steps:\n  - wait: {{duration: 1s, reason: r}}\n    level: should\n");
+        let text =
+            format!("{HEAD}steps:\n  - wait: {{duration: 1s, reason: r}}\n    level: should\n");
         let err = super::parse("t.yaml", &text).unwrap_err().to_string();
         assert!(err.contains("checks nothing"), "{err}");
     }

@@ -67,32 +67,42 @@ impl Registry {
             field,
             message,
         };
-        let registry: Registry =
-            serde_path_to_error::deserialize(serde_yaml::Deserializer::from_str(text)).map_err(
-                |e| {
-                    let line = e.inner().location().map(|l| l.line()).unwrap_or(0);
-                    invalid(
-                        line,
-                        e.path().to_string(),
-                        super::strip_location(&e.inner().to_string()),
-                    )
-                },
-            )?;
+        let registry: Registry = serde_path_to_error::deserialize(
+            serde_yaml::Deserializer::from_str(text),
+        )
+        .map_err(|e| {
+            let line = e.inner().location().map(|l| l.line()).unwrap_or(0);
+            invalid(
+                line,
+                e.path().to_string(),
+                super::strip_location(&e.inner().to_string()),
+            )
+        })?;
         let mut seen = BTreeSet::new();
         for (i, r) in registry.requirements.iter().enumerate() {
             let field = |f: &str| format!("requirements[{i}].{f}");
             let kebab = !r.id.is_empty()
-                && r.id
-                    .split('-')
-                    .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()));
+                && r.id.split('-').all(|p| {
+                    !p.is_empty()
+                        && p.chars()
+                            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+                });
             if !kebab {
-                return Err(invalid(0, field("id"), format!("{:?} is not lower-kebab-case", r.id)));
+                return Err(invalid(
+                    0,
+                    field("id"),
+                    format!("{:?} is not lower-kebab-case", r.id),
+                ));
             }
             if !seen.insert(r.id.as_str()) {
                 return Err(invalid(0, field("id"), format!("{:?} appears twice", r.id)));
             }
             if r.quote.trim().is_empty() || r.source.trim().is_empty() {
-                return Err(invalid(0, field("quote"), format!("{}: a row needs a source and a quote", r.id)));
+                return Err(invalid(
+                    0,
+                    field("quote"),
+                    format!("{}: a row needs a source and a quote", r.id),
+                ));
             }
         }
         Ok(registry)
@@ -144,13 +154,19 @@ pub fn supports(level: Level, cited: &[SpecRef]) -> bool {
 }
 
 /// Which tests cite each row (directly or from one of their steps).
-pub fn citations<'a>(catalog: &'a [TestSpec]) -> BTreeMap<&'a str, BTreeSet<&'a str>> {
+pub fn citations(catalog: &[TestSpec]) -> BTreeMap<&str, BTreeSet<&str>> {
     let mut by_id: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
     for test in catalog {
-        let refs = test.spec.iter().chain(test.steps.iter().flat_map(|s| s.spec.iter()));
+        let refs = test
+            .spec
+            .iter()
+            .chain(test.steps.iter().flat_map(|s| s.spec.iter()));
         for r in refs {
             if let Some(id) = &r.id {
-                by_id.entry(id.as_str()).or_default().insert(test.name.as_str());
+                by_id
+                    .entry(id.as_str())
+                    .or_default()
+                    .insert(test.name.as_str());
             }
         }
     }
@@ -183,8 +199,15 @@ pub fn coverage_problems(registry: &Registry, catalog: &[TestSpec]) -> Vec<Strin
 /// Counts for one level: (rows, rows some test covers).
 pub fn counts(registry: &Registry, catalog: &[TestSpec], level: Level) -> (usize, usize) {
     let cited = citations(catalog);
-    let rows: Vec<&Requirement> = registry.requirements.iter().filter(|r| r.level == level).collect();
-    let covered = rows.iter().filter(|r| cited.contains_key(r.id.as_str())).count();
+    let rows: Vec<&Requirement> = registry
+        .requirements
+        .iter()
+        .filter(|r| r.level == level)
+        .collect();
+    let covered = rows
+        .iter()
+        .filter(|r| cited.contains_key(r.id.as_str()))
+        .count();
     (rows.len(), covered)
 }
 
@@ -262,11 +285,16 @@ mod tests {
     fn duplicate_and_malformed_ids_are_named() {
         let dup = "gatewayAPIVersion: v1\nrequirements:\n- {id: a-b, level: must, source: s, quote: q}\n- {id: a-b, level: should, source: s, quote: q}\n";
         let err = Registry::parse("r.yaml", dup).unwrap_err().to_string();
-        assert!(err.contains("requirements[1].id") && err.contains("twice"), "{err}");
-        let bad = "gatewayAPIVersion: v1\nrequirements:\n- {id: A_b, level: must, source: s, quote: q}\n";
+        assert!(
+            err.contains("requirements[1].id") && err.contains("twice"),
+            "{err}"
+        );
+        let bad =
+            "gatewayAPIVersion: v1\nrequirements:\n- {id: A_b, level: must, source: s, quote: q}\n";
         let err = Registry::parse("r.yaml", bad).unwrap_err().to_string();
         assert!(err.contains("kebab"), "{err}");
-        let level = "gatewayAPIVersion: v1\nrequirements:\n- {id: a, level: often, source: s, quote: q}\n";
+        let level =
+            "gatewayAPIVersion: v1\nrequirements:\n- {id: a, level: often, source: s, quote: q}\n";
         let err = Registry::parse("r.yaml", level).unwrap_err().to_string();
         assert!(err.contains("requirements[0].level"), "{err}");
     }

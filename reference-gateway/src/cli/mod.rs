@@ -19,9 +19,9 @@ use crate::config::Config;
 use crate::dataplane::metrics::Metrics;
 use crate::dataplane::{DataPlane, Options};
 use crate::fault::{Fault, Faults};
-use crate::variant::{Variant, Variants};
 use crate::provider::ReloadMetrics;
 use crate::provider::file::{self, FileOptions, FileProvider};
+use crate::variant::{Variant, Variants};
 
 pub use kube_mode::KubeArgs;
 

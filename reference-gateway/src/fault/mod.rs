@@ -114,7 +114,6 @@ impl Fault {
             .map(|v| v.get_name().to_owned())
             .unwrap_or_default()
     }
-
 }
 
 impl Flag for Fault {

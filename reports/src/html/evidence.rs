@@ -4,11 +4,11 @@ use maud::{Markup, PreEscaped, html};
 
 use super::charts;
 use crate::event::{SpecRef, StepOutcome, StepRecord};
-use crate::record::TestRecord;
 use crate::evidence::{
     ConvergenceEvidence, DistributionEvidence, Evidence, RejectionEvidence, ToleranceEvidence,
     TrafficEvidence,
 };
+use crate::record::TestRecord;
 use crate::text::{opt_p_value, opt_pct, pct, seconds};
 
 /// A step: kind, outcome, level, summary, time, the spec sentence it

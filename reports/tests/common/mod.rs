@@ -74,7 +74,9 @@ fn start(
             id: Some(s("tcproute-rule-backendrefs-weight")),
             level: Level::Must,
             source: s("apis/v1/tcproute_types.go TCPRouteRule.BackendRefs"),
-            quote: s("Connection rejections must respect weight; if an invalid backend is requested to have 80% of the connections, then 80% of connections must be rejected instead."),
+            quote: s(
+                "Connection rejections must respect weight; if an invalid backend is requested to have 80% of the connections, then 80% of connections must be rejected instead.",
+            ),
         }],
     })
 }
@@ -105,14 +107,24 @@ fn step(
 
 /// A `recommended` step that missed: a warning.
 fn warned_step(test: &str, index: usize, summary: &str, evidence: Vec<Evidence>) -> TestEvent {
-    let mut e = step(test, index, "tcp", summary, StepOutcome::Warned, 95, evidence);
+    let mut e = step(
+        test,
+        index,
+        "tcp",
+        summary,
+        StepOutcome::Warned,
+        95,
+        evidence,
+    );
     if let TestEvent::StepFinished(f) = &mut e {
         f.step.level = Level::Recommended;
         f.step.spec = vec![SpecRef {
             id: Some(s("gwl4-reject-by-refusal-or-reset")),
             level: Level::Recommended,
             source: s("gwl4"),
-            quote: s("A connection to an invalid backend is best refused or reset, so the client knows at once."),
+            quote: s(
+                "A connection to an invalid backend is best refused or reset, so the client knows at once.",
+            ),
         }];
     }
     e
@@ -185,7 +197,11 @@ fn distribution(
             tolerance: 0.05,
             zero_weight_tolerance: 0.005,
             passed,
-            reasons: if passed { vec![] } else { strings(&["backend \"udp-v3\" has weight 0: 333 of 1000 samples"]) },
+            reasons: if passed {
+                vec![]
+            } else {
+                strings(&["backend \"udp-v3\" has weight 0: 333 of 1000 samples"])
+            },
         }),
         notes: vec![],
     })
@@ -378,7 +394,13 @@ pub fn events() -> Vec<TestEvent> {
     ev.push(finish(t, TestResult::Passed, 4500));
 
     let t = "TCPRouteNonexistentBackendRejectsConnections";
-    ev.push(start(t, "Connections to a route whose only backend does not exist are actively rejected.", &["Gateway", "TCPRoute"], false, false));
+    ev.push(start(
+        t,
+        "Connections to a route whose only backend does not exist are actively rejected.",
+        &["Gateway", "TCPRoute"],
+        false,
+        false,
+    ));
     ev.push(step(
         t,
         0,
@@ -386,7 +408,13 @@ pub fn events() -> Vec<TestEvent> {
         "20 tcp connection(s) must be rejected",
         Passed,
         120,
-        vec![traffic(20, &[("closedWithoutReply", 20)], &[], vec![], false)],
+        vec![traffic(
+            20,
+            &[("closedWithoutReply", 20)],
+            &[],
+            vec![],
+            false,
+        )],
     ));
     ev.push(warned_step(
         t,

@@ -18,7 +18,12 @@ pub async fn branch<W: World>(ctx: &Ctx<'_, W>, step: &Branch) -> StepReport {
     let timeout_name = step
         .timeout
         .as_deref()
-        .or_else(|| step.cases.first().and_then(|c| c.when.first()).map(default_timeout))
+        .or_else(|| {
+            step.cases
+                .first()
+                .and_then(|c| c.when.first())
+                .map(default_timeout)
+        })
         .unwrap_or("GetTimeout");
     let Some(timeout) = ctx.run.timeouts.get(timeout_name) else {
         return StepReport::fail(summary, format!("unknown timeout {timeout_name:?}"));
@@ -41,11 +46,7 @@ pub async fn branch<W: World>(ctx: &Ctx<'_, W>, step: &Branch) -> StepReport {
                         branch: Some(case.name.clone()),
                         ..StepReport::default()
                     }
-                    .note(format!(
-                        "branch {} holds: {}",
-                        case.name,
-                        lines.join("; ")
-                    ))
+                    .note(format!("branch {} holds: {}", case.name, lines.join("; ")))
                     .with(Evidence::Conditions(ConditionsEvidence { objects }));
                 }
                 Err((problems, objects)) => {

@@ -165,7 +165,8 @@ pub fn judge(
             describe(p),
             match want {
                 ExpectedOutcome::Rejected => match protocol {
-                    Protocol::Tcp => " (refused, reset, or closed without a byte, within RequestTimeout)",
+                    Protocol::Tcp =>
+                        " (refused, reset, or closed without a byte, within RequestTimeout)",
                     Protocol::Udp => " (no reply)",
                 },
                 _ => "",
@@ -258,8 +259,16 @@ pub fn traffic_evidence(sample: &Sample) -> Evidence {
         .iter()
         .any(|p| p.evidence.tries > 0)
         .then(|| UdpTries {
-            sent: sample.probes.iter().map(|p| u64::from(p.evidence.tries)).sum(),
-            resent_probes: sample.probes.iter().filter(|p| p.evidence.tries > 1).count() as u64,
+            sent: sample
+                .probes
+                .iter()
+                .map(|p| u64::from(p.evidence.tries))
+                .sum(),
+            resent_probes: sample
+                .probes
+                .iter()
+                .filter(|p| p.evidence.tries > 1)
+                .count() as u64,
             unanswered: sample.count(Outcome::Timeout),
             max_tries: traffic::udp::MAX_TRIES,
         });

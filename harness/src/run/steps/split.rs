@@ -62,10 +62,7 @@ fn udp_loss(answered: &[bool]) -> (Option<String>, Option<String>) {
         reports::text::pct(share),
         traffic::udp::MAX_TRIES,
         n - lost,
-        limit
-            .as_ref()
-            .map(|l| format!(". {l}"))
-            .unwrap_or_default()
+        limit.as_ref().map(|l| format!(". {l}")).unwrap_or_default()
     );
     let warning = if limit.is_some() || share > UDP_LOSS_BOUND {
         Some(format!(
@@ -210,7 +207,11 @@ pub async fn distribution<W: World>(ctx: &Ctx<'_, W>, step: &Distribution) -> St
         if !exact.is_empty() {
             report = report.warn(
                 Level::Recommended,
-                exact.iter().map(|r| r.as_str()).collect::<Vec<_>>().join("; "),
+                exact
+                    .iter()
+                    .map(|r| r.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; "),
             );
         }
     }
@@ -392,7 +393,7 @@ pub async fn rejection<W: World>(ctx: &Ctx<'_, W>, step: &Rejection) -> StepRepo
             report = report.warn(
                 Level::Recommended,
                 format!(
-                "UDP loss is high enough to bias the dropped share by up to {} (a quarter \
+                    "UDP loss is high enough to bias the dropped share by up to {} (a quarter \
                  of the detectable effect is {}): the verdict is not exact",
                     reports::text::prob(loss.share_bias),
                     reports::text::prob(settings.effect / 4.0)
