@@ -288,7 +288,7 @@ fn test_section(test: &TestRecord) -> Markup {
                 }
             }
             @if kind != ResultKind::Passed {
-                p.message { (test.result_message()) }
+                p.message.(kind.as_str()) { (test.result_message()) }
             }
             p.muted {
                 "suite " (suite_of(test))
