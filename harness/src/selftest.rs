@@ -135,54 +135,54 @@ pub enum Shows {
     Resends,
 }
 
-/// For each allowed variation: the tests it touches (by default only these
-/// run against it) and what the run must show.
-pub const VARIANTS: &[(Variant, &[&str], Shows)] = &[
+/// The tests a variation runs against (by default; `--full`: all).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// These tests.
+    Tests(&'static [&'static str]),
+    /// Every test that needs this feature.
+    Feature(&'static str),
+}
+
+/// For each allowed variation: the tests it touches and what the run must
+/// show.
+pub const VARIANTS: &[(Variant, Scope, Shows)] = &[
     (
         Variant::MultiRuleRejected,
-        &["TCPRouteMultipleRules", "UDPRouteMultipleRules"],
+        Scope::Tests(&["TCPRouteMultipleRules", "UDPRouteMultipleRules"]),
         Shows::Nothing,
     ),
     (
         Variant::TcpUdpSamePortRefused,
-        &["GatewayTCPAndUDPOnSamePort"],
+        Scope::Tests(&["GatewayTCPAndUDPOnSamePort"]),
         Shows::Nothing,
     ),
     (
         Variant::WeightedRoundRobin,
-        &[
+        Scope::Tests(&[
             "TCPRouteWeightedRouting",
             "UDPRouteWeightedRouting",
             "TCPRouteInvalidBackendShareIsRejected",
-        ],
+        ]),
         Shows::Nothing,
     ),
     (
         Variant::RejectByAcceptClose,
-        &[
+        Scope::Tests(&[
             "TCPRouteAllWeightsZeroRejectsConnections",
             "TCPRouteNonexistentBackendRejectsConnections",
             "TCPRouteInvalidBackendShareIsRejected",
-        ],
+        ]),
         Shows::Warning("closedWithoutReply"),
     ),
-    (
-        Variant::UdpLoss,
-        &[
-            "UDPRoute",
-            "UDPRouteWeightedRouting",
-            "UDPRouteInvalidBackendShareIsDropped",
-            "UDPRouteFlowAffinity",
-            "UDPRouteLargeDatagram",
-        ],
-        Shows::Resends,
-    ),
+    (Variant::UdpLoss, Scope::Feature("UDPRoute"), Shows::Resends),
     (
         Variant::UdpSessionCap,
-        &[
+        Scope::Tests(&[
             "UDPRouteWeightedRouting",
+            "UDPRouteWeightsWithUnequalReplicas",
             "UDPRouteInvalidBackendShareIsDropped",
-        ],
+        ]),
         Shows::Warning("session limit"),
     ),
 ];
@@ -307,11 +307,8 @@ fn self_test(args: &SelfTestArgs) -> Result<SelfTestReport, String> {
             gwl4.display()
         ));
     }
-    let catalog: Vec<String> = suite::load::builtin()
-        .map_err(|e| e.to_string())?
-        .into_iter()
-        .map(|t| t.name)
-        .collect();
+    let specs = suite::load::builtin().map_err(|e| e.to_string())?;
+    let catalog: Vec<String> = specs.iter().map(|t| t.name.clone()).collect();
     let faults: Vec<Fault> = args
         .faults
         .clone()
@@ -324,8 +321,14 @@ fn self_test(args: &SelfTestArgs) -> Result<SelfTestReport, String> {
         VARIANTS
             .iter()
             .filter(|(v, _, _)| *v == variant)
-            .flat_map(|(_, tests, _)| tests.iter())
-            .map(|s| (*s).to_owned())
+            .flat_map(|(_, scope, _)| match scope {
+                Scope::Tests(tests) => tests.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>(),
+                Scope::Feature(f) => specs
+                    .iter()
+                    .filter(|t| t.features.iter().any(|g| g == f))
+                    .map(|t| t.name.clone())
+                    .collect(),
+            })
             .collect()
     };
     for variant in &variants {
