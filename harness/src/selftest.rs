@@ -36,7 +36,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use reference_gateway::fault::Fault;
+use reference_gateway::fault::{Fault, Flag};
 use reference_gateway::variant::Variant;
 use serde::Serialize;
 
@@ -332,17 +332,11 @@ fn self_test(args: &SelfTestArgs) -> Result<SelfTestReport, String> {
             .collect()
     };
     for variant in &variants {
-        let missing: Vec<String> = variant_tests(*variant)
-            .into_iter()
-            .filter(|t| !catalog.contains(t))
-            .collect();
-        if !missing.is_empty() {
-            return Err(format!(
-                "variant {}: tests not in the catalog: {}",
-                variant.name(),
-                missing.join(", ")
-            ));
-        }
+        in_catalog(
+            &format!("variant {}", variant.name()),
+            variant_tests(*variant),
+            &catalog,
+        )?;
     }
     let subset = |fault: Fault| -> BTreeSet<String> {
         EXPECTED
@@ -353,17 +347,7 @@ fn self_test(args: &SelfTestArgs) -> Result<SelfTestReport, String> {
             .collect()
     };
     for fault in &faults {
-        let missing: Vec<String> = subset(*fault)
-            .into_iter()
-            .filter(|t| !catalog.contains(t))
-            .collect();
-        if !missing.is_empty() {
-            return Err(format!(
-                "fault {}: tests not in the catalog: {}",
-                fault.name(),
-                missing.join(", ")
-            ));
-        }
+        in_catalog(&format!("fault {}", fault.name()), subset(*fault), &catalog)?;
     }
     let selected = |names: Option<BTreeSet<String>>| -> Vec<String> {
         match names {
@@ -469,6 +453,19 @@ fn self_test(args: &SelfTestArgs) -> Result<SelfTestReport, String> {
     print!("{}", table(&report));
     write_reports(&report, &report_dir)?;
     Ok(report)
+}
+
+/// An error naming `what` if any of `tests` is not in the catalog.
+fn in_catalog(what: &str, tests: BTreeSet<String>, catalog: &[String]) -> Result<(), String> {
+    let missing: Vec<String> = tests.into_iter().filter(|t| !catalog.contains(t)).collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what}: tests not in the catalog: {}",
+            missing.join(", ")
+        ))
+    }
 }
 
 /// Whether a variation's run showed what it must, and that in words.

@@ -54,27 +54,7 @@ pub enum Variant {
     UdpSessionCap,
 }
 
-impl Variant {
-    /// Every variant, in declaration order.
-    pub fn all() -> impl Iterator<Item = Variant> {
-        <Variant as clap::ValueEnum>::value_variants()
-            .iter()
-            .copied()
-    }
-
-    /// The `--variant` name (kebab-case).
-    pub fn name(self) -> String {
-        clap::ValueEnum::to_possible_value(&self)
-            .map(|v| v.get_name().to_owned())
-            .unwrap_or_default()
-    }
-}
-
-impl Flag for Variant {
-    fn bit(self) -> u32 {
-        1 << (self as u32)
-    }
-}
+impl Flag for Variant {}
 
 /// A set of variants (cheap to copy; empty by default).
 pub type Variants = crate::fault::Flags<Variant>;

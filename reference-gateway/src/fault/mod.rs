@@ -102,30 +102,31 @@ pub enum Fault {
     SlowConvergence,
 }
 
-impl Fault {
-    /// Every fault, in declaration order.
-    pub fn all() -> impl Iterator<Item = Fault> {
-        <Fault as clap::ValueEnum>::value_variants().iter().copied()
+impl Flag for Fault {}
+
+/// A command-line enum of named deviations (faults, variants) whose values
+/// fit in a [`Flags`] set.
+pub trait Flag: clap::ValueEnum + Copy + PartialEq + 'static {
+    /// Every value, in declaration order.
+    fn all() -> impl Iterator<Item = Self> {
+        Self::value_variants().iter().copied()
     }
 
-    /// The `--fault` name (kebab-case).
-    pub fn name(self) -> String {
-        clap::ValueEnum::to_possible_value(&self)
+    /// The value's name on the command line (kebab-case).
+    fn name(self) -> String {
+        self.to_possible_value()
             .map(|v| v.get_name().to_owned())
             .unwrap_or_default()
     }
-}
 
-impl Flag for Fault {
+    /// The value's bit in a [`Flags`] set: its position in declaration order.
     fn bit(self) -> u32 {
-        1 << (self as u32)
+        let index = Self::value_variants()
+            .iter()
+            .position(|v| *v == self)
+            .unwrap_or(0);
+        1 << index
     }
-}
-
-/// An enum whose values fit in a [`Flags`] set.
-pub trait Flag: Copy {
-    /// The value's bit (`1 << discriminant`).
-    fn bit(self) -> u32;
 }
 
 /// A set of [`Flag`] values (cheap to copy; empty by default).
