@@ -3,7 +3,7 @@
 //! gwl4 puts one of these behind every backendRef, so a client on the far
 //! side of a gateway can tell which backend (and which replica) answered and
 //! what client address the backend saw. The protocol is described in
-//! [`protocol`] and in DESIGN.md ("Echo server protocol").
+//! [`protocol`] and in the README ("The echo server").
 //!
 //! Run it in-process with [`start`] (tests bind port 0 and read the bound
 //! addresses from [`Running`]), or as a program with [`run_blocking`], which

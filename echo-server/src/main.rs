@@ -3,8 +3,8 @@
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-/// TCP/UDP echo backend that reports its identity (see DESIGN.md, "Echo
-/// server protocol").
+/// TCP/UDP echo backend that reports its identity (see the README, "The echo
+/// server").
 #[derive(Parser)]
 #[command(version, about)]
 struct Cli {

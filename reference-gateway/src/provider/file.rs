@@ -1,4 +1,5 @@
-//! The standalone file provider (DESIGN.md, "Local mode").
+//! The standalone file provider: the local gateway contract (README, "The
+//! local gateway contract").
 //!
 //! Reads every `*.yaml` file in the config directory (multi-document;
 //! dotfiles are skipped as other writers' temp files), translates them and

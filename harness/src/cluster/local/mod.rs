@@ -3,7 +3,7 @@
 //! Each test gets its own world: a directory with the gateway's config and
 //! status dirs, its own gateway process bound to its own loopback address,
 //! and echo processes for its Deployments. The gateway speaks the
-//! standalone contract (DESIGN.md, "Local mode"): it reads every `*.yaml`
+//! standalone contract (README, "The local gateway contract"): it reads every `*.yaml`
 //! in the config dir and writes each object's status to
 //! `<status-dir>/<Kind>/<namespace>/<name>.yaml`.
 
