@@ -39,7 +39,11 @@ fn setup(msg: impl std::fmt::Display) -> u8 {
 
 /// Runs the tests; returns the exit code.
 pub fn run(args: RunArgs) -> u8 {
-    let RunArgs { mut test, options } = args;
+    let RunArgs { test, options } = args;
+    if options.version.as_deref() == Some("") {
+        return print_version();
+    }
+    let mut test = test.to_libtest();
     let options = match &options.conformance_options_file {
         Some(path) => match Options::from_file(path) {
             Ok(file) => options.over(file),
@@ -572,6 +576,19 @@ fn on_interrupt() -> &'static std::sync::Mutex<Option<Arc<Finisher>>> {
     static SLOT: std::sync::OnceLock<std::sync::Mutex<Option<Arc<Finisher>>>> =
         std::sync::OnceLock::new();
     SLOT.get_or_init(Default::default)
+}
+
+/// `gwl4 --version`: gwl4's version and what its catalog was written for.
+fn print_version() -> u8 {
+    let api = suite::requirements::builtin()
+        .map(|r| r.gateway_api_version.clone())
+        .unwrap_or_else(|_| "unknown".into());
+    let tests = suite::load::builtin().map(|c| c.len()).unwrap_or(0);
+    println!(
+        "gwl4 {} (catalog: {tests} tests for Gateway API {api}, TCPRoute and UDPRoute)",
+        env!("CARGO_PKG_VERSION")
+    );
+    exit::SUCCESS
 }
 
 /// A test's kind as libtest shows it (`--list`, progress lines): its level

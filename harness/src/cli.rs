@@ -10,13 +10,16 @@ use serde::Deserialize;
 /// gwl4: conformance and traffic tests for Gateway API TCPRoute and UDPRoute.
 ///
 /// With no arguments, runs every test in local mode (no Kubernetes) against
-/// the bundled reference gateway. Test selection flags (`--list`, a name
-/// filter, `--exact`, `--skip`, `--test-threads`) work as for `cargo test`.
+/// the bundled reference gateway. With --gateway-class (or --kubeconfig),
+/// runs them against that GatewayClass on a cluster. Each verdict traces to
+/// the spec: a must failure fails the run (exit 1), a should or
+/// recommendation miss is a warning (a failure with --strict).
 #[derive(Debug, Parser)]
 #[command(
     name = "gwl4",
     disable_version_flag = true,
-    args_conflicts_with_subcommands = true
+    args_conflicts_with_subcommands = true,
+    after_help = EXAMPLES
 )]
 pub struct Cli {
     /// A subcommand instead of a test run.
@@ -38,12 +41,25 @@ pub enum Command {
     #[command(hide = true)]
     ReferenceGateway(reference_gateway::cli::Args),
     /// Compare runs: one HTML page from several report.json files.
+    #[command(after_help = "Examples:
+  gwl4 compare before/report.json after/report.json
+  gwl4 compare v1=runs/a/report.json v2=runs/b/report.json -o compare.html")]
     Compare(CompareArgs),
-    /// Show the catalog catches real implementations' bugs: run it against
-    /// the reference gateway, clean and with each deliberate fault.
+    /// Show the catalog catches real implementations' bugs and passes what
+    /// the spec allows: run it against the reference gateway, clean, with
+    /// each deliberate fault, and in each allowed variation.
+    #[command(after_help = "Examples:
+  gwl4 self-test                                  every fault and variation against the tests each touches
+  gwl4 self-test --full                           the whole catalog against each
+  gwl4 self-test --faults udp-per-packet --variants udp-loss")]
     SelfTest(crate::selftest::SelfTestArgs),
     /// Measure a gateway against its backend reached directly (throughput,
     /// connection rate, latency, UDP rate and loss), reported as ratios.
+    #[command(after_help = "Examples:
+  gwl4 bench                                      the reference gateway, local mode
+  gwl4 bench --short                              seconds: checks it works
+  gwl4 bench --gateway-tcp 10.0.0.5:9000 --direct-tcp 127.0.0.1:5000 \\
+             --gateway-udp 10.0.0.5:9001 --direct-udp 127.0.0.1:5001")]
     Bench(crate::bench::BenchArgs),
 }
 
@@ -58,15 +74,108 @@ pub struct CompareArgs {
     pub output: PathBuf,
 }
 
+/// Examples printed after `gwl4 --help`.
+const EXAMPLES: &str = "Examples:
+  gwl4                                          every test, local mode, reference gateway
+  gwl4 --list                                   the tests, each with its level and features
+  gwl4 TCPRoute --strict                        tests whose name has TCPRoute; warnings fail
+  gwl4 --gateway-command \"my-proxy --flag\"      your standalone L4 proxy (the local contract)
+  gwl4 --gateway-class istio                    a GatewayClass on the cluster of your kubeconfig
+  gwl4 --conformance-profiles GATEWAY-UDP       only the UDP profile's tests
+  gwl4 self-test                                the catalog against known bugs and allowed variations
+
+Exit codes: 0 passed (warnings allowed), 1 a test failed, 2 usage or setup error,
+3 nothing ran, 130 interrupted (reports written for the tests that finished).";
+
 /// A test run.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// libtest's flags.
+    /// Which tests run.
     #[command(flatten)]
-    pub test: libtest_mimic::Arguments,
+    pub test: Selection,
     /// gwl4's flags.
     #[command(flatten)]
     pub options: Options,
+}
+
+/// Which tests run. These are libtest's flags (gwl4 runs its tests through
+/// libtest-mimic), so they behave as for `cargo test`; libtest's other
+/// flags are accepted and hidden.
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Test selection")]
+pub struct Selection {
+    /// Run only the tests whose names contain FILTER.
+    #[arg(value_name = "FILTER")]
+    pub filter: Option<String>,
+    /// Match FILTER and --skip against whole names.
+    #[arg(long)]
+    pub exact: bool,
+    /// Skip the tests whose names contain FILTER (repeatable).
+    #[arg(long, value_name = "FILTER")]
+    pub skip: Vec<String>,
+    /// List the tests with their level and features; run nothing.
+    #[arg(long)]
+    pub list: bool,
+    /// Tests run at once (default 8 in local mode, 1 in kube mode).
+    #[arg(long, value_name = "N")]
+    pub test_threads: Option<usize>,
+    /// One character per test instead of one line.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// libtest: output format.
+    #[arg(long, value_enum, hide = true)]
+    pub format: Option<libtest_mimic::FormatSetting>,
+    /// libtest: colour.
+    #[arg(long, value_enum, hide = true)]
+    pub color: Option<libtest_mimic::ColorSetting>,
+    /// libtest: write the log to a file.
+    #[arg(long, hide = true)]
+    pub logfile: Option<String>,
+    /// libtest: run ignored tests (gwl4 has none).
+    #[arg(long, hide = true)]
+    pub ignored: bool,
+    /// libtest: run ignored tests too.
+    #[arg(long, hide = true)]
+    pub include_ignored: bool,
+    /// libtest: run tests, not benchmarks (no-op).
+    #[arg(long, hide = true)]
+    pub test: bool,
+    /// libtest: run benchmarks (gwl4 has none).
+    #[arg(long, hide = true)]
+    pub bench: bool,
+    /// libtest: no-op.
+    #[arg(long, hide = true)]
+    pub nocapture: bool,
+    /// libtest: no-op.
+    #[arg(long, hide = true)]
+    pub show_output: bool,
+    /// libtest: unstable flags, no-op.
+    #[arg(short = 'Z', hide = true)]
+    pub unstable_flags: Option<String>,
+}
+
+impl Selection {
+    /// As libtest-mimic's arguments.
+    pub fn to_libtest(&self) -> libtest_mimic::Arguments {
+        libtest_mimic::Arguments {
+            include_ignored: self.include_ignored,
+            ignored: self.ignored,
+            test: self.test,
+            bench: self.bench,
+            list: self.list,
+            nocapture: self.nocapture,
+            show_output: self.show_output,
+            exact: self.exact,
+            quiet: self.quiet,
+            test_threads: self.test_threads,
+            logfile: self.logfile.clone(),
+            skip: self.skip.clone(),
+            color: self.color,
+            format: self.format,
+            filter: self.filter.clone(),
+            ..libtest_mimic::Arguments::default()
+        }
+    }
 }
 
 /// Where the tests run.
@@ -96,105 +205,113 @@ pub enum WorkloadsKind {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Options {
     /// Where to run: `local` (default unless --gateway-class or --kubeconfig is given) or `kube`.
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, help_heading = "Where the tests run")]
     pub cluster: Option<ClusterKind>,
     /// GatewayClass under test (local default: gwl4-reference).
-    #[arg(long)]
+    #[arg(long, help_heading = "Where the tests run")]
     pub gateway_class: Option<String>,
     /// Local mode: a program speaking the standalone gateway contract, with
     /// leading arguments, split on whitespace (default: the reference gateway).
-    #[arg(long)]
+    #[arg(long, help_heading = "Local mode")]
     pub gateway_command: Option<String>,
     /// Local mode: controllerName written into the GatewayClass (default gwl4.dev/reference-gateway).
-    #[arg(long)]
+    #[arg(long, help_heading = "Local mode")]
     pub controller_name: Option<String>,
     /// Echo backend image; `{ECHO_IMAGE}` in suite manifests.
-    #[arg(long)]
+    #[arg(long, help_heading = "Where the tests run")]
     pub echo_image: Option<String>,
     /// Features the implementation supports (comma-separated); default: the GatewayClass's status.supportedFeatures.
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', help_heading = "Test selection")]
     pub supported_features: Option<Vec<String>>,
     /// Features to treat as unsupported (comma-separated).
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', help_heading = "Test selection")]
     pub exempt_features: Option<Vec<String>>,
     /// Treat every known feature as supported.
-    #[arg(long)]
+    #[arg(long, help_heading = "Test selection")]
     #[serde(default)]
     pub all_features: bool,
     /// Conformance profiles (comma-separated): GATEWAY-TCP, GATEWAY-UDP. Adds their core features and runs only their tests.
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', help_heading = "Test selection")]
     pub conformance_profiles: Option<Vec<String>>,
     /// Tests to skip, by name (comma-separated).
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', help_heading = "Test selection")]
     pub skip_tests: Option<Vec<String>>,
     /// Run only this test (by name).
-    #[arg(long)]
+    #[arg(long, help_heading = "Test selection")]
     pub run_test: Option<String>,
     /// Directories of extra suite files (repeatable).
-    #[arg(long)]
+    #[arg(long, help_heading = "Test selection")]
     pub suite_dir: Option<Vec<PathBuf>>,
     /// Directory for junit.xml, report.html and report.json (default gwl4-reports).
-    #[arg(long)]
+    #[arg(long, help_heading = "Reports")]
     pub report_dir: Option<PathBuf>,
     /// Also write the upstream ConformanceReport YAML here.
-    #[arg(long)]
+    #[arg(long, help_heading = "Reports")]
     pub report_output: Option<PathBuf>,
     /// Implementation organization (ConformanceReport).
-    #[arg(long)]
+    #[arg(long, help_heading = "Reports")]
     pub organization: Option<String>,
     /// Implementation project.
-    #[arg(long)]
+    #[arg(long, help_heading = "Reports")]
     pub project: Option<String>,
     /// Implementation URL.
-    #[arg(long)]
+    #[arg(long, help_heading = "Reports")]
     pub url: Option<String>,
-    /// Implementation version.
-    #[arg(long)]
+    /// Implementation version (ConformanceReport). Alone (`gwl4 --version`
+    /// or `-V`): print gwl4's version and its catalog's Gateway API version.
+    #[arg(
+        short = 'V',
+        long,
+        num_args = 0..=1,
+        default_missing_value = "",
+        value_name = "VERSION",
+        help_heading = "Reports"
+    )]
     pub version: Option<String>,
     /// Implementation contacts (comma-separated).
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', help_heading = "Reports")]
     pub contact: Option<Vec<String>>,
     /// Timeout overrides, upstream format: `Name:seconds;Name:seconds`.
-    #[arg(long)]
+    #[arg(long, help_heading = "Verdicts")]
     pub timeout_config_overrides: Option<String>,
     /// Options file (YAML, these settings in camelCase).
-    #[arg(long, visible_alias = "options-file")]
+    #[arg(long, visible_alias = "options-file", help_heading = "Options file")]
     #[serde(skip)]
     pub conformance_options_file: Option<PathBuf>,
     /// Remove everything the run created (default true).
-    #[arg(long)]
+    #[arg(long, help_heading = "Where the tests run")]
     pub cleanup: Option<bool>,
     /// Run-level false-failure bound for the statistical steps (Bonferroni:
     /// each of the k statistical steps gets alpha/k). Default: 0.001 per step.
-    #[arg(long)]
+    #[arg(long, help_heading = "Verdicts")]
     pub alpha: Option<f64>,
     /// Power each statistical step must have to detect the effect (default 0.99).
-    #[arg(long)]
+    #[arg(long, help_heading = "Verdicts")]
     pub power: Option<f64>,
     /// Smallest share error (absolute) to detect (default 0.05).
-    #[arg(long)]
+    #[arg(long, help_heading = "Verdicts")]
     pub effect: Option<f64>,
     /// Kube mode: the kubeconfig (default: KUBECONFIG, ~/.kube/config, then in-cluster).
-    #[arg(long)]
+    #[arg(long, help_heading = "Where the tests run")]
     pub kubeconfig: Option<PathBuf>,
     /// Kube mode: labels for the namespaces gwl4 creates (comma-separated key=value).
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', help_heading = "Where the tests run")]
     pub namespace_labels: Option<Vec<String>>,
     /// Kube mode: annotations for the namespaces gwl4 creates (comma-separated key=value).
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', help_heading = "Where the tests run")]
     pub namespace_annotations: Option<Vec<String>>,
     /// Kube mode: who runs the echo backends, `cluster` (default) or `local`
     /// (gwl4 runs them in network namespaces and writes their
     /// EndpointSlices: for an API server with no kubelet; needs root).
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, help_heading = "Where the tests run")]
     pub workloads: Option<WorkloadsKind>,
     /// Print every step as it finishes.
-    #[arg(long, short = 'v')]
+    #[arg(long, short = 'v', help_heading = "Reports")]
     #[serde(default)]
     pub verbose: bool,
     /// Fail tests on `should` and `recommended` misses too (by default they
     /// are warnings and only `must` and `may` misses fail).
-    #[arg(long)]
+    #[arg(long, help_heading = "Verdicts")]
     #[serde(default)]
     pub strict: bool,
 }
