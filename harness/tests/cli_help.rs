@@ -73,3 +73,15 @@ fn version_alone_prints_gwl4_and_the_catalogs_gateway_api_version() {
         );
     }
 }
+
+#[test]
+fn the_readme_shows_the_current_short_help() {
+    let out = gwl4().arg("-h").output().unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    assert!(
+        readme.contains(help.trim_end()),
+        "README.md's `gwl4 -h` block is stale; paste the output of `gwl4 -h`:\n{help}"
+    );
+}
