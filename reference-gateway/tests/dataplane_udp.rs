@@ -49,6 +49,10 @@ async fn replies_come_from_the_listener_address_and_flows_stick_to_one_backend()
     );
     let addr = SocketAddr::new(LOCALHOST, port);
     let mut per_backend = BTreeMap::<String, u32>::new();
+    // Every client socket stays open to the end: a closed one's port could
+    // be handed to the next client, which would then land in the earlier
+    // flow's session (the gateway keeps it until its idle timeout).
+    let mut clients = Vec::new();
     for _ in 0..40 {
         let client = udp_client().await;
         let mut services = BTreeSet::new();
@@ -66,6 +70,7 @@ async fn replies_come_from_the_listener_address_and_flows_stick_to_one_backend()
         *per_backend
             .entry(services.pop_first().unwrap())
             .or_default() += 1;
+        clients.push(client);
     }
     // 40 flows at 50/50: both backends used (fails with probability 2^-39).
     assert_eq!(per_backend.len(), 2, "{per_backend:?}");
@@ -156,6 +161,8 @@ async fn a_rejected_flow_is_dropped_consistently() {
     // handled (no sleep needed to know no reply is coming).
     let (mut answered, mut dropped) = (0, 0);
     let mut buf = vec![0u8; 65_535];
+    // Open to the end, so no client reuses an earlier one's port (session).
+    let mut clients = Vec::new();
     for _ in 0..30 {
         let client = udp_client().await;
         let mut replies = 0;
@@ -172,6 +179,7 @@ async fn a_rejected_flow_is_dropped_consistently() {
             0 => dropped += 1,
             n => panic!("a flow got {n} of 5 replies"),
         }
+        clients.push(client);
     }
     assert!(
         answered > 0 && dropped > 0,
