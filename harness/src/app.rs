@@ -227,9 +227,21 @@ pub fn run(args: RunArgs) -> u8 {
             };
             // Tests share the conformance namespaces on a cluster.
             plan.test.test_threads.get_or_insert(1);
+            let run_id = plan.run_id.clone();
             let code = execute(&rt, cluster.clone(), plan);
-            rt.block_on(cluster.finish());
-            code
+            let left_behind = rt.block_on(cluster.finish());
+            if left_behind.is_empty() {
+                return code;
+            }
+            // The verdicts stand (the reports are written), but objects of
+            // this run may still be in the cluster, and a later test may
+            // have run beside a previous test's leftovers: not a clean run.
+            eprintln!(
+                "gwl4: cleanup failed: {} object(s) of this run could not be deleted (above); \
+                 find them with `kubectl get <kind> -A -l gwl4.dev/run-id={run_id}`. Exit 2.",
+                left_behind.len()
+            );
+            exit::SETUP_ERROR
         }
     }
 }
@@ -465,6 +477,7 @@ fn execute<C: Cluster>(rt: &tokio::runtime::Runtime, cluster: Arc<C>, plan: Plan
         alpha: stats_settings.alpha,
         family_wise,
         strict: options.strict,
+        report_log: options.report_log,
     });
     *on_interrupt().lock().unwrap_or_else(|e| e.into_inner()) = Some(finisher.clone());
     let conclusion = libtest_mimic::run(&test, trials);
@@ -506,6 +519,8 @@ struct Finisher {
     alpha: f64,
     family_wise: f64,
     strict: bool,
+    /// `--report-log`: print the reports to stdout too.
+    report_log: bool,
 }
 
 impl Finisher {
@@ -564,8 +579,13 @@ impl Finisher {
         );
         let paths = reports::write_all(&record, &self.report_dir, self.report_output.as_deref())
             .map_err(|e| format!("writing reports: {e}"))?;
-        for p in paths {
+        for p in &paths {
             println!("wrote {}", p.display());
+        }
+        if self.report_log {
+            let log = crate::report_log::encode(&paths)
+                .map_err(|e| format!("encoding the reports for the log: {e}"))?;
+            print!("{log}");
         }
         Ok(())
     }

@@ -53,6 +53,12 @@ pub enum Command {
   gwl4 self-test --full                           the whole catalog against each
   gwl4 self-test --faults udp-per-packet --variants udp-loss")]
     SelfTest(crate::selftest::SelfTestArgs),
+    /// Read the reports a run printed with --report-log (a Kubernetes Job's
+    /// log) back into a report directory.
+    #[command(after_help = "Examples:
+  kubectl logs -n gwl4-runner job/gwl4 | gwl4 fetch-report --from-log -
+  gwl4 fetch-report --from-log job.log --report-dir job-reports")]
+    FetchReport(FetchReportArgs),
     /// Measure a gateway against its backend reached directly (throughput,
     /// connection rate, latency, UDP rate and loss), reported as ratios.
     #[command(after_help = "Examples:
@@ -61,6 +67,17 @@ pub enum Command {
   gwl4 bench --gateway-tcp 10.0.0.5:9000 --direct-tcp 127.0.0.1:5000 \\
              --gateway-udp 10.0.0.5:9001 --direct-udp 127.0.0.1:5001")]
     Bench(crate::bench::BenchArgs),
+}
+
+/// `gwl4 fetch-report`.
+#[derive(Debug, Args)]
+pub struct FetchReportArgs {
+    /// The log to read (`-`: standard input).
+    #[arg(long, value_name = "FILE")]
+    pub from_log: PathBuf,
+    /// Where to write the reports.
+    #[arg(long, default_value = "gwl4-reports")]
+    pub report_dir: PathBuf,
 }
 
 /// `gwl4 compare`.
@@ -84,8 +101,9 @@ const EXAMPLES: &str = "Examples:
   gwl4 --conformance-profiles GATEWAY-UDP       only the UDP profile's tests
   gwl4 self-test                                the catalog against known bugs and allowed variations
 
-Exit codes: 0 passed (warnings allowed), 1 a test failed, 2 usage or setup error,
-3 nothing ran, 130 interrupted (reports written for the tests that finished).";
+Exit codes: 0 passed (warnings allowed), 1 a test failed, 2 usage or setup error
+(or objects left in the cluster), 3 nothing ran, 130 interrupted (reports written
+for the tests that finished).";
 
 /// A test run.
 #[derive(Debug, Args)]
@@ -305,6 +323,11 @@ pub struct Options {
     /// EndpointSlices: for an API server with no kubelet; needs root).
     #[arg(long, value_enum, help_heading = "Where the tests run")]
     pub workloads: Option<WorkloadsKind>,
+    /// After writing the reports, print them (gzipped, base64) to stdout
+    /// too, for `gwl4 fetch-report` to read out of a Job's log.
+    #[arg(long, help_heading = "Reports")]
+    #[serde(default)]
+    pub report_log: bool,
     /// Print every step as it finishes.
     #[arg(long, short = 'v', help_heading = "Reports")]
     #[serde(default)]
@@ -320,7 +343,7 @@ impl Options {
     /// `self` (flags) over `file`.
     pub fn over(self, file: Options) -> Options {
         macro_rules! pick {
-            ($($f:ident),*) => { Options { $($f: self.$f.or(file.$f),)* all_features: self.all_features || file.all_features, verbose: self.verbose || file.verbose, strict: self.strict || file.strict } };
+            ($($f:ident),*) => { Options { $($f: self.$f.or(file.$f),)* all_features: self.all_features || file.all_features, verbose: self.verbose || file.verbose, strict: self.strict || file.strict, report_log: self.report_log || file.report_log } };
         }
         pick!(
             cluster,

@@ -40,6 +40,7 @@ fn main() -> ExitCode {
         Some(Command::Compare(args)) => harness::compare::run(&args),
         Some(Command::SelfTest(args)) => harness::selftest::run(&args),
         Some(Command::Bench(args)) => harness::bench::run(&args),
+        Some(Command::FetchReport(args)) => harness::report_log::run(&args),
         None => harness::app::run(cli.run),
     };
     ExitCode::from(code)

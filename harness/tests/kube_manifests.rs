@@ -70,7 +70,7 @@ fn round_trip<T: DeserializeOwned + Serialize>(doc: &Value) -> Vec<String> {
 
 fn check(doc: &Value) -> Vec<String> {
     use gateway_api::apis::standard as gw;
-    use k8s_openapi::api::{apps, core, rbac};
+    use k8s_openapi::api::{apps, batch, core, rbac};
     let api_version = doc["apiVersion"].as_str().unwrap_or_default();
     match (api_version, doc["kind"].as_str().unwrap_or_default()) {
         ("v1", "Namespace") => round_trip::<core::v1::Namespace>(doc),
@@ -78,6 +78,7 @@ fn check(doc: &Value) -> Vec<String> {
         ("v1", "ServiceAccount") => round_trip::<core::v1::ServiceAccount>(doc),
         ("v1", "ConfigMap") => round_trip::<core::v1::ConfigMap>(doc),
         ("apps/v1", "Deployment") => round_trip::<apps::v1::Deployment>(doc),
+        ("batch/v1", "Job") => round_trip::<batch::v1::Job>(doc),
         ("rbac.authorization.k8s.io/v1", "ClusterRole") => round_trip::<rbac::v1::ClusterRole>(doc),
         ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding") => {
             round_trip::<rbac::v1::ClusterRoleBinding>(doc)

@@ -7,8 +7,9 @@
 //!
 //! Nothing on a bare API server runs Pods, so gwl4 runs with
 //! `--workloads local` (echo replicas in network namespaces, EndpointSlices
-//! written by gwl4), and the reference gateway runs out of cluster on
-//! [`GATEWAY_ADDRESS`], which it reports in every Gateway's status.
+//! written by gwl4), and the reference gateway runs out of cluster on an
+//! address of its own (see [`Controller::start`]), which it reports in
+//! every Gateway's status.
 
 #![allow(dead_code)]
 
@@ -16,12 +17,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use harness::cluster::local::addresses::{Block, claim_block};
 use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams};
 use serde_json::Value;
-
-/// Where the reference gateway binds and what Gateways report. Outside
-/// local mode's address blocks (127.1.x, 127.16–215.x) and the bench's.
-pub const GATEWAY_ADDRESS: &str = "127.0.9.1";
 
 /// The label on everything gwl4 creates.
 pub const RUN_ID_LABEL: &str = "gwl4.dev/run-id";
@@ -82,25 +80,39 @@ pub struct Controller {
     child: Child,
     /// Its log.
     pub log: PathBuf,
+    /// The address its listeners bind and Gateways report.
+    pub address: String,
+    /// Keeps the address ours while the controller runs.
+    _block: Block,
 }
 
 impl Controller {
-    /// Starts `gwl4 reference-gateway kube` bound on [`GATEWAY_ADDRESS`],
-    /// logging to `dir/controller.log`.
+    /// Starts `gwl4 reference-gateway kube`, logging to
+    /// `dir/controller.log`. It binds 127.1.n.1 of a loopback block `n`
+    /// claimed as local mode claims one (a lock no other gwl4 process on
+    /// the machine takes while we hold it), so two tier runs at once, or a
+    /// tier run beside local-mode runs, never share a listener address.
     pub fn start(tier: &Tier, dir: &Path) -> Controller {
+        let block = claim_block();
+        let address = format!("127.1.{}.1", block.n);
         let log = dir.join("controller.log");
         let file = std::fs::File::create(&log).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_gwl4"))
             .args(["reference-gateway", "kube", "--kubeconfig"])
             .arg(&tier.controller_kubeconfig)
-            .args(["--address-source", GATEWAY_ADDRESS])
+            .args(["--address-source", &address])
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(file.try_clone().unwrap())
             .stderr(file)
             .spawn()
             .unwrap();
-        Controller { child, log }
+        Controller {
+            child,
+            log,
+            address,
+            _block: block,
+        }
     }
 
     /// The end of its log.

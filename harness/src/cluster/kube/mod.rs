@@ -85,6 +85,8 @@ pub struct KubeCluster {
     controller: Option<String>,
     /// Namespaces the run created.
     run_ledger: Arc<Ledger>,
+    /// What the run could not delete (each test's cleanup adds to it).
+    left_behind: Arc<Mutex<Vec<String>>>,
     /// `--workloads local`: the pod network, and the address block it uses.
     pods: Option<(Arc<Pods>, crate::cluster::local::addresses::Block)>,
 }
@@ -180,6 +182,7 @@ impl KubeCluster {
         };
         let mut cluster = KubeCluster {
             run_ledger: Ledger::new(client.clone()),
+            left_behind: Default::default(),
             client,
             settings: Arc::new(settings),
             served: Arc::new(served),
@@ -266,21 +269,27 @@ impl KubeCluster {
     }
 
     /// Deletes the namespaces the run created and waits for them to go.
-    /// Call once, after the last test.
-    pub async fn finish(&self) {
+    /// Call once, after the last test. Returns what could not be deleted,
+    /// in any test's cleanup or here, one line each (each also printed as
+    /// it happens): empty when the cluster is as gwl4 found it.
+    pub async fn finish(&self) -> Vec<String> {
         if let Some((pods, _)) = &self.pods {
             pods.network.destroy().await;
         }
-        if !self.settings.cleanup {
-            return;
+        if self.settings.cleanup {
+            for problem in self
+                .run_ledger
+                .delete_all(self.settings.timeouts.namespaces_must_be_ready)
+                .await
+            {
+                eprintln!("gwl4: cleanup: {problem}");
+                self.left_behind
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(problem);
+            }
         }
-        for problem in self
-            .run_ledger
-            .delete_all(self.settings.timeouts.namespaces_must_be_ready)
-            .await
-        {
-            eprintln!("gwl4: cleanup: {problem}");
-        }
+        std::mem::take(&mut *self.left_behind.lock().unwrap_or_else(|e| e.into_inner()))
     }
 }
 
@@ -308,6 +317,7 @@ impl Cluster for KubeCluster {
             settings: self.settings.clone(),
             served: self.served.clone(),
             run_ledger: self.run_ledger.clone(),
+            left_behind: self.left_behind.clone(),
             controller: self.controller.clone(),
             ledger: Ledger::new(self.client.clone()),
             forwards: tokio::sync::Mutex::new(Default::default()),

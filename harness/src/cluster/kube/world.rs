@@ -31,6 +31,8 @@ pub struct KubeWorld {
     pub(super) served: Arc<Served>,
     /// The run's ledger: namespaces the run created.
     pub(super) run_ledger: Arc<Ledger>,
+    /// The run's list of what could not be deleted.
+    pub(super) left_behind: Arc<Mutex<Vec<String>>>,
     pub(super) controller: Option<String>,
     /// This test's objects (namespaces excepted: they belong to the run).
     pub(super) ledger: Arc<Ledger>,
@@ -425,6 +427,10 @@ impl World for KubeWorld {
             .await
         {
             eprintln!("gwl4: cleanup: {problem}");
+            self.left_behind
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(problem);
         }
     }
 }

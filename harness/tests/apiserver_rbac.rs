@@ -1,0 +1,418 @@
+//! The least-privilege ClusterRoles of `manifests/gwl4-job/10-rbac.yaml`
+//! are enough, and every rule in them is needed. gwl4 authenticates as
+//! the manifests' ServiceAccount (a token from the TokenRequest API) and
+//! runs the whole catalog with `--workloads local` (so the role for that,
+//! `gwl4-runner-local-workloads`, is bound in place of the Pod role: the
+//! tier has no kubelet); it passes. Then, for each rule in turn, a
+//! ServiceAccount bound to the same rules less that one runs one test:
+//! the run fails, and what it prints is the API server's Forbidden naming
+//! a verb and resource of the missing rule; nothing is left behind.
+//! Without delete the test runs but its objects stay, and the run exits 2
+//! saying so (not 0, as if the cluster were clean).
+//! The Job manifest is checked by the API server with a dry-run apply.
+//!
+//! Run: `tools/kube/with-apiserver.sh --crds standard cargo test -p harness
+//! --test apiserver_rbac -- --ignored` (needs root, as .ci/run is).
+
+mod apiserver_support;
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use apiserver_support::{host_leftovers, labelled_leftovers, session};
+use common::text;
+use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
+use k8s_openapi::api::authorization::v1::{
+    ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec,
+};
+use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule};
+use kube::api::{
+    Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch,
+    PatchParams, PostParams,
+};
+use serde_json::{Value, json};
+
+const NAMESPACE: &str = "gwl4-runner";
+const RBAC: &str = include_str!("../../manifests/gwl4-job/10-rbac.yaml");
+
+/// The test to run without `resource`: one that writes it. Both write
+/// namespaces, Services, Deployments (and their EndpointSlices), a
+/// Gateway and a ReferenceGrant.
+fn one_test(resource: &str) -> &'static str {
+    if resource == "udproutes" {
+        "UDPRouteReferenceGrant"
+    } else {
+        "TCPRouteReferenceGrant"
+    }
+}
+
+/// The manifests' documents.
+fn documents(text: &str) -> Vec<Value> {
+    serde_yaml::Deserializer::from_str(text)
+        .map(|d| serde::Deserialize::deserialize(d).unwrap())
+        .filter(|v: &Value| !v.is_null())
+        .collect()
+}
+
+/// Server-side applies `doc` (or only checks it, `dry_run`) as the admin.
+async fn apply(client: &kube::Client, doc: &Value, dry_run: bool) {
+    let (group, version) = match doc["apiVersion"].as_str().unwrap().split_once('/') {
+        Some((g, v)) => (g, v),
+        None => ("", doc["apiVersion"].as_str().unwrap()),
+    };
+    let kind = doc["kind"].as_str().unwrap();
+    let plural = match kind {
+        "Namespace" => "namespaces",
+        "ServiceAccount" => "serviceaccounts",
+        "ClusterRole" => "clusterroles",
+        "ClusterRoleBinding" => "clusterrolebindings",
+        "Job" => "jobs",
+        other => panic!("no plural known for {other}"),
+    };
+    let resource =
+        ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), plural);
+    let api: Api<DynamicObject> = match doc.pointer("/metadata/namespace") {
+        Some(ns) => Api::namespaced_with(client.clone(), ns.as_str().unwrap(), &resource),
+        None => Api::all_with(client.clone(), &resource),
+    };
+    let mut params = PatchParams::apply("gwl4-tier-test").force();
+    params.dry_run = dry_run;
+    let name = doc.pointer("/metadata/name").unwrap().as_str().unwrap();
+    api.patch(name, &params, &Patch::Apply(doc))
+        .await
+        .unwrap_or_else(|e| panic!("applying {kind} {name}: {e}"));
+}
+
+/// The rules of the two ClusterRoles a `--workloads local` run binds.
+fn local_rules() -> Vec<PolicyRule> {
+    let mut rules = Vec::new();
+    for doc in documents(RBAC) {
+        let name = doc.pointer("/metadata/name").and_then(Value::as_str);
+        if doc["kind"] == "ClusterRole"
+            && matches!(name, Some("gwl4-runner" | "gwl4-runner-local-workloads"))
+        {
+            let role: ClusterRole = serde_json::from_value(doc).unwrap();
+            rules.extend(role.rules.unwrap_or_default());
+        }
+    }
+    assert_eq!(rules.len(), 10, "the roles changed: {rules:#?}");
+    rules
+}
+
+/// A ServiceAccount `name` in [`NAMESPACE`] bound to a ClusterRole `name`
+/// holding `rules`.
+async fn account_with(client: &kube::Client, name: &str, rules: &[PolicyRule]) {
+    let labels = json!({"app.kubernetes.io/part-of": "gwl4-tier-test"});
+    apply(
+        client,
+        &json!({"apiVersion": "v1", "kind": "ServiceAccount",
+            "metadata": {"name": name, "namespace": NAMESPACE, "labels": labels}}),
+        false,
+    )
+    .await;
+    apply(
+        client,
+        &json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+            "metadata": {"name": name, "labels": labels}, "rules": rules}),
+        false,
+    )
+    .await;
+    apply(
+        client,
+        &json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+            "metadata": {"name": name, "labels": labels},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
+            "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": NAMESPACE}]}),
+        false,
+    )
+    .await;
+}
+
+/// Whether the API server lets `account` do `verb` on `resource`.
+async fn allowed(
+    client: &kube::Client,
+    account: &str,
+    verb: &str,
+    group: &str,
+    resource: &str,
+) -> bool {
+    let review = SubjectAccessReview {
+        spec: SubjectAccessReviewSpec {
+            user: Some(format!("system:serviceaccount:{NAMESPACE}:{account}")),
+            groups: Some(vec![
+                "system:serviceaccounts".into(),
+                format!("system:serviceaccounts:{NAMESPACE}"),
+                "system:authenticated".into(),
+            ]),
+            resource_attributes: Some(ResourceAttributes {
+                verb: Some(verb.into()),
+                group: Some(group.into()),
+                resource: Some(resource.into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let api: Api<SubjectAccessReview> = Api::all(client.clone());
+    api.create(&PostParams::default(), &review)
+        .await
+        .unwrap()
+        .status
+        .is_some_and(|s| s.allowed)
+}
+
+/// Waits until the authorizer has seen `account`'s binding (its cache
+/// follows RBAC objects asynchronously): every verb of `rules` allowed.
+async fn wait_bound(client: &kube::Client, account: &str, rules: &[PolicyRule]) {
+    for _ in 0..100 {
+        let mut all = true;
+        for rule in rules {
+            let group = rule.api_groups.as_ref().unwrap()[0].clone();
+            let resource = rule.resources.as_ref().unwrap()[0].clone();
+            if !allowed(client, account, &rule.verbs[0], &group, &resource).await {
+                all = false;
+            }
+        }
+        if all {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{account}'s ClusterRoleBinding not in effect after 10 s");
+}
+
+/// A kubeconfig for `account`: the admin's server and CA, a token from
+/// the TokenRequest API.
+async fn kubeconfig_for(client: &kube::Client, admin: &Path, account: &str, dir: &Path) -> PathBuf {
+    let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), NAMESPACE);
+    let request = TokenRequest {
+        spec: Some(TokenRequestSpec {
+            expiration_seconds: Some(3600),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let token = accounts
+        .create_token_request(account, &PostParams::default(), &request)
+        .await
+        .unwrap()
+        .status
+        .unwrap()
+        .token;
+    let mut config: Value = serde_yaml::from_str(&std::fs::read_to_string(admin).unwrap()).unwrap();
+    config["users"] = json!([{"name": account, "user": {"token": token}}]);
+    config["contexts"][0]["context"]["user"] = json!(account);
+    let path = dir.join(format!("{account}.kubeconfig"));
+    std::fs::write(&path, serde_yaml::to_string(&config).unwrap()).unwrap();
+    path
+}
+
+/// Deletes, as the admin, what a run could not (its namespaces take the
+/// rest with them), and waits for it to go.
+async fn delete_labelled(client: &kube::Client) {
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let labelled = ListParams::default().labels(apiserver_support::RUN_ID_LABEL);
+    for ns in namespaces.list(&labelled).await.unwrap().items {
+        let name = ns.metadata.name.unwrap_or_default();
+        namespaces
+            .delete(&name, &DeleteParams::default())
+            .await
+            .unwrap();
+    }
+    for _ in 0..600 {
+        if labelled_leftovers(client).await.is_empty() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "left behind after 60 s: {:?}",
+        labelled_leftovers(client).await
+    );
+}
+
+/// gwl4's flags for a run as the account behind `kubeconfig`.
+fn args<'a>(kubeconfig: &'a Path, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "--gateway-class",
+        "gwl4-reference",
+        "--workloads",
+        "local",
+        "--kubeconfig",
+        kubeconfig.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
+/// The `(verb, resource)` pairs of the API server's Forbidden messages in
+/// `output` ("... cannot get resource \"namespaces\" ...").
+fn forbidden(output: &str) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    let mut rest = output;
+    while let Some(i) = rest.find(" cannot ") {
+        rest = &rest[i + " cannot ".len()..];
+        let mut words = rest.splitn(3, ' ');
+        let (Some(verb), Some("resource"), Some(tail)) = (words.next(), words.next(), words.next())
+        else {
+            continue;
+        };
+        let resource = tail
+            .trim_start_matches(['\\', '"'])
+            .split(['\\', '"'])
+            .next()
+            .unwrap_or_default();
+        found.push((verb.to_string(), resource.to_string()));
+    }
+    found
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a real API server: tools/kube/with-apiserver.sh (run by .ci/run)"]
+async fn the_manifests_rbac_suffices_and_every_rule_is_needed() {
+    let s = session().await;
+    for doc in documents(include_str!("../../manifests/gwl4-job/00-namespace.yaml"))
+        .iter()
+        .chain(&documents(RBAC))
+    {
+        apply(&s.client, doc, false).await;
+    }
+    // The Job cannot run here (no kubelet), but the API server checks it.
+    for doc in documents(include_str!("../../manifests/gwl4-job/20-job.yaml")) {
+        apply(&s.client, &doc, true).await;
+    }
+    // The manifests bind the Pod role; a `--workloads local` run needs the
+    // EndpointSlice role instead.
+    apply(
+        &s.client,
+        &json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+            "metadata": {"name": "gwl4-runner-local-workloads",
+                         "labels": {"app.kubernetes.io/part-of": "gwl4-tier-test"}},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                        "name": "gwl4-runner-local-workloads"},
+            "subjects": [{"kind": "ServiceAccount", "name": "gwl4", "namespace": NAMESPACE}]}),
+        false,
+    )
+    .await;
+    let rules = local_rules();
+    wait_bound(&s.client, "gwl4", &rules).await;
+
+    // The whole catalog, as the manifests' ServiceAccount.
+    let kubeconfig = kubeconfig_for(&s.client, &s.tier.kubeconfig, "gwl4", s.dir.path()).await;
+    let out = common::run_in(s.dir.path(), &args(&kubeconfig, &["--strict"]));
+    let output = text(&out);
+    println!("{output}");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "the catalog as system:serviceaccount:{NAMESPACE}:gwl4 failed; controller log tail:\n{}",
+        s.controller.log_tail()
+    );
+    assert!(output.contains("passed, 0 failed, 0 warnings"), "{output}");
+    assert!(forbidden(&output).is_empty(), "{output}");
+
+    // Each rule removed in turn.
+    for (i, removed) in rules.iter().enumerate() {
+        let account = format!("gwl4-minus-{i}");
+        let kept: Vec<PolicyRule> = rules
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != i)
+            .map(|(_, r)| r.clone())
+            .collect();
+        account_with(&s.client, &account, &kept).await;
+        wait_bound(&s.client, &account, &kept).await;
+        let kubeconfig =
+            kubeconfig_for(&s.client, &s.tier.kubeconfig, &account, s.dir.path()).await;
+        let resources = removed.resources.clone().unwrap_or_default();
+        let test = one_test(&resources[0]);
+        let begin = tokio::time::Instant::now();
+        let out = common::run_in(s.dir.path(), &args(&kubeconfig, &["--exact", test]));
+        let took = begin.elapsed();
+        let output = text(&out);
+        let denied = forbidden(&output);
+        println!(
+            "without {resources:?} {:?} ({test}, {took:.1?}): exit {:?}, forbidden {denied:?}\n  {}",
+            removed.verbs,
+            out.status.code(),
+            output
+                .lines()
+                .find(|l| l.contains(" cannot "))
+                .unwrap_or_default()
+                .trim()
+        );
+        assert_ne!(
+            out.status.code(),
+            Some(0),
+            "passed without {removed:?}:\n{output}"
+        );
+        assert!(
+            !denied.is_empty()
+                && denied
+                    .iter()
+                    .all(|(verb, resource)| removed.verbs.contains(verb)
+                        && resources.contains(resource)),
+            "without {removed:?} the run should stop on a Forbidden naming one of its verbs and resources; it printed:\n{output}"
+        );
+        assert_eq!(labelled_leftovers(&s.client).await, Vec::<String>::new());
+    }
+
+    // Without delete, the test runs but its objects stay: the run must not
+    // end as if the cluster were clean.
+    let no_delete: Vec<PolicyRule> = rules
+        .iter()
+        .map(|r| PolicyRule {
+            verbs: r.verbs.iter().filter(|v| *v != "delete").cloned().collect(),
+            ..r.clone()
+        })
+        .collect();
+    account_with(&s.client, "gwl4-no-delete", &no_delete).await;
+    wait_bound(&s.client, "gwl4-no-delete", &no_delete).await;
+    let kubeconfig = kubeconfig_for(
+        &s.client,
+        &s.tier.kubeconfig,
+        "gwl4-no-delete",
+        s.dir.path(),
+    )
+    .await;
+    let out = common::run_in(
+        s.dir.path(),
+        &args(&kubeconfig, &["--exact", "TCPRouteReferenceGrant"]),
+    );
+    let output = text(&out);
+    println!("without delete: exit {:?}", out.status.code());
+    assert_eq!(out.status.code(), Some(2), "{output}");
+    assert!(
+        output.contains("gwl4: cleanup failed:")
+            && forbidden(&output).iter().all(|(verb, _)| verb == "delete"),
+        "{output}"
+    );
+    delete_labelled(&s.client).await;
+
+    assert_eq!(host_leftovers(), Vec::<String>::new());
+    assert!(
+        common::processes_of(s.dir.path()).is_empty(),
+        "gwl4's children still run"
+    );
+
+    // Leave the API server as found (other tier tests share it).
+    let select = ListParams::default().labels("app.kubernetes.io/part-of in (gwl4,gwl4-tier-test)");
+    let roles: Api<ClusterRole> = Api::all(s.client.clone());
+    roles
+        .delete_collection(&DeleteParams::default(), &select)
+        .await
+        .unwrap();
+    let bindings: Api<ClusterRoleBinding> = Api::all(s.client.clone());
+    bindings
+        .delete_collection(&DeleteParams::default(), &select)
+        .await
+        .unwrap();
+    let namespaces: Api<Namespace> = Api::all(s.client.clone());
+    namespaces
+        .delete(NAMESPACE, &DeleteParams::default())
+        .await
+        .unwrap();
+}
