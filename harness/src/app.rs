@@ -671,7 +671,7 @@ fn manifest_values(spec: &TestSpec) -> Vec<serde_json::Value> {
 /// Ctrl-C / SIGTERM: kill every child, remove the run directory, write the
 /// reports of the tests that finished (the rest marked not run, the run
 /// interrupted), exit 130.
-fn install_interrupt_handler(rt: &tokio::runtime::Runtime, run_dir: PathBuf) {
+pub(crate) fn install_interrupt_handler(rt: &tokio::runtime::Runtime, run_dir: PathBuf) {
     rt.spawn(async move {
         let mut term =
             match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {

@@ -53,6 +53,16 @@ pub enum Command {
   gwl4 self-test --full                           the whole catalog against each
   gwl4 self-test --faults udp-per-packet --variants udp-loss")]
     SelfTest(crate::selftest::SelfTestArgs),
+    /// Check a cluster before a run: API server, Gateway API CRDs, the
+    /// GatewayClass, permissions, and a Gateway carrying TCP and UDP to an
+    /// echo backend from here; one line per check, with the fix.
+    #[command(after_help = "Examples:
+  gwl4 doctor --gateway-class istio
+  gwl4 doctor --gateway-class eg --kubeconfig ~/.kube/staging --echo-image registry.example/echo:1
+  gwl4 doctor --gateway-class eg --read-only      create nothing, send no traffic
+
+Exit codes: 0 nothing failed (warnings allowed), 2 a check failed.")]
+    Doctor(crate::doctor::DoctorArgs),
     /// Read the reports a run printed with --report-log (a Kubernetes Job's
     /// log) back into a report directory.
     #[command(after_help = "Examples:

@@ -16,6 +16,7 @@
 //! - [`selftest`]: `gwl4 self-test`, the catalog against the reference
 //!   gateway with each deliberate fault.
 //! - [`exit`]: exit codes.
+//! - [`doctor`]: `gwl4 doctor`, preflight for a cluster.
 //! - [`report_log`]: the reports in a log (`--report-log`) and back out of
 //!   it (`gwl4 fetch-report`), for runs in a Kubernetes Job.
 //! - [`bench`]: `gwl4 bench`, a gateway measured against its backend directly.
@@ -24,6 +25,7 @@ pub mod bench;
 pub mod cli;
 pub mod cluster;
 pub mod compare;
+pub mod doctor;
 pub mod exit;
 pub mod report_log;
 pub mod run;

@@ -41,6 +41,7 @@ fn main() -> ExitCode {
         Some(Command::SelfTest(args)) => harness::selftest::run(&args),
         Some(Command::Bench(args)) => harness::bench::run(&args),
         Some(Command::FetchReport(args)) => harness::report_log::run(&args),
+        Some(Command::Doctor(args)) => harness::doctor::run(&args),
         None => harness::app::run(cli.run),
     };
     ExitCode::from(code)

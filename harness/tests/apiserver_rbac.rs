@@ -17,24 +17,17 @@
 mod apiserver_support;
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
+use apiserver_support::accounts::*;
 use apiserver_support::{host_leftovers, labelled_leftovers, session};
 use common::text;
-use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
-use k8s_openapi::api::authorization::v1::{
-    ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec,
-};
-use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
-use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule};
-use kube::api::{
-    Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch,
-    PatchParams, PostParams,
-};
+use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::rbac::v1::{ClusterRole, PolicyRule};
+use kube::api::{Api, DeleteParams, ListParams};
 use serde_json::{Value, json};
 
-const NAMESPACE: &str = "gwl4-runner";
 const RBAC: &str = include_str!("../../manifests/gwl4-job/10-rbac.yaml");
 
 /// The test to run without `resource`: one that writes it. Both write
@@ -46,43 +39,6 @@ fn one_test(resource: &str) -> &'static str {
     } else {
         "TCPRouteReferenceGrant"
     }
-}
-
-/// The manifests' documents.
-fn documents(text: &str) -> Vec<Value> {
-    serde_yaml::Deserializer::from_str(text)
-        .map(|d| serde::Deserialize::deserialize(d).unwrap())
-        .filter(|v: &Value| !v.is_null())
-        .collect()
-}
-
-/// Server-side applies `doc` (or only checks it, `dry_run`) as the admin.
-async fn apply(client: &kube::Client, doc: &Value, dry_run: bool) {
-    let (group, version) = match doc["apiVersion"].as_str().unwrap().split_once('/') {
-        Some((g, v)) => (g, v),
-        None => ("", doc["apiVersion"].as_str().unwrap()),
-    };
-    let kind = doc["kind"].as_str().unwrap();
-    let plural = match kind {
-        "Namespace" => "namespaces",
-        "ServiceAccount" => "serviceaccounts",
-        "ClusterRole" => "clusterroles",
-        "ClusterRoleBinding" => "clusterrolebindings",
-        "Job" => "jobs",
-        other => panic!("no plural known for {other}"),
-    };
-    let resource =
-        ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), plural);
-    let api: Api<DynamicObject> = match doc.pointer("/metadata/namespace") {
-        Some(ns) => Api::namespaced_with(client.clone(), ns.as_str().unwrap(), &resource),
-        None => Api::all_with(client.clone(), &resource),
-    };
-    let mut params = PatchParams::apply("gwl4-tier-test").force();
-    params.dry_run = dry_run;
-    let name = doc.pointer("/metadata/name").unwrap().as_str().unwrap();
-    api.patch(name, &params, &Patch::Apply(doc))
-        .await
-        .unwrap_or_else(|e| panic!("applying {kind} {name}: {e}"));
 }
 
 /// The rules of the two ClusterRoles a `--workloads local` run binds.
@@ -99,115 +55,6 @@ fn local_rules() -> Vec<PolicyRule> {
     }
     assert_eq!(rules.len(), 10, "the roles changed: {rules:#?}");
     rules
-}
-
-/// A ServiceAccount `name` in [`NAMESPACE`] bound to a ClusterRole `name`
-/// holding `rules`.
-async fn account_with(client: &kube::Client, name: &str, rules: &[PolicyRule]) {
-    let labels = json!({"app.kubernetes.io/part-of": "gwl4-tier-test"});
-    apply(
-        client,
-        &json!({"apiVersion": "v1", "kind": "ServiceAccount",
-            "metadata": {"name": name, "namespace": NAMESPACE, "labels": labels}}),
-        false,
-    )
-    .await;
-    apply(
-        client,
-        &json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
-            "metadata": {"name": name, "labels": labels}, "rules": rules}),
-        false,
-    )
-    .await;
-    apply(
-        client,
-        &json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
-            "metadata": {"name": name, "labels": labels},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
-            "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": NAMESPACE}]}),
-        false,
-    )
-    .await;
-}
-
-/// Whether the API server lets `account` do `verb` on `resource`.
-async fn allowed(
-    client: &kube::Client,
-    account: &str,
-    verb: &str,
-    group: &str,
-    resource: &str,
-) -> bool {
-    let review = SubjectAccessReview {
-        spec: SubjectAccessReviewSpec {
-            user: Some(format!("system:serviceaccount:{NAMESPACE}:{account}")),
-            groups: Some(vec![
-                "system:serviceaccounts".into(),
-                format!("system:serviceaccounts:{NAMESPACE}"),
-                "system:authenticated".into(),
-            ]),
-            resource_attributes: Some(ResourceAttributes {
-                verb: Some(verb.into()),
-                group: Some(group.into()),
-                resource: Some(resource.into()),
-                ..Default::default()
-            }),
-            ..Default::default()
-        },
-        ..Default::default()
-    };
-    let api: Api<SubjectAccessReview> = Api::all(client.clone());
-    api.create(&PostParams::default(), &review)
-        .await
-        .unwrap()
-        .status
-        .is_some_and(|s| s.allowed)
-}
-
-/// Waits until the authorizer has seen `account`'s binding (its cache
-/// follows RBAC objects asynchronously): every verb of `rules` allowed.
-async fn wait_bound(client: &kube::Client, account: &str, rules: &[PolicyRule]) {
-    for _ in 0..100 {
-        let mut all = true;
-        for rule in rules {
-            let group = rule.api_groups.as_ref().unwrap()[0].clone();
-            let resource = rule.resources.as_ref().unwrap()[0].clone();
-            if !allowed(client, account, &rule.verbs[0], &group, &resource).await {
-                all = false;
-            }
-        }
-        if all {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("{account}'s ClusterRoleBinding not in effect after 10 s");
-}
-
-/// A kubeconfig for `account`: the admin's server and CA, a token from
-/// the TokenRequest API.
-async fn kubeconfig_for(client: &kube::Client, admin: &Path, account: &str, dir: &Path) -> PathBuf {
-    let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), NAMESPACE);
-    let request = TokenRequest {
-        spec: Some(TokenRequestSpec {
-            expiration_seconds: Some(3600),
-            ..Default::default()
-        }),
-        ..Default::default()
-    };
-    let token = accounts
-        .create_token_request(account, &PostParams::default(), &request)
-        .await
-        .unwrap()
-        .status
-        .unwrap()
-        .token;
-    let mut config: Value = serde_yaml::from_str(&std::fs::read_to_string(admin).unwrap()).unwrap();
-    config["users"] = json!([{"name": account, "user": {"token": token}}]);
-    config["contexts"][0]["context"]["user"] = json!(account);
-    let path = dir.join(format!("{account}.kubeconfig"));
-    std::fs::write(&path, serde_yaml::to_string(&config).unwrap()).unwrap();
-    path
 }
 
 /// Deletes, as the admin, what a run could not (its namespaces take the
@@ -274,11 +121,9 @@ fn forbidden(output: &str) -> Vec<(String, String)> {
 #[ignore = "needs a real API server: tools/kube/with-apiserver.sh (run by .ci/run)"]
 async fn the_manifests_rbac_suffices_and_every_rule_is_needed() {
     let s = session().await;
-    for doc in documents(include_str!("../../manifests/gwl4-job/00-namespace.yaml"))
-        .iter()
-        .chain(&documents(RBAC))
-    {
-        apply(&s.client, doc, false).await;
+    runner_namespace(&s.client).await;
+    for doc in documents(RBAC) {
+        apply(&s.client, &doc, false).await;
     }
     // The Job cannot run here (no kubelet), but the API server checks it.
     for doc in documents(include_str!("../../manifests/gwl4-job/20-job.yaml")) {
@@ -399,20 +244,5 @@ async fn the_manifests_rbac_suffices_and_every_rule_is_needed() {
     );
 
     // Leave the API server as found (other tier tests share it).
-    let select = ListParams::default().labels("app.kubernetes.io/part-of in (gwl4,gwl4-tier-test)");
-    let roles: Api<ClusterRole> = Api::all(s.client.clone());
-    roles
-        .delete_collection(&DeleteParams::default(), &select)
-        .await
-        .unwrap();
-    let bindings: Api<ClusterRoleBinding> = Api::all(s.client.clone());
-    bindings
-        .delete_collection(&DeleteParams::default(), &select)
-        .await
-        .unwrap();
-    let namespaces: Api<Namespace> = Api::all(s.client.clone());
-    namespaces
-        .delete(NAMESPACE, &DeleteParams::default())
-        .await
-        .unwrap();
+    remove_accounts(&s.client).await;
 }

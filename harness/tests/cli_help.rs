@@ -50,7 +50,7 @@ fn help_leads_with_gwl4s_own_options_in_groups() {
         "{}",
         String::from_utf8_lossy(&listed.stderr)
     );
-    for sub in ["self-test", "bench", "compare", "fetch-report"] {
+    for sub in ["self-test", "bench", "compare", "fetch-report", "doctor"] {
         let out = gwl4().args([sub, "--help"]).output().unwrap();
         let help = String::from_utf8_lossy(&out.stdout);
         assert!(

@@ -13,6 +13,8 @@
 
 #![allow(dead_code)]
 
+pub mod accounts;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -134,11 +136,12 @@ impl Drop for Controller {
 /// `Kind namespace/name` lines.
 pub async fn labelled_leftovers(client: &kube::Client) -> Vec<String> {
     let mut out = Vec::new();
+    let served = harness::cluster::kube::crds::detect(client).await.unwrap();
     for info in harness::cluster::kube::resources::KINDS {
-        let version = match info.kind {
-            // The tier serves Gateway API kinds as v1 (both channels).
-            "ReferenceGrant" | "TCPRoute" | "UDPRoute" | "Gateway" | "GatewayClass" => "v1",
-            _ => info.version,
+        let version = if info.is_gateway_api() {
+            served.version(info.kind).unwrap_or(info.version)
+        } else {
+            info.version
         };
         let api: Api<DynamicObject> = Api::all_with(client.clone(), &info.resource(version));
         let list = api

@@ -69,7 +69,15 @@ gateway_kind!(ReferenceGrantV1, "ReferenceGrant", "v1", "referencegrants");
 struct FakeGaps {
     inner: kube::Client,
     namespaces: Arc<Mutex<BTreeMap<String, Value>>>,
+    /// `verb resource[/subresource]` a SelfSubjectAccessReview denies
+    /// (everything else is allowed, to user [`FAKE_USER`]).
+    denied: Arc<Vec<String>>,
 }
+
+/// Who the fake API server says we are (SelfSubjectReview).
+pub const FAKE_USER: &str = "fake-user";
+const ACCESS_REVIEWS: &str = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews";
+const SELF_REVIEWS: &str = "/apis/authentication.k8s.io/v1/selfsubjectreviews";
 
 pub const CLASSES: &str = "/apis/gateway.networking.k8s.io/v1/gatewayclasses";
 const NAMESPACES: &str = "/api/v1/namespaces";
@@ -180,6 +188,25 @@ impl tower::Service<http::Request<kube::client::Body>> for FakeGaps {
     fn call(&mut self, mut req: http::Request<kube::client::Body>) -> Self::Future {
         let path = req.uri().path().to_string();
         let query = req.uri().query().unwrap_or_default().to_string();
+        if path == ACCESS_REVIEWS || path == SELF_REVIEWS {
+            let denied = self.denied.clone();
+            return Box::pin(async move {
+                let body = req.into_body().collect_bytes().await?;
+                let mut review: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                if path == SELF_REVIEWS {
+                    review["status"] = json!({"userInfo": {"username": FAKE_USER}});
+                } else {
+                    let a = &review["spec"]["resourceAttributes"];
+                    let mut resource = a["resource"].as_str().unwrap_or_default().to_string();
+                    if let Some(sub) = a["subresource"].as_str() {
+                        resource = format!("{resource}/{sub}");
+                    }
+                    let asked = format!("{} {resource}", a["verb"].as_str().unwrap_or_default());
+                    review["status"] = json!({"allowed": !denied.contains(&asked)});
+                }
+                Ok(respond(201, &review))
+            });
+        }
         if let Some(rest) = path.strip_prefix(NAMESPACES)
             && !rest.trim_start_matches('/').contains('/')
         {
@@ -242,6 +269,15 @@ pub enum Routes {
 /// A fake cluster with the Gateway API CRDs for `routes`, and, if
 /// `class_accepted` is Some, the GatewayClass (Accepted or not).
 pub async fn fake(routes: Routes, class_accepted: Option<bool>) -> kube::Client {
+    fake_denying(routes, class_accepted, &[]).await
+}
+
+/// [`fake`], whose access reviews deny `denied` (`"verb resource"`).
+pub async fn fake_denying(
+    routes: Routes,
+    class_accepted: Option<bool>,
+    denied: &[&str],
+) -> kube::Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mut crds = vec![
         crd("gatewayclasses", "GatewayClass", &[("v1", true)]),
@@ -275,6 +311,7 @@ pub async fn fake(routes: Routes, class_accepted: Option<bool>) -> kube::Client 
         FakeGaps {
             inner: builder.build().await.unwrap(),
             namespaces: Arc::default(),
+            denied: Arc::new(denied.iter().map(|d| d.to_string()).collect()),
         },
         "default",
     );

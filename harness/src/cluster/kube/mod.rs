@@ -18,6 +18,7 @@
 pub mod crds;
 pub mod forward;
 pub mod ledger;
+pub mod permissions;
 pub mod pods;
 pub mod resources;
 pub mod world;
@@ -114,12 +115,28 @@ fn kubeconfig_source(explicit: Option<&Path>) -> String {
     format!("{}", home.join(".kube").join("config").display())
 }
 
-/// A client from `--kubeconfig`, or the usual places.
-async fn client(kubeconfig: Option<&Path>) -> Result<(kube::Client, String), ClusterError> {
+/// A client that reached the API server, and where it came from.
+pub struct Connection {
+    /// The client.
+    pub client: kube::Client,
+    /// The API server's URL.
+    pub server: String,
+    /// Where the kubeconfig came from (`--kubeconfig FILE`, `KUBECONFIG=…`,
+    /// `~/.kube/config`), for messages.
+    pub source: String,
+    /// The kubeconfig context used, or "in-cluster service account".
+    pub context: String,
+    /// The API server's version (`gitVersion`).
+    pub version: String,
+}
+
+/// A client from `--kubeconfig`, or the usual places, once the API server
+/// has answered.
+pub async fn connect_client(kubeconfig: Option<&Path>) -> Result<Connection, ClusterError> {
     // kube panics when two rustls providers are linked and none is chosen.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let source = kubeconfig_source(kubeconfig);
-    let config = match kubeconfig {
+    let (config, context) = match kubeconfig {
         Some(path) => {
             let kc = Kubeconfig::read_from(path).map_err(|e| {
                 ClusterError::Setup(format!(
@@ -127,23 +144,36 @@ async fn client(kubeconfig: Option<&Path>) -> Result<(kube::Client, String), Clu
                     path.display()
                 ))
             })?;
-            kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+            let context = kc.current_context.clone().unwrap_or_default();
+            let config = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
                 .await
-                .map_err(|e| {
-                    ClusterError::Setup(format!("kubeconfig {}: {e}", path.display()))
-                })?
+                .map_err(|e| ClusterError::Setup(format!("kubeconfig {}: {e}", path.display())))?;
+            (config, context)
         }
-        None => kube::Config::infer().await.map_err(|e| {
-            ClusterError::Setup(format!(
-                "no cluster reachable: no usable kubeconfig (tried {source}) and not running in a cluster ({e}); pass --kubeconfig, or run without --gateway-class for local mode"
-            ))
-        })?,
+        None => {
+            let config = kube::Config::infer().await.map_err(|e| {
+                ClusterError::Setup(format!(
+                    "no cluster reachable: no usable kubeconfig (tried {source}) and not running in a cluster ({e}); pass --kubeconfig, or run without --gateway-class for local mode"
+                ))
+            })?;
+            let context = Kubeconfig::read()
+                .ok()
+                .and_then(|kc| kc.current_context)
+                .unwrap_or_else(|| "in-cluster service account".into());
+            (config, context)
+        }
     };
     let server = config.cluster_url.to_string();
     let client = kube::Client::try_from(config)
         .map_err(|e| ClusterError::Setup(format!("kube client for {server} ({source}): {e}")))?;
     match tokio::time::timeout(Duration::from_secs(15), client.apiserver_version()).await {
-        Ok(Ok(_)) => Ok((client, format!("{server} ({source})"))),
+        Ok(Ok(info)) => Ok(Connection {
+            client,
+            server,
+            source,
+            context,
+            version: info.git_version,
+        }),
         Ok(Err(e)) => Err(ClusterError::Setup(format!(
             "no cluster reachable at {server} (kubeconfig {source}): {e}"
         ))),
@@ -157,8 +187,8 @@ impl KubeCluster {
     /// Connects with the kubeconfig from `settings`, then checks the CRDs
     /// and the GatewayClass.
     pub async fn connect(settings: KubeSettings) -> Result<KubeCluster, ClusterError> {
-        let (client, _) = client(settings.kubeconfig.as_deref()).await?;
-        KubeCluster::with_client(client, settings).await
+        let connection = connect_client(settings.kubeconfig.as_deref()).await?;
+        KubeCluster::with_client(connection.client, settings).await
     }
 
     /// Checks the CRDs and the GatewayClass through `client` (tests pass a
