@@ -33,16 +33,7 @@ async fn the_doctor_passes_a_healthy_tier_and_names_what_is_wrong() {
     let admin = s.tier.kubeconfig.to_str().unwrap();
 
     // Healthy: every check ok.
-    let args = [
-        "doctor",
-        "--gateway-class",
-        "gwl4-reference",
-        "--workloads",
-        "local",
-        "--kubeconfig",
-        admin,
-    ];
-    let out = common::run_in(s.dir.path(), &args);
+    let out = common::run_in(s.dir.path(), &s.args_after("doctor", &[]));
     let output = text(&out);
     println!("--- healthy\n{output}");
     assert_eq!(out.status.code(), Some(0), "{output}");

@@ -25,18 +25,7 @@ async fn the_doctor_warns_on_v1alpha2_only_routes_and_passes() {
         Some("v1alpha2"),
         "run under GATEWAY_API_VERSION=v1.3.0 tools/kube/with-apiserver.sh --crds experimental"
     );
-    let out = common::run_in(
-        s.dir.path(),
-        &[
-            "doctor",
-            "--gateway-class",
-            "gwl4-reference",
-            "--workloads",
-            "local",
-            "--kubeconfig",
-            s.tier.kubeconfig.to_str().unwrap(),
-        ],
-    );
+    let out = common::run_in(s.dir.path(), &s.args_after("doctor", &[]));
     let output = text(&out);
     println!("--- v1alpha2-only CRDs\n{output}");
     assert_eq!(out.status.code(), Some(0), "{output}");

@@ -17,11 +17,10 @@
 mod apiserver_support;
 mod common;
 
-use std::path::Path;
 use std::time::Duration;
 
 use apiserver_support::accounts::*;
-use apiserver_support::{host_leftovers, labelled_leftovers, session};
+use apiserver_support::{host_leftovers, labelled_leftovers, session, tier_args};
 use common::text;
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::api::rbac::v1::{ClusterRole, PolicyRule};
@@ -81,20 +80,6 @@ async fn delete_labelled(client: &kube::Client) {
     );
 }
 
-/// gwl4's flags for a run as the account behind `kubeconfig`.
-fn args<'a>(kubeconfig: &'a Path, extra: &[&'a str]) -> Vec<&'a str> {
-    let mut args = vec![
-        "--gateway-class",
-        "gwl4-reference",
-        "--workloads",
-        "local",
-        "--kubeconfig",
-        kubeconfig.to_str().unwrap(),
-    ];
-    args.extend_from_slice(extra);
-    args
-}
-
 /// The `(verb, resource)` pairs of the API server's Forbidden messages in
 /// `output` ("... cannot get resource \"namespaces\" ...").
 fn forbidden(output: &str) -> Vec<(String, String)> {
@@ -147,7 +132,7 @@ async fn the_manifests_rbac_suffices_and_every_rule_is_needed() {
 
     // The whole catalog, as the manifests' ServiceAccount.
     let kubeconfig = kubeconfig_for(&s.client, &s.tier.kubeconfig, "gwl4", s.dir.path()).await;
-    let out = common::run_in(s.dir.path(), &args(&kubeconfig, &["--strict"]));
+    let out = common::run_in(s.dir.path(), &tier_args(&kubeconfig, &["--strict"]));
     let output = text(&out);
     println!("{output}");
     assert_eq!(
@@ -175,7 +160,7 @@ async fn the_manifests_rbac_suffices_and_every_rule_is_needed() {
         let resources = removed.resources.clone().unwrap_or_default();
         let test = one_test(&resources[0]);
         let begin = tokio::time::Instant::now();
-        let out = common::run_in(s.dir.path(), &args(&kubeconfig, &["--exact", test]));
+        let out = common::run_in(s.dir.path(), &tier_args(&kubeconfig, &["--exact", test]));
         let took = begin.elapsed();
         let output = text(&out);
         let denied = forbidden(&output);
@@ -225,7 +210,7 @@ async fn the_manifests_rbac_suffices_and_every_rule_is_needed() {
     .await;
     let out = common::run_in(
         s.dir.path(),
-        &args(&kubeconfig, &["--exact", "TCPRouteReferenceGrant"]),
+        &tier_args(&kubeconfig, &["--exact", "TCPRouteReferenceGrant"]),
     );
     let output = text(&out);
     println!("without delete: exit {:?}", out.status.code());

@@ -89,16 +89,7 @@ pub async fn gateway_class(
     let class = match api.get_opt(name).await {
         Ok(Some(c)) => serde_json::to_value(&c).unwrap_or_default(),
         Ok(None) => {
-            let existing: Vec<String> = api
-                .list(&Default::default())
-                .await
-                .map(|l| {
-                    l.items
-                        .into_iter()
-                        .filter_map(|c| c.metadata.name)
-                        .collect()
-                })
-                .unwrap_or_default();
+            let existing = crate::cluster::kube::class_names(&api).await;
             let there = if existing.is_empty() {
                 "there is none".to_string()
             } else {
@@ -147,13 +138,7 @@ pub async fn gateway_class(
         ));
         return None;
     }
-    let features: Vec<String> = class
-        .pointer("/status/supportedFeatures")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|f| f.get("name").unwrap_or(f).as_str().map(str::to_string))
-        .collect();
+    let features = crate::cluster::kube::supported_features(&class);
     let detail = format!("{name} Accepted; controllerName {controller}");
     report.add(if features.is_empty() {
         Check::warn(

@@ -226,17 +226,29 @@ pub async fn session() -> Session {
 impl Session {
     /// gwl4's flags for this tier, then `extra`.
     pub fn args<'a>(&'a self, extra: &[&'a str]) -> Vec<&'a str> {
-        let mut args = vec![
-            "--gateway-class",
-            "gwl4-reference",
-            "--workloads",
-            "local",
-            "--kubeconfig",
-            self.tier.kubeconfig.to_str().unwrap(),
-        ];
-        args.extend_from_slice(extra);
+        tier_args(&self.tier.kubeconfig, extra)
+    }
+
+    /// `subcommand`, then [`Session::args`].
+    pub fn args_after<'a>(&'a self, subcommand: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+        let mut args = vec![subcommand];
+        args.extend(self.args(extra));
         args
     }
+}
+
+/// gwl4's flags for this tier as the user of `kubeconfig`, then `extra`.
+pub fn tier_args<'a>(kubeconfig: &'a Path, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "--gateway-class",
+        "gwl4-reference",
+        "--workloads",
+        "local",
+        "--kubeconfig",
+        kubeconfig.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    args
 }
 
 /// Waits until the controller has accepted the class (so gwl4's start-up

@@ -260,17 +260,7 @@ impl KubeCluster {
                 .await
                 .map_err(|e| ClusterError::Setup(format!("reading {key}: {e}")))?;
             let Some(class) = class else {
-                let existing = api
-                    .list(&Default::default())
-                    .await
-                    .map(|l| {
-                        l.items
-                            .into_iter()
-                            .filter_map(|c| c.metadata.name)
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    })
-                    .unwrap_or_default();
+                let existing = class_names(&api).await.join(", ");
                 return Err(ClusterError::Setup(format!(
                     "{key} does not exist (GatewayClasses in the cluster: {}); install the implementation or pass --gateway-class",
                     if existing.is_empty() {
@@ -307,20 +297,51 @@ impl KubeCluster {
             pods.network.destroy().await;
         }
         if self.settings.cleanup {
-            for problem in self
+            let problems = self
                 .run_ledger
                 .delete_all(self.settings.timeouts.namespaces_must_be_ready)
-                .await
-            {
-                eprintln!("gwl4: cleanup: {problem}");
-                self.left_behind
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push(problem);
-            }
+                .await;
+            record_left_behind(&self.left_behind, problems);
         }
         std::mem::take(&mut *self.left_behind.lock().unwrap_or_else(|e| e.into_inner()))
     }
+}
+
+/// Prints each cleanup problem and keeps it for the end of the run.
+fn record_left_behind(left_behind: &Mutex<Vec<String>>, problems: Vec<String>) {
+    for problem in &problems {
+        eprintln!("gwl4: cleanup: {problem}");
+    }
+    left_behind
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .extend(problems);
+}
+
+/// The GatewayClasses there are, for "does not exist" messages (none when
+/// they cannot be listed).
+pub async fn class_names(api: &Api<DynamicObject>) -> Vec<String> {
+    api.list(&Default::default())
+        .await
+        .map(|l| {
+            l.items
+                .into_iter()
+                .filter_map(|c| c.metadata.name)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A GatewayClass's `status.supportedFeatures`, as names.
+pub fn supported_features(class: &Value) -> Vec<String> {
+    class
+        .pointer("/status/supportedFeatures")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        // Gateway API v1.2+ writes objects ({name}); older, plain strings.
+        .filter_map(|f| f.get("name").unwrap_or(f).as_str().map(str::to_string))
+        .collect()
 }
 
 /// Whether `status.conditions` has `type` with status True.
@@ -363,14 +384,7 @@ impl Cluster for KubeCluster {
         timeout: Duration,
     ) -> Result<Option<Vec<String>>, ClusterError> {
         let class = self.accepted_class(timeout).await?;
-        let names: Vec<String> = class
-            .pointer("/status/supportedFeatures")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            // Gateway API v1.2+ writes objects ({name}); older, plain strings.
-            .filter_map(|f| f.get("name").unwrap_or(f).as_str().map(str::to_string))
-            .collect();
+        let names = supported_features(&class);
         Ok((!names.is_empty()).then_some(names))
     }
 

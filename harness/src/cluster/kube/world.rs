@@ -421,17 +421,11 @@ impl World for KubeWorld {
         if !self.settings.cleanup {
             return;
         }
-        for problem in self
+        let problems = self
             .ledger
             .delete_all(self.settings.timeouts.delete_timeout)
-            .await
-        {
-            eprintln!("gwl4: cleanup: {problem}");
-            self.left_behind
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push(problem);
-        }
+            .await;
+        super::record_left_behind(&self.left_behind, problems);
     }
 }
 
