@@ -19,6 +19,7 @@ use crate::cluster::{Cluster, World};
 use crate::exit;
 use crate::run::context::RunSettings;
 use crate::run::events::Events;
+use crate::run::schedule::{self, Scheduler};
 use crate::run::{self, finished, started};
 use crate::settings::features::{self, Selection};
 use crate::settings::timeout::TimeoutConfig;
@@ -26,6 +27,11 @@ use crate::suite::{self, Step, TestSpec};
 
 /// Default GatewayClass in local mode.
 pub const LOCAL_GATEWAY_CLASS: &str = "gwl4-reference";
+
+/// Kube mode's default `--test-threads`: tests that collide wait for each
+/// other, so more threads are safe, but on a small cluster (or the API
+/// server tier on two cores) more than four mostly queue.
+pub const KUBE_TEST_THREADS: usize = 4;
 /// The reference gateway's controllerName.
 pub const REFERENCE_CONTROLLER: &str = "gwl4.dev/reference-gateway";
 /// Default echo image (also what local mode recognises).
@@ -225,8 +231,9 @@ pub fn run(args: RunArgs) -> u8 {
                 Ok(c) => Arc::new(c),
                 Err(e) => return setup(e),
             };
-            // Tests share the conformance namespaces on a cluster.
-            plan.test.test_threads.get_or_insert(1);
+            // Tests in a cluster wait for each other where they collide
+            // (run::schedule); more at once mostly adds API server load.
+            plan.test.test_threads.get_or_insert(KUBE_TEST_THREADS);
             let run_id = plan.run_id.clone();
             let code = execute(&rt, cluster.clone(), plan);
             let left_behind = rt.block_on(cluster.finish());
@@ -386,12 +393,20 @@ fn execute<C: Cluster>(rt: &tokio::runtime::Runtime, cluster: Arc<C>, plan: Plan
         },
     })));
 
+    // Local mode gives every test its own world; in a cluster tests that
+    // touch the same objects or ports must take turns.
+    let scheduler = (mode == Mode::Kubernetes).then(|| {
+        Arc::new(Scheduler::new(
+            options.gateway_addresses.unwrap_or_default(),
+        ))
+    });
     let settings = Arc::new(RunSettings {
         timeouts,
         stats: stats_settings,
         gateway_class,
         echo_image,
         strict: options.strict,
+        scheduler: scheduler.clone(),
     });
     let handle = rt.handle().clone();
     let trials: Vec<Trial> = catalog
@@ -401,6 +416,8 @@ fn execute<C: Cluster>(rt: &tokio::runtime::Runtime, cluster: Arc<C>, plan: Plan
             let spec = spec.clone();
             let missing = selection.missing(&spec.features);
             let cannot_hold = cluster.cannot_hold(&manifest_values(&spec));
+            let holds = schedule::holds(&spec);
+            let scheduler = scheduler.clone();
             let (cluster, settings, events, handle) = (
                 cluster.clone(),
                 settings.clone(),
@@ -433,13 +450,25 @@ fn execute<C: Cluster>(rt: &tokio::runtime::Runtime, cluster: Arc<C>, plan: Plan
                     ));
                     return Ok(Completion::ignored_with(reason));
                 }
-                let result = handle.block_on(async {
+                let ticket = scheduler
+                    .as_ref()
+                    .map(|s| s.acquire(&spec.name, holds.clone()));
+                let mut timing = reports::Timing::default();
+                if let Some(wait) = ticket.as_ref().and_then(|t| t.waited.clone()) {
+                    timing.queued = wait.time;
+                    timing.queued_behind = Some(format!("{} ({})", wait.behind, wait.what));
+                }
+                let (result, elapsed) = handle.block_on(async {
                     let begin = tokio::time::Instant::now();
                     let result = match cluster.world(&spec.name).await {
                         Ok(world) => {
-                            let r = run::run_test(&world, &spec, &settings, &events).await;
+                            let world_ready = begin.elapsed();
+                            let ran = run::run_test(&world, &spec, &settings, &events).await;
+                            timing.setup = world_ready + ran.setup;
+                            let cleaning = tokio::time::Instant::now();
                             world.cleanup().await;
-                            r
+                            timing.cleanup = cleaning.elapsed();
+                            ran.result
                         }
                         Err(e) => TestResult::Failed {
                             message: format!("setting up the test's world: {e}"),
@@ -447,8 +476,9 @@ fn execute<C: Cluster>(rt: &tokio::runtime::Runtime, cluster: Arc<C>, plan: Plan
                     };
                     (result, begin.elapsed())
                 });
-                events.emit(finished(&spec, result.0.clone(), result.1));
-                match result.0 {
+                drop(ticket);
+                events.emit(run::timed(&spec, result.clone(), elapsed, Some(timing)));
+                match result {
                     TestResult::Failed { message } => Err(Failed::from(message)),
                     _ => Ok(Completion::Completed),
                 }
@@ -648,6 +678,24 @@ fn print_summary(record: &RunRecord, statistical: u32, alpha: f64, family_wise: 
     println!(
         "  statistics: {statistical} statistical steps at alpha {alpha:.2e} each; family-wise false-failure bound {family_wise:.4} (Bonferroni)"
     );
+    let slowest = reports::time::slowest(record, 5);
+    if !slowest.is_empty() {
+        let queued = reports::time::queued(record);
+        println!(
+            "  slowest tests{}:",
+            if queued.is_zero() {
+                String::new()
+            } else {
+                format!(
+                    " (tests queued {:.1} s in all behind others holding the same objects or ports)",
+                    queued.as_secs_f64()
+                )
+            }
+        );
+        for line in slowest {
+            println!("    {line}");
+        }
+    }
 }
 
 /// Whether libtest's name filter and `--skip` let the test `name` run

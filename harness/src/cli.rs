@@ -144,7 +144,8 @@ pub struct Selection {
     /// List the tests with their level and features; run nothing.
     #[arg(long)]
     pub list: bool,
-    /// Tests run at once (default 8 in local mode, 1 in kube mode).
+    /// Tests run at once (default 8 in local mode, 4 in kube mode, where tests
+    /// that touch the same objects or ports wait for each other).
     #[arg(long, value_name = "N")]
     pub test_threads: Option<usize>,
     /// One character per test instead of one line.
@@ -333,6 +334,12 @@ pub struct Options {
     /// EndpointSlices: for an API server with no kubelet; needs root).
     #[arg(long, value_enum, help_heading = "Where the tests run")]
     pub workloads: Option<WorkloadsKind>,
+    /// Kube mode: whether Gateways share an address, which decides whether
+    /// tests with listeners on one port may run side by side: `auto`
+    /// (default: learned from the addresses Gateways report), `shared`, or
+    /// `per-gateway`.
+    #[arg(long, value_enum, help_heading = "Where the tests run")]
+    pub gateway_addresses: Option<crate::run::schedule::AddressSharing>,
     /// After writing the reports, print them (gzipped, base64) to stdout
     /// too, for `gwl4 fetch-report` to read out of a Job's log.
     #[arg(long, help_heading = "Reports")]
@@ -383,7 +390,8 @@ impl Options {
             kubeconfig,
             namespace_labels,
             namespace_annotations,
-            workloads
+            workloads,
+            gateway_addresses
         )
     }
 

@@ -122,6 +122,7 @@ async fn run_status_suite(with_controller: bool) -> (reports::TestResult, String
         gateway_class: CLASS.into(),
         echo_image: "ghcr.io/gwl4/echo-server:test".into(),
         strict: false,
+        scheduler: None,
     };
     let cluster = KubeCluster::with_client(client.clone(), settings)
         .await
@@ -135,7 +136,9 @@ async fn run_status_suite(with_controller: bool) -> (reports::TestResult, String
     let gateway =
         with_controller.then(|| tokio::spawn(gateway_controller(client.clone(), "v1alpha2")));
     let events = harness::run::events::Events::new(false);
-    let result = harness::run::run_test(&world, &spec, &run, &events).await;
+    let result = harness::run::run_test(&world, &spec, &run, &events)
+        .await
+        .result;
     // The stand-ins stop here either way (they would wait forever for
     // objects a failed apply never created); a panic in one still shows.
     for task in std::iter::once(deployments).chain(gateway) {

@@ -327,6 +327,28 @@ pub struct TestFinished {
     /// Time the test took, set-up and clean-up included.
     #[serde(with = "secs")]
     pub elapsed: Duration,
+    /// Where the time outside its steps went, when the runner measured it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timing: Option<Timing>,
+}
+
+/// A test's time outside its steps.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Timing {
+    /// Waiting for another test that held an object or port it needs (not
+    /// part of `elapsed`).
+    #[serde(with = "secs")]
+    pub queued: Duration,
+    /// The test it waited for, and what they both hold.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queued_behind: Option<String>,
+    /// Applying its manifests and waiting for their workloads to roll out.
+    #[serde(with = "secs")]
+    pub setup: Duration,
+    /// Deleting what it created.
+    #[serde(with = "secs")]
+    pub cleanup: Duration,
 }
 
 /// The run ended.

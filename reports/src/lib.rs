@@ -14,6 +14,7 @@
 //! - `record`: [`RunRecord`], the fold, [`ResultKind`].
 //! - `profiles`: upstream GATEWAY-TCP / GATEWAY-UDP profiles and membership.
 //! - `text`: evidence as plain text and shared number formatting.
+//! - `time`: where a run's time went (the slowest tests, by phase).
 //! - `junit`: JUnit XML (quick-junit).
 //! - `conformance`: upstream `ConformanceReport` (`apis/v1`) and its rules
 //!   (unit tests of the rules in `conformance_tests.rs`).
@@ -38,6 +39,7 @@ mod junit;
 pub mod profiles;
 mod record;
 pub mod text;
+pub mod time;
 
 use std::path::{Path, PathBuf};
 
@@ -49,6 +51,7 @@ pub use conformance::{
 pub use event::{
     Implementation, Level, Mode, RunFinished, RunSettings, RunStarted, SCHEMA_VERSION, SpecRef,
     StepFinished, StepOutcome, StepRecord, TestEvent, TestFinished, TestResult, TestStarted,
+    Timing,
 };
 pub use evidence::{
     BackendShare, ConditionsEvidence, ConvergenceEvidence, DistributionEvidence, Evidence,

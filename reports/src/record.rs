@@ -90,6 +90,9 @@ pub struct TestRecord {
     /// Time the test took, when it finished.
     #[serde(default, skip_serializing_if = "Option::is_none", with = "opt_secs")]
     pub elapsed: Option<Duration>,
+    /// Queueing, set-up and clean-up, when measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timing: Option<crate::event::Timing>,
 }
 
 /// A test's verdict reduced to its kind, for counting and display.
@@ -270,6 +273,7 @@ impl RunRecord {
                     steps: Vec::new(),
                     result: None,
                     elapsed: None,
+                    timing: None,
                 });
                 Ok(())
             }
@@ -282,6 +286,7 @@ impl RunRecord {
                 let test = self.running_test(kind, &done.test)?;
                 test.result = Some(done.result);
                 test.elapsed = Some(done.elapsed);
+                test.timing = done.timing;
                 Ok(())
             }
             TestEvent::RunFinished(finished) => {

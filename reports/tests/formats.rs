@@ -421,6 +421,7 @@ fn the_fold_rejects_streams_that_do_not_describe_a_run() {
             test: "Nope".into(),
             result: TestResult::Passed,
             elapsed: Duration::ZERO,
+            timing: None,
         }))
         .unwrap_err();
     assert_eq!(

@@ -159,8 +159,8 @@ pub trait World: Send + Sync {
     fn diagnostics(&self) -> String;
     /// Resolves when the world's objects or status may have changed, or
     /// after `at_most`: status waits call it between reads. Local mode
-    /// wakes on the gateway's status file writes; the default just sleeps
-    /// (kube mode polls, as it has no watches).
+    /// wakes on the gateway's status file writes, kube mode on its watches'
+    /// events (polling where watches are refused); the default just sleeps.
     fn changed(&self, at_most: Duration) -> impl Future<Output = ()> + Send {
         tokio::time::sleep(at_most)
     }

@@ -178,6 +178,7 @@ pub async fn permissions(
     // (resource, verbs denied), in the table's order.
     let mut missing: Vec<(String, Vec<&str>)> = Vec::new();
     let mut roles = Vec::new();
+    let mut optional_missing: Vec<String> = Vec::new();
     for p in PERMISSIONS
         .iter()
         .filter(|p| p.need.applies(local_workloads))
@@ -202,6 +203,10 @@ pub async fn permissions(
             };
             match api.create(&PostParams::default(), &review).await {
                 Ok(r) if r.status.as_ref().is_some_and(|s| s.allowed) => {}
+                Ok(_) if p.need.optional() => {
+                    optional_missing.push(format!("{verb} {}", p.qualified()));
+                    continue;
+                }
                 Ok(_) => {
                     match missing.last_mut() {
                         Some((r, verbs)) if *r == p.qualified() => verbs.push(verb),
@@ -220,16 +225,35 @@ pub async fn permissions(
                     return false;
                 }
             }
-            checked += 1;
+            if !p.need.optional() {
+                checked += 1;
+            }
         }
     }
     let who = whoami(client).await;
     let user = who.as_deref().unwrap_or("this kubeconfig's user");
+    let watches = if optional_missing.is_empty() {
+        Check::ok(
+            "watches",
+            "waits wake on watch events (list and watch allowed)",
+        )
+    } else {
+        Check::warn(
+            "watches",
+            format!(
+                "{user} may not {}: gwl4 will poll for status instead of watching (slower, more API requests)",
+                optional_missing.join(", ")
+            ),
+            "apply the ClusterRole gwl4-runner-watch in manifests/gwl4-job/10-rbac.yaml and bind it",
+        )
+    };
     if missing.is_empty() {
-        return report.add(Check::ok(
+        let ok = report.add(Check::ok(
             NAME,
             format!("{user} has all {checked} permissions gwl4 needs"),
         ));
+        report.add(watches);
+        return ok;
     }
     let subject = match who
         .as_deref()
@@ -242,7 +266,7 @@ pub async fn permissions(
         .iter()
         .map(|r| format!("kubectl create clusterrolebinding {r} --clusterrole {r} {subject}"))
         .collect();
-    report.add(Check::fail(
+    let failed = report.add(Check::fail(
         NAME,
         format!(
             "{user} lacks {} of the {checked} permissions gwl4 needs: {}",
@@ -257,5 +281,7 @@ pub async fn permissions(
             "apply the ClusterRoles in manifests/gwl4-job/10-rbac.yaml and bind them: {}",
             binds.join("; ")
         ),
-    ))
+    ));
+    report.add(watches);
+    failed
 }

@@ -25,6 +25,9 @@ pub struct RunSettings {
     pub echo_image: String,
     /// `--strict`: a miss at `should` or `recommended` fails its test.
     pub strict: bool,
+    /// Kube mode: the scheduler, told each Gateway address a test meets
+    /// (it learns from them whether Gateways share an address).
+    pub scheduler: Option<std::sync::Arc<super::schedule::Scheduler>>,
 }
 
 /// One step's executor context.
@@ -192,6 +195,14 @@ impl<W: World> Ctx<'_, W> {
                 })
                 .and_then(|a| a["value"].as_str().and_then(|v| v.parse().ok()));
             if let Some(ip) = address {
+                if let Some(line) = self
+                    .run
+                    .scheduler
+                    .as_ref()
+                    .and_then(|s| s.observe(&self.spec.name, &key, ip))
+                {
+                    eprintln!("{line}");
+                }
                 return Ok(Resolved {
                     addr: SocketAddr::new(ip, port),
                     protocol,

@@ -12,6 +12,7 @@
 pub mod context;
 pub mod events;
 pub mod gateway_metrics;
+pub mod schedule;
 pub mod status_match;
 pub mod steps;
 
@@ -52,14 +53,38 @@ pub fn started(spec: &TestSpec) -> TestEvent {
     })
 }
 
-/// Runs one test in `world` and returns its result (the caller emits
-/// `TestStarted` and `TestFinished`, and cleans the world up).
+/// A test's verdict, and how long applying its manifests took.
+#[derive(Debug)]
+pub struct Ran {
+    /// The verdict.
+    pub result: TestResult,
+    /// Applying the manifests, workloads rolling out included.
+    pub setup: Duration,
+}
+
+/// Runs one test in `world` (the caller emits `TestStarted` and
+/// `TestFinished`, and cleans the world up).
 pub async fn run_test<W: World>(
     world: &W,
     spec: &TestSpec,
     run: &RunSettings,
     events: &Events,
-) -> TestResult {
+) -> Ran {
+    let begin = tokio::time::Instant::now();
+    let result = run_steps(world, spec, run, events, begin).await;
+    Ran {
+        result: result.0,
+        setup: result.1,
+    }
+}
+
+async fn run_steps<W: World>(
+    world: &W,
+    spec: &TestSpec,
+    run: &RunSettings,
+    events: &Events,
+    begin: tokio::time::Instant,
+) -> (TestResult, Duration) {
     let mut objects = base_objects();
     objects.extend(
         spec.manifests
@@ -67,10 +92,10 @@ pub async fn run_test<W: World>(
             .map(|m| mutate::with_namespace(template(&m.value, run), &spec.namespace)),
     );
     if let Err(e) = world.apply(objects).await {
-        return TestResult::Failed {
-            message: format!("applying the test's manifests: {e}"),
-        };
+        let message = format!("applying the test's manifests: {e}");
+        return (TestResult::Failed { message }, begin.elapsed());
     }
+    let setup = begin.elapsed();
     let ctx = Ctx { world, spec, run };
     let metrics_before = world.gateway_metrics().await;
     let mut failed: Option<String> = None;
@@ -196,13 +221,14 @@ pub async fn run_test<W: World>(
             },
         }));
     }
-    match failed {
+    let result = match failed {
         Some(message) => TestResult::Failed { message },
         None if !warnings.is_empty() => TestResult::Warned {
             message: warnings.join("\n"),
         },
         None => TestResult::Passed,
-    }
+    };
+    (result, setup)
 }
 
 /// Whether a step's miss fails its test: actions and `must`/`may` checks
@@ -251,10 +277,21 @@ fn step_event(
 
 /// The `TestFinished` event.
 pub fn finished(spec: &TestSpec, result: TestResult, elapsed: Duration) -> TestEvent {
+    timed(spec, result, elapsed, None)
+}
+
+/// The `TestFinished` event with the time outside its steps.
+pub fn timed(
+    spec: &TestSpec,
+    result: TestResult,
+    elapsed: Duration,
+    timing: Option<reports::Timing>,
+) -> TestEvent {
     TestEvent::TestFinished(TestFinished {
         test: spec.name.clone(),
         result,
         elapsed,
+        timing,
     })
 }
 

@@ -7,9 +7,10 @@
 //!
 //! Nothing on a bare API server runs Pods, so gwl4 runs with
 //! `--workloads local` (echo replicas in network namespaces, EndpointSlices
-//! written by gwl4), and the reference gateway runs out of cluster on an
-//! address of its own (see [`Controller::start`]), which it reports in
-//! every Gateway's status.
+//! written by gwl4), and the reference gateway runs out of cluster on
+//! addresses of its own (see [`Controller::start`]): each Gateway gets one
+//! from the run's loopback block (`--address-source pool:127.1.n.0/24`),
+//! so tests with listeners on one port run side by side.
 
 #![allow(dead_code)]
 
@@ -76,33 +77,50 @@ pub async fn apply_gateway_class(client: &kube::Client) {
     .unwrap();
 }
 
+/// How the tier's reference gateway addresses Gateways.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Addresses {
+    /// Each Gateway its own address from the block (`pool:127.1.n.0/24`).
+    PerGateway,
+    /// Every Gateway on 127.1.n.1, as a hostNetwork gateway on one node.
+    Shared,
+}
+
 /// The reference gateway's Kubernetes provider, out of cluster; killed
 /// when dropped.
 pub struct Controller {
     child: Child,
     /// Its log.
     pub log: PathBuf,
-    /// The address its listeners bind and Gateways report.
-    pub address: String,
-    /// Keeps the address ours while the controller runs.
+    /// What it passes as `--address-source`.
+    pub address_source: String,
+    /// Keeps the addresses ours while the controller runs.
     _block: Block,
 }
 
 impl Controller {
-    /// Starts `gwl4 reference-gateway kube`, logging to
-    /// `dir/controller.log`. It binds 127.1.n.1 of a loopback block `n`
-    /// claimed as local mode claims one (a lock no other gwl4 process on
-    /// the machine takes while we hold it), so two tier runs at once, or a
-    /// tier run beside local-mode runs, never share a listener address.
+    /// Starts `gwl4 reference-gateway kube` with per-Gateway addresses.
     pub fn start(tier: &Tier, dir: &Path) -> Controller {
+        Controller::start_with(tier, dir, Addresses::PerGateway)
+    }
+
+    /// Starts `gwl4 reference-gateway kube`, logging to
+    /// `dir/controller.log`, on addresses of a loopback block `n` claimed
+    /// as local mode claims one (a lock no other gwl4 process on the
+    /// machine takes while we hold it), so two tier runs at once, or a tier
+    /// run beside local-mode runs, never share a listener address.
+    pub fn start_with(tier: &Tier, dir: &Path, addresses: Addresses) -> Controller {
         let block = claim_block();
-        let address = format!("127.1.{}.1", block.n);
+        let address_source = match addresses {
+            Addresses::PerGateway => format!("pool:127.1.{}.0/24", block.n),
+            Addresses::Shared => format!("127.1.{}.1", block.n),
+        };
         let log = dir.join("controller.log");
         let file = std::fs::File::create(&log).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_gwl4"))
             .args(["reference-gateway", "kube", "--kubeconfig"])
             .arg(&tier.controller_kubeconfig)
-            .args(["--address-source", &address])
+            .args(["--address-source", &address_source])
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(file.try_clone().unwrap())
@@ -112,7 +130,7 @@ impl Controller {
         Controller {
             child,
             log,
-            address,
+            address_source,
             _block: block,
         }
     }
@@ -207,13 +225,18 @@ pub struct Session {
     pub controller: Controller,
 }
 
-/// Starts a [`Session`].
+/// Starts a [`Session`] (each Gateway its own address).
 pub async fn session() -> Session {
+    session_with(Addresses::PerGateway).await
+}
+
+/// Starts a [`Session`] whose controller addresses Gateways as `addresses`.
+pub async fn session_with(addresses: Addresses) -> Session {
     let tier = tier();
     let client = client(&tier).await;
     let dir = tempfile::tempdir().unwrap();
     apply_gateway_class(&client).await;
-    let controller = Controller::start(&tier, dir.path());
+    let controller = Controller::start_with(&tier, dir.path(), addresses);
     wait_class_accepted(&client, &controller).await;
     Session {
         tier,

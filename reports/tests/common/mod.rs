@@ -135,6 +135,7 @@ fn finish(test: &str, result: TestResult, ms: u64) -> TestEvent {
         test: s(test),
         result,
         elapsed: Duration::from_millis(ms),
+        timing: None,
     })
 }
 

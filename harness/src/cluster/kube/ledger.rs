@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject};
 
+use super::changes::Changes;
+
 /// One object gwl4 created.
 #[derive(Debug, Clone)]
 pub struct Created {
@@ -48,6 +50,8 @@ impl std::fmt::Display for Created {
 pub struct Ledger {
     client: kube::Client,
     objects: Mutex<Vec<Created>>,
+    /// The run's watches, when it has them.
+    changes: std::sync::OnceLock<Arc<Changes>>,
 }
 
 impl std::fmt::Debug for Ledger {
@@ -68,11 +72,17 @@ impl Ledger {
         let ledger = Arc::new(Ledger {
             client,
             objects: Mutex::new(Vec::new()),
+            changes: std::sync::OnceLock::new(),
         });
         let mut live = LIVE.lock().unwrap_or_else(|e| e.into_inner());
         live.retain(|w| w.strong_count() > 0);
         live.push(Arc::downgrade(&ledger));
         ledger
+    }
+
+    /// Waits for deletions on the run's watches (else it polls).
+    pub fn watch_with(&self, changes: Arc<Changes>) {
+        let _ = self.changes.set(changes);
     }
 
     /// Records an object (once).
@@ -108,7 +118,7 @@ impl Ledger {
             std::mem::take(&mut *self.objects.lock().unwrap_or_else(|e| e.into_inner()));
         let mut problems = Vec::new();
         for o in objects.iter().rev() {
-            if let Err(e) = delete(&self.client, o, Duration::ZERO).await {
+            if let Err(e) = delete(&self.client, o, Duration::ZERO, None).await {
                 problems.push(e);
             }
         }
@@ -116,7 +126,7 @@ impl Ledger {
             let deadline = tokio::time::Instant::now() + timeout;
             for o in &objects {
                 let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-                if let Err(e) = wait_gone(&self.client, o, left).await {
+                if let Err(e) = wait_gone(&self.client, o, left, self.changes.get()).await {
                     problems.push(e);
                 }
             }
@@ -126,8 +136,14 @@ impl Ledger {
 }
 
 /// Deletes one object (background propagation, so a Deployment's pods go
-/// too); a missing object is fine. Waits up to `timeout` for it to be gone.
-pub async fn delete(client: &kube::Client, o: &Created, timeout: Duration) -> Result<(), String> {
+/// too); a missing object is fine. Waits up to `timeout` for it to be gone
+/// (woken by `changes` when the run watches).
+pub async fn delete(
+    client: &kube::Client,
+    o: &Created,
+    timeout: Duration,
+    changes: Option<&Arc<Changes>>,
+) -> Result<(), String> {
     match o
         .api(client)
         .delete(&o.name, &DeleteParams::background())
@@ -140,12 +156,18 @@ pub async fn delete(client: &kube::Client, o: &Created, timeout: Duration) -> Re
     if timeout.is_zero() {
         return Ok(());
     }
-    wait_gone(client, o, timeout).await
+    wait_gone(client, o, timeout, changes).await
 }
 
-async fn wait_gone(client: &kube::Client, o: &Created, timeout: Duration) -> Result<(), String> {
+async fn wait_gone(
+    client: &kube::Client,
+    o: &Created,
+    timeout: Duration,
+    changes: Option<&Arc<Changes>>,
+) -> Result<(), String> {
     let api = o.api(client);
     let deadline = tokio::time::Instant::now() + timeout;
+    let mut rx = changes.map(|c| c.subscribe());
     loop {
         match api.get_opt(&o.name).await {
             Ok(None) => return Ok(()),
@@ -155,7 +177,10 @@ async fn wait_gone(client: &kube::Client, o: &Created, timeout: Duration) -> Res
             Ok(Some(_)) => {}
             Err(e) => return Err(format!("reading {o} after deletion: {e}")),
         }
-        tokio::time::sleep(Duration::from_millis(250)).await;
+        match (changes, rx.as_mut()) {
+            (Some(c), Some(rx)) => c.changed(rx, Duration::from_millis(250)).await,
+            _ => tokio::time::sleep(Duration::from_millis(250)).await,
+        }
     }
 }
 

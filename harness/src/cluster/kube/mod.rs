@@ -4,8 +4,9 @@
 //! Gateway API CRDs and the versions they serve, and checks that the
 //! GatewayClass exists and is Accepted. Each test's [`KubeWorld`]
 //! server-side applies its manifests (field manager `gwl4`, label
-//! `gwl4.dev/run-id`), waits for echo Deployments, reads status by polling
-//! GET (no watches), and deletes what it created. Namespaces the run
+//! `gwl4.dev/run-id`), waits for echo Deployments, reads status by GET
+//! between changes its watches report ([`changes`]; polling where watches
+//! are refused), and deletes what it created. Namespaces the run
 //! creates are deleted at the end of the run ([`KubeCluster::finish`]);
 //! objects in namespaces that existed before are deleted one by one. The
 //! Ctrl-C handler reaches everything still alive through
@@ -15,6 +16,7 @@
 //! in network namespaces and writes their EndpointSlices: for an API server
 //! with no kubelet or controllers (the `tools/kube` tier).
 
+pub mod changes;
 pub mod crds;
 pub mod forward;
 pub mod ledger;
@@ -90,6 +92,8 @@ pub struct KubeCluster {
     left_behind: Arc<Mutex<Vec<String>>>,
     /// `--workloads local`: the pod network, and the address block it uses.
     pods: Option<(Arc<Pods>, crate::cluster::local::addresses::Block)>,
+    /// Watches on the run's objects, which wake waits.
+    changes: Arc<changes::Changes>,
 }
 
 impl std::fmt::Debug for KubeCluster {
@@ -210,8 +214,12 @@ impl KubeCluster {
             }
             None => None,
         };
+        let changes = Arc::new(changes::Changes::start(&client, &served, &settings.run_id));
+        let run_ledger = Ledger::new(client.clone());
+        run_ledger.watch_with(changes.clone());
         let mut cluster = KubeCluster {
-            run_ledger: Ledger::new(client.clone()),
+            run_ledger,
+            changes,
             left_behind: Default::default(),
             client,
             settings: Arc::new(settings),
@@ -363,14 +371,18 @@ impl Cluster for KubeCluster {
             Some((pods, _)) => Some(WorldPods::new(pods.settings.log_dir.join(name))?),
             None => None,
         };
+        let ledger = Ledger::new(self.client.clone());
+        ledger.watch_with(self.changes.clone());
         Ok(KubeWorld {
+            changed: tokio::sync::Mutex::new(self.changes.subscribe()),
+            changes: self.changes.clone(),
             client: self.client.clone(),
             settings: self.settings.clone(),
             served: self.served.clone(),
             run_ledger: self.run_ledger.clone(),
             left_behind: self.left_behind.clone(),
             controller: self.controller.clone(),
-            ledger: Ledger::new(self.client.clone()),
+            ledger,
             forwards: tokio::sync::Mutex::new(Default::default()),
             notes: Mutex::new(Vec::new()),
             pods: self.pods.as_ref().map(|(p, _)| p.clone()),

@@ -14,6 +14,9 @@ pub enum Need {
     ClusterWorkloads,
     /// `--workloads local` (`gwl4-runner-local-workloads`).
     LocalWorkloads,
+    /// Optional: waits woken by watches instead of polls
+    /// (`gwl4-runner-watch`); without it gwl4 polls.
+    Watch,
 }
 
 impl Need {
@@ -23,6 +26,7 @@ impl Need {
             Need::Always => "gwl4-runner",
             Need::ClusterWorkloads => "gwl4-runner-pods",
             Need::LocalWorkloads => "gwl4-runner-local-workloads",
+            Need::Watch => "gwl4-runner-watch",
         }
     }
 
@@ -32,7 +36,13 @@ impl Need {
             Need::Always => true,
             Need::ClusterWorkloads => !local_workloads,
             Need::LocalWorkloads => local_workloads,
+            Need::Watch => true,
         }
+    }
+
+    /// Whether a run works without it (more slowly).
+    pub fn optional(self) -> bool {
+        self == Need::Watch
     }
 }
 
@@ -63,6 +73,9 @@ impl Permission {
 /// Server-side apply needs patch, and create for an object that does not
 /// exist yet; cleanup needs delete, and get to see it gone.
 const WRITE: &[&str] = &["get", "create", "patch", "delete"];
+
+/// A watch starts with a list.
+const WATCH: &[&str] = &["list", "watch"];
 
 const fn p(
     group: &'static str,
@@ -133,6 +146,12 @@ pub const PERMISSIONS: &[Permission] = &[
         WRITE,
         Need::LocalWorkloads,
     ),
+    // Waits woken by watches on the run's objects (cluster/kube/changes.rs).
+    p("gateway.networking.k8s.io", "gateways", WATCH, Need::Watch),
+    p("gateway.networking.k8s.io", "tcproutes", WATCH, Need::Watch),
+    p("gateway.networking.k8s.io", "udproutes", WATCH, Need::Watch),
+    p("apps", "deployments", WATCH, Need::Watch),
+    p("", "services", WATCH, Need::Watch),
 ];
 
 #[cfg(test)]

@@ -145,7 +145,7 @@ impl KubeWorld {
             namespace: key.namespace.clone(),
             name: key.name.clone(),
         };
-        ledger::delete(&self.client, &created, Duration::ZERO)
+        ledger::delete(&self.client, &created, Duration::ZERO, None)
             .await
             .map_err(ClusterError::Setup)?;
         self.ledger.forget(&key.kind, &key.namespace, &key.name);

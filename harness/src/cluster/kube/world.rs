@@ -2,7 +2,8 @@
 //! field manager, every object labelled with the run id and recorded for
 //! deletion, Deployments waited on until available (or, with
 //! `--workloads local`, run by gwl4 itself: see [`super::pods`]), status
-//! read by GET.
+//! read by GET whenever the run's watches report a change
+//! ([`super::changes`]).
 //!
 //! An apply is all or nothing: every object is first sent as a server-side
 //! dry run, so a manifest the API server rejects (a CRD's CEL rule, say)
@@ -42,6 +43,9 @@ pub struct KubeWorld {
     pub(super) pods: Option<Arc<Pods>>,
     /// `--workloads local`: this test's replicas.
     pub(super) world_pods: Option<WorldPods>,
+    /// The run's watches, and this world's place in their events.
+    pub(super) changes: Arc<super::changes::Changes>,
+    pub(super) changed: tokio::sync::Mutex<tokio::sync::watch::Receiver<u64>>,
 }
 
 impl std::fmt::Debug for KubeWorld {
@@ -213,7 +217,7 @@ impl KubeWorld {
         Ok(())
     }
 
-    /// Polls a Deployment until it is available.
+    /// Reads a Deployment until it is available.
     async fn wait_available(&self, key: &ObjectKey, version: &str) -> Result<(), ClusterError> {
         let info = resources::lookup("Deployment").expect("Deployment is in the table");
         let api = self.api(info, version, &key.namespace);
@@ -235,7 +239,7 @@ impl KubeWorld {
                     value.get("status").unwrap_or(&Value::Null)
                 )));
             }
-            tokio::time::sleep(
+            self.changed(
                 self.settings
                     .timeouts
                     .default_poll_interval
@@ -342,6 +346,7 @@ impl World for KubeWorld {
             &self.client,
             &created,
             self.settings.timeouts.delete_timeout,
+            Some(&self.changes),
         )
         .await
         .map_err(ClusterError::Setup)?;
@@ -362,6 +367,11 @@ impl World for KubeWorld {
 
     fn controller_name(&self) -> Option<String> {
         self.controller.clone()
+    }
+
+    async fn changed(&self, at_most: Duration) {
+        let mut rx = self.changed.lock().await;
+        self.changes.changed(&mut rx, at_most).await;
     }
 
     async fn service_endpoints(&self, namespace: &str, service: &str) -> Vec<SocketAddr> {
