@@ -14,6 +14,9 @@
 //! bindAddress: 127.0.1.7          # default 127.0.1.1
 //! failedBinds:                    # listener sockets that failed to bind
 //!   - {address: 127.0.1.7, port: 9000, protocol: TCP}
+//! gatewayAddresses:               # address pool: each Gateway's address
+//!   - {namespace: app, name: gw, address: 127.0.9.1}
+//! poolExhausted: "the address pool …"  # pool: message for Gateways without one
 //! ```
 
 use std::net::{IpAddr, Ipv4Addr};
@@ -38,6 +41,19 @@ struct Scenario {
     bind_address: Option<IpAddr>,
     #[serde(default)]
     failed_binds: Vec<ListenerKey>,
+    #[serde(default)]
+    gateway_addresses: Vec<GatewayAddress>,
+    #[serde(default)]
+    pool_exhausted: Option<String>,
+}
+
+/// A Gateway's address from the Kubernetes provider's pool.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GatewayAddress {
+    namespace: String,
+    name: String,
+    address: IpAddr,
 }
 
 #[derive(Serialize)]
@@ -69,6 +85,12 @@ fn load(path: &Path) -> Result<Result<Snapshot, String>, Failed> {
                 snapshot.bind_address = address;
             }
             snapshot.failed_binds = header.failed_binds.into_iter().collect();
+            snapshot.gateway_addresses = header
+                .gateway_addresses
+                .into_iter()
+                .map(|g| ((g.namespace, g.name), g.address))
+                .collect();
+            snapshot.pool_exhausted = header.pool_exhausted;
             body = "\n".repeat(first.text.lines().count()) + &text[first.text.len()..];
         }
     }

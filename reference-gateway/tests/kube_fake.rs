@@ -18,7 +18,7 @@ use reference_gateway::admin::Admin;
 use reference_gateway::dataplane::metrics::Metrics;
 use reference_gateway::dataplane::{DataPlane, Options};
 use reference_gateway::provider::ReloadMetrics;
-use reference_gateway::provider::kube::address::Addressing;
+use reference_gateway::provider::kube::address::{AddressSource, Addressing};
 use reference_gateway::provider::kube::resources::{GatewayKind, Objects, ServedVersions};
 use reference_gateway::provider::kube::status::{FIELD_MANAGER, Written, write_status};
 use reference_gateway::provider::kube::{KubeOptions, KubeProvider};
@@ -145,6 +145,7 @@ fn bind(address: &str) -> Addressing {
     Addressing {
         bind_address: address.parse::<IpAddr>().unwrap(),
         service: None,
+        pool: None,
     }
 }
 
@@ -379,6 +380,7 @@ status: {loadBalancer: {ingress: [{ip: 203.0.113.7}]}}
     let addressing = Addressing {
         bind_address: "127.0.9.5".parse().unwrap(),
         service: Some(("gwl4-system".into(), "reference-gateway".into())),
+        pool: None,
     };
     let (mut provider, _, _) = new_provider(&client, addressing);
     reload(&mut provider, &client).await;
@@ -405,4 +407,59 @@ async fn detached_route_loses_only_our_parent_entry() {
     reload(&mut provider, &client).await;
     let status = status_of(&client, GatewayKind::TcpRoute, Some("app"), "route").await;
     assert_eq!(status["parents"], json!([other_parent()]), "{status:#}");
+}
+
+#[tokio::test]
+async fn pooled_gateways_on_one_port_each_bind_their_own_address() {
+    // Three Gateways, each with a TCP listener on port 9000, and a pool of
+    // two hosts (127.0.9.17 and .18): the two oldest bind, the third has
+    // no address.
+    let mut yaml = format!(
+        "apiVersion: gateway.networking.k8s.io/v1\nkind: GatewayClass\n\
+         metadata: {{name: ours}}\nspec: {{controllerName: {CONTROLLER_NAME}}}\n"
+    );
+    for (name, second) in [("gw-a", 1), ("gw-b", 2), ("gw-c", 3)] {
+        yaml.push_str(&format!(
+            "---\napiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\n\
+             metadata: {{name: {name}, namespace: app, generation: 1, uid: uid-{name}, \
+             creationTimestamp: '2026-01-01T00:00:0{second}Z'}}\n\
+             spec: {{gatewayClassName: ours, listeners: [{{name: tcp, protocol: TCP, port: 9000}}]}}\n"
+        ));
+    }
+    let client = fake(&yaml).await;
+    let source: AddressSource = "pool:127.0.9.16/30".parse().unwrap();
+    let addressing = Addressing::resolve(&source, None, "unused/unused", |_| None).unwrap();
+    let (mut provider, admin, _) = new_provider(&client, addressing);
+    reload(&mut provider, &client).await;
+
+    for (name, address) in [("gw-a", "127.0.9.17"), ("gw-b", "127.0.9.18")] {
+        let status = status_of(&client, GatewayKind::Gateway, Some("app"), name).await;
+        assert_eq!(
+            status["addresses"],
+            json!([{"type": "IPAddress", "value": address}]),
+            "{name}: {status:#}"
+        );
+        assert_eq!(
+            condition(&status["conditions"], "Programmed")["status"],
+            "True",
+            "{name}: {status:#}"
+        );
+    }
+    let bound: Vec<String> = admin
+        .report()
+        .config
+        .listeners
+        .iter()
+        .map(|l| format!("{}:{}", l.key.address, l.key.port))
+        .collect();
+    assert_eq!(bound, ["127.0.9.17:9000", "127.0.9.18:9000"]);
+    let status = status_of(&client, GatewayKind::Gateway, Some("app"), "gw-c").await;
+    let programmed = condition(&status["conditions"], "Programmed");
+    assert_eq!(programmed["status"], "False", "{status:#}");
+    assert_eq!(programmed["reason"], "AddressNotAssigned");
+    let message = programmed["message"].as_str().unwrap();
+    assert!(
+        message.contains("the address pool 127.0.9.16/30 has no free address (2 in use)"),
+        "{message}"
+    );
 }

@@ -26,12 +26,15 @@ pub struct KubeArgs {
     /// Where Gateway addresses come from: `node` (hostNetwork: the node's
     /// address, from `--bind-address` or the downward API's HOST_IP or
     /// NODE_IP), `service` (a LoadBalancer Service's ingress addresses, see
-    /// `--service`), or an IP address to bind on and report.
+    /// `--service`), `pool:CIDR` (each Gateway its own address from the
+    /// network, kept while the Gateway exists, so Gateways with listeners
+    /// on the same port never collide; e.g. `pool:127.1.9.0/24` out of
+    /// cluster), or an IP address to bind on and report.
     #[arg(long, default_value = "node")]
     pub address_source: AddressSource,
     /// Address listeners bind to when their Gateway names none (default:
     /// the node's address for `node`, 0.0.0.0 for `service`, the address
-    /// itself for a literal source).
+    /// itself for a literal source; not with `pool:CIDR`).
     #[arg(long)]
     pub bind_address: Option<IpAddr>,
     /// The LoadBalancer Service (`namespace/name`) whose addresses Gateways
@@ -62,7 +65,12 @@ pub(super) async fn run(
         |name| std::env::var(name).ok(),
     )
     .map_err(Error::Address)?;
-    info!(bind_address = %addressing.bind_address, service = ?addressing.service, "addressing");
+    info!(
+        bind_address = %addressing.bind_address,
+        service = ?addressing.service,
+        pool = ?addressing.pool.map(|p| p.to_string()),
+        "addressing"
+    );
     let client = kube::client(args.kubeconfig.as_deref()).await?;
     let versions = ServedVersions::discover(&client).await?;
     let options = KubeOptions {
@@ -120,6 +128,37 @@ mod tests {
         assert_eq!(a.reload_debounce, Duration::from_millis(50));
         assert!(
             Args::try_parse_from(["reference-gateway", "kube", "--address-source", "pod"]).is_err()
+        );
+    }
+
+    #[test]
+    fn parses_a_pool_address_source() {
+        let args = Args::parse_from([
+            "reference-gateway",
+            "kube",
+            "--address-source",
+            "pool:127.1.9.0/24",
+        ]);
+        let Command::Kube(a) = args.command else {
+            panic!("not kube");
+        };
+        assert_eq!(
+            a.address_source,
+            AddressSource::Pool("127.1.9.0/24".parse().unwrap())
+        );
+        let error = Args::try_parse_from([
+            "reference-gateway",
+            "kube",
+            "--address-source",
+            "pool:10.0.0.0/33",
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(
+            error.contains(
+                "\"pool:10.0.0.0/33\" is not pool:CIDR: prefix length 33 is more than 32"
+            ),
+            "{error}"
         );
     }
 }

@@ -1,6 +1,7 @@
 //! The translation's input: a [`Snapshot`] of Gateway API and Kubernetes
-//! objects, plus the two facts that are not API objects (the default bind
-//! address and the listener sockets that failed to bind).
+//! objects, plus the facts that are not API objects (the default bind
+//! address, per-Gateway pool addresses, and the listener sockets that
+//! failed to bind).
 //!
 //! Objects are the `gateway-api` and `k8s-openapi` types. TCPRoute and
 //! UDPRoute exist as v1 (Gateway API v1.6) and v1alpha2; both are parsed
@@ -9,7 +10,7 @@
 
 mod parse;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr};
 
 use gateway_api::experimental::gatewayclasses::GatewayClass;
@@ -93,6 +94,16 @@ pub struct Snapshot {
     /// Where listeners bind when their Gateway has no `spec.addresses`:
     /// the standalone provider's `--bind-address`.
     pub bind_address: IpAddr,
+    /// Per-Gateway addresses, by (namespace, name), that take the place of
+    /// `bind_address` for a Gateway without `spec.addresses`: the
+    /// Kubernetes provider's address pool (`--address-source pool:CIDR`).
+    /// Empty otherwise.
+    pub gateway_addresses: BTreeMap<(String, String), IpAddr>,
+    /// Set when addresses come from a pool: a Gateway without
+    /// `spec.addresses` and without an entry in `gateway_addresses` found
+    /// the pool exhausted, and gets `Programmed=False/AddressNotAssigned`
+    /// with this message instead of binding on `bind_address`.
+    pub pool_exhausted: Option<String>,
     /// Listener sockets the data plane failed to bind last time: these
     /// listeners get `Accepted=False/PortUnavailable`, so status stays a
     /// pure function of the snapshot.
@@ -118,6 +129,8 @@ impl Snapshot {
             endpoint_slices: Vec::new(),
             namespaces: Vec::new(),
             bind_address,
+            gateway_addresses: BTreeMap::new(),
+            pool_exhausted: None,
             failed_binds: BTreeSet::new(),
         }
     }

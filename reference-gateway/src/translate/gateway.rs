@@ -8,7 +8,7 @@ use gateway_api::experimental::gateways::{Gateway, GatewayListeners};
 
 use super::input::{Input, namespace_of};
 use crate::config::{ListenerKey, Protocol};
-use crate::model::GATEWAY_GROUP;
+use crate::model::{GATEWAY_GROUP, Snapshot};
 use crate::status::{Kind, Reason};
 
 /// A failed check: the condition reason and its message.
@@ -21,7 +21,8 @@ pub(crate) struct GatewayState<'a> {
     pub name: String,
     /// Why the Gateway as a whole is not accepted (class or address).
     pub rejected: Option<Problem>,
-    /// Set when an IPAddress entry has no value: nothing to bind.
+    /// Set when an IPAddress entry has no value, or the address pool had
+    /// none left: nothing to bind.
     pub address_missing: Option<String>,
     /// Where every listener binds (deduplicated, in spec order).
     pub addresses: Vec<IpAddr>,
@@ -99,7 +100,7 @@ pub(crate) fn prepare<'a>(
                 format!("spec.gatewayClassName: GatewayClass {class} is not accepted"),
             ));
         } else {
-            match addresses(gateway, input.snapshot.bind_address) {
+            match addresses(gateway, input.snapshot) {
                 Addresses::Bind(list) => state.addresses = list,
                 Addresses::Unassigned(message) => state.address_missing = Some(message),
                 Addresses::Unsupported(problem) => state.rejected = Some(problem),
@@ -118,18 +119,30 @@ pub(crate) fn prepare<'a>(
 enum Addresses {
     /// Bind every listener on each of these.
     Bind(Vec<IpAddr>),
-    /// An IPAddress entry without a value: this gateway cannot assign one
-    /// (Programmed=False/AddressNotAssigned).
+    /// An IPAddress entry without a value (this gateway cannot assign one),
+    /// or the address pool is exhausted (Programmed=False/AddressNotAssigned).
     Unassigned(String),
     /// A type or value that cannot be bound (Accepted=False/UnsupportedAddress).
     Unsupported(Problem),
 }
 
-/// `spec.addresses`, or the default bind address when there are none.
-fn addresses(gateway: &Gateway, default: IpAddr) -> Addresses {
+/// `spec.addresses`; when there are none, the Gateway's pool address, or
+/// (no pool) the default bind address.
+fn addresses(gateway: &Gateway, snapshot: &Snapshot) -> Addresses {
     let specified = gateway.spec.addresses.as_deref().unwrap_or_default();
     if specified.is_empty() {
-        return Addresses::Bind(vec![default]);
+        let key = (
+            namespace_of(&gateway.metadata),
+            gateway.metadata.name.clone().unwrap_or_default(),
+        );
+        return match (
+            snapshot.gateway_addresses.get(&key),
+            &snapshot.pool_exhausted,
+        ) {
+            (Some(&address), _) => Addresses::Bind(vec![address]),
+            (None, Some(message)) => Addresses::Unassigned(message.clone()),
+            (None, None) => Addresses::Bind(vec![snapshot.bind_address]),
+        };
     }
     let mut list = Vec::new();
     for (i, address) in specified.iter().enumerate() {

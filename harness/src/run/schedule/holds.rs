@@ -5,10 +5,12 @@
 //! one name with different rules) or, when Gateways share an address, bind
 //! the same listener port. So a test holds:
 //!
-//! - every object it creates, changes, deletes or refers to (routes'
-//!   `parentRefs` and `backendRefs`, a ReferenceGrant's `to`): a test that
-//!   refers to a Service it does not create expects that Service to be
-//!   absent, so it must not run beside a test that creates it;
+//! - every object it creates, changes or deletes, alone;
+//! - every object it only refers to (routes' `parentRefs` and
+//!   `backendRefs`, a ReferenceGrant's `to`), beside other tests that only
+//!   refer to it: a test that refers to a Service it does not create
+//!   expects that Service to be absent, so it must not run beside a test
+//!   that creates it;
 //! - the port of every listener of its Gateways, as written and as later
 //!   patched;
 //! - the whole cluster, when it changes something every test shares (a
@@ -29,8 +31,11 @@ use crate::suite::{Step, TestSpec};
 /// What one test holds.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Holds {
-    /// Objects it creates, changes, deletes or refers to.
+    /// Objects it creates, changes or deletes.
     pub objects: BTreeSet<ObjectKey>,
+    /// Objects it only refers to: tests that only refer to one object may
+    /// run together; a test that creates or changes it runs alone with it.
+    pub refers: BTreeSet<ObjectKey>,
     /// Listener ports of its Gateways (any protocol: an implementation may
     /// refuse TCP and UDP on one port across Gateways of one address).
     pub ports: BTreeSet<u16>,
@@ -66,7 +71,11 @@ impl Holds {
         if let Some(why) = self.alone.as_ref().or(other.alone.as_ref()) {
             return Some(Shared::Alone(why.clone()));
         }
-        if let Some(key) = self.objects.intersection(&other.objects).next() {
+        let written = self
+            .objects
+            .iter()
+            .find(|k| other.objects.contains(*k) || other.refers.contains(*k));
+        if let Some(key) = written.or_else(|| other.objects.intersection(&self.refers).next()) {
             return Some(Shared::Object(key.clone()));
         }
         if ports && let Some(port) = self.ports.intersection(&other.ports).next() {
@@ -115,11 +124,13 @@ pub fn holds(spec: &TestSpec) -> Holds {
         if key.kind == "Gateway" {
             holds.ports.extend(listener_ports(object));
         }
-        holds.objects.extend(references(object, &key.namespace));
+        holds.refers.extend(references(object, &key.namespace));
         if !shared_namespaces.contains(&key) {
             holds.objects.insert(key);
         }
     }
+    let written = holds.objects.clone();
+    holds.refers.retain(|k| !written.contains(k));
     holds
 }
 
@@ -234,10 +245,27 @@ mod tests {
     }
 
     #[test]
-    fn a_backend_referred_to_but_not_created_is_held() {
-        let h = holds(&test("TCPRouteNonexistentBackendRejectsConnections"));
-        let services: Vec<&ObjectKey> = h.objects.iter().filter(|k| k.kind == "Service").collect();
-        assert!(!services.is_empty());
+    fn a_backend_referred_to_but_not_created_is_held_for_reading() {
+        let a = holds(&test("TCPRouteNonexistentBackendRejectsConnections"));
+        let missing = ObjectKey::new(
+            "Service",
+            "gateway-conformance-infra",
+            "nonexistent-service",
+        );
+        assert!(a.refers.contains(&missing), "{:?}", a.refers);
+        assert!(!a.objects.contains(&missing));
+        let b = holds(&test("UDPRouteNonexistentBackendDropsDatagrams"));
+        assert!(b.refers.contains(&missing));
+        assert_eq!(a.overlap(&b, false), None, "both only refer to it");
+        let creates = Holds {
+            objects: BTreeSet::from([missing.clone()]),
+            ..Holds::default()
+        };
+        assert_eq!(
+            a.overlap(&creates, false),
+            Some(Shared::Object(missing.clone()))
+        );
+        assert_eq!(creates.overlap(&a, false), Some(Shared::Object(missing)));
     }
 
     #[test]

@@ -12,15 +12,22 @@
 //!   assigns one; the Service is watched, so its arrival updates status).
 //! - [`AddressSource::Literal`]: bind on and report a fixed address (out of
 //!   cluster development, tests).
+//! - [`AddressSource::Pool`] (`pool:CIDR`): each Gateway gets an address of
+//!   its own from the CIDR, binds there and reports it (see [`super::pool`]).
+//!   The others give every Gateway the same address, so two Gateways with a
+//!   listener on the same port collide and tests that each make one cannot
+//!   run at once; with a pool (out of cluster, a loopback block such as
+//!   `127.1.9.0/24`) they never do.
 //!
 //! A Gateway with `spec.addresses` binds and reports those, whatever the
 //! source.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
 
 use k8s_openapi::api::core::v1::Service;
 
+use super::pool::Cidr;
 use crate::status::{GatewayAddress, Kind, Status, StatusDocument};
 
 /// Environment variables read, in order, for the node's address.
@@ -35,6 +42,8 @@ pub enum AddressSource {
     Service,
     /// An IP address: bind on it and report it.
     Literal(IpAddr),
+    /// `pool:CIDR`: each Gateway its own address from the network.
+    Pool(Cidr),
 }
 
 impl FromStr for AddressSource {
@@ -44,10 +53,15 @@ impl FromStr for AddressSource {
         match s {
             "node" => Ok(AddressSource::Node),
             "service" => Ok(AddressSource::Service),
-            other => other
-                .parse()
-                .map(AddressSource::Literal)
-                .map_err(|_| format!("{other:?} is not `node`, `service` or an IP address")),
+            other => match other.strip_prefix("pool:") {
+                Some(cidr) => cidr
+                    .parse()
+                    .map(AddressSource::Pool)
+                    .map_err(|e| format!("{other:?} is not pool:CIDR: {e}")),
+                None => other.parse().map(AddressSource::Literal).map_err(|_| {
+                    format!("{other:?} is not `node`, `service`, `pool:CIDR` or an IP address")
+                }),
+            },
         }
     }
 }
@@ -60,6 +74,10 @@ pub struct Addressing {
     /// `Some((namespace, name))`: report this LoadBalancer Service's
     /// ingress addresses instead of the bind address.
     pub service: Option<(String, String)>,
+    /// `Some(cidr)`: Gateways without `spec.addresses` bind on and report
+    /// an address of their own from this network instead of the bind
+    /// address (which then serves no Gateway of ours).
+    pub pool: Option<Cidr>,
 }
 
 impl Addressing {
@@ -76,12 +94,28 @@ impl Addressing {
             AddressSource::Literal(address) => Ok(Addressing {
                 bind_address: bind_address.unwrap_or(*address),
                 service: None,
+                pool: None,
             }),
+            AddressSource::Pool(cidr) => match bind_address {
+                Some(_) => Err(format!(
+                    "--bind-address does not go with --address-source pool:{cidr}: \
+                     each Gateway binds on its own address from the pool"
+                )),
+                None => Ok(Addressing {
+                    bind_address: match cidr.network() {
+                        IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                        IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+                    },
+                    service: None,
+                    pool: Some(*cidr),
+                }),
+            },
             AddressSource::Node => {
                 if let Some(address) = bind_address {
                     return Ok(Addressing {
                         bind_address: address,
                         service: None,
+                        pool: None,
                     });
                 }
                 for name in NODE_ADDRESS_ENV {
@@ -92,6 +126,7 @@ impl Addressing {
                         return Ok(Addressing {
                             bind_address: address,
                             service: None,
+                            pool: None,
                         });
                     }
                 }
@@ -109,6 +144,7 @@ impl Addressing {
                 Ok(Addressing {
                     bind_address: bind_address.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
                     service: Some((namespace.to_string(), name.to_string())),
+                    pool: None,
                 })
             }
         }
@@ -201,6 +237,54 @@ mod tests {
             Ok(AddressSource::Literal("127.0.1.5".parse().unwrap()))
         );
         assert!("nodes".parse::<AddressSource>().is_err());
+    }
+
+    #[test]
+    fn pool_source_parses_a_cidr() {
+        assert_eq!(
+            "pool:127.0.9.0/24".parse(),
+            Ok(AddressSource::Pool("127.0.9.0/24".parse().unwrap()))
+        );
+        assert_eq!(
+            "pool:fd00::/120".parse(),
+            Ok(AddressSource::Pool("fd00::/120".parse().unwrap()))
+        );
+    }
+
+    #[test]
+    fn bad_pool_source_names_the_problem() {
+        assert_eq!(
+            "pool:10.0.0.0/33".parse::<AddressSource>(),
+            Err("\"pool:10.0.0.0/33\" is not pool:CIDR: prefix length 33 is more than 32".into())
+        );
+        assert_eq!(
+            "pool:10.0.0/8".parse::<AddressSource>(),
+            Err("\"pool:10.0.0/8\" is not pool:CIDR: \"10.0.0\" is not an IP address".into())
+        );
+    }
+
+    #[test]
+    fn unknown_source_lists_the_choices() {
+        assert_eq!(
+            "nodes".parse::<AddressSource>(),
+            Err("\"nodes\" is not `node`, `service`, `pool:CIDR` or an IP address".into())
+        );
+    }
+
+    #[test]
+    fn pool_source_resolves_to_the_pool_and_refuses_a_bind_address() {
+        let cidr: Cidr = "127.0.9.0/24".parse().unwrap();
+        let a = Addressing::resolve(&AddressSource::Pool(cidr), None, "a/b", no_env).unwrap();
+        assert_eq!(a.pool, Some(cidr));
+        assert_eq!(a.service, None);
+        let error = Addressing::resolve(
+            &AddressSource::Pool(cidr),
+            Some("127.0.0.1".parse().unwrap()),
+            "a/b",
+            no_env,
+        )
+        .unwrap_err();
+        assert!(error.contains("--bind-address"), "{error}");
     }
 
     #[test]

@@ -18,12 +18,15 @@
 //! the downward API's `status.hostIP`, and Gateways report it), or
 //! `--address-source service` behind a LoadBalancer Service (listeners bind
 //! on `0.0.0.0`; Gateways report the Service's `status.loadBalancer`
-//! addresses), or a literal address (out of cluster).
+//! addresses), or a literal address (out of cluster), or `--address-source
+//! pool:CIDR`: each Gateway its own address from the network (see [`pool`]),
+//! so Gateways with listeners on the same port never collide.
 //!
 //! The client is in-cluster (service account) or, with `--kubeconfig`, from
 //! a kubeconfig file, for development out of cluster ([`client`]).
 
 pub mod address;
+pub mod pool;
 pub mod resources;
 pub mod status;
 mod watch;
@@ -39,6 +42,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use self::address::Addressing;
+use self::pool::{AddressPool, claimants};
 use self::resources::{GatewayKind, Objects, ServedVersions};
 use self::status::{Written, has_our_parents, plan, release, write_status};
 use super::{ReloadMetrics, now, translate_and_apply};
@@ -136,6 +140,8 @@ pub struct KubeProvider {
     /// rebuilds that change nothing translation looks at.
     applied: Option<Snapshot>,
     reloads: u64,
+    /// With `--address-source pool:CIDR`: the Gateways' addresses.
+    pool: Option<AddressPool>,
 }
 
 impl KubeProvider {
@@ -151,6 +157,7 @@ impl KubeProvider {
         KubeProvider {
             client,
             versions,
+            pool: options.addressing.pool.map(AddressPool::new),
             options,
             data_plane,
             admin,
@@ -201,7 +208,11 @@ impl KubeProvider {
     /// is due).
     pub async fn reload(&mut self, objects: &Objects) -> bool {
         let started = tokio::time::Instant::now();
-        let snapshot = objects.snapshot(&self.versions, self.options.addressing.bind_address);
+        let mut snapshot = objects.snapshot(&self.versions, self.options.addressing.bind_address);
+        if let Some(pool) = &mut self.pool {
+            snapshot.gateway_addresses = pool.assign(&claimants(&snapshot));
+            snapshot.pool_exhausted = Some(pool.exhausted());
+        }
         if self.applied.as_ref() == Some(&snapshot) {
             return false;
         }
