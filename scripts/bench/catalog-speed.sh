@@ -9,6 +9,7 @@
 #
 #   scripts/bench/catalog-speed.sh [ROUNDS] [THREADS...]   # needs root, Go, jq, curl
 #   e.g. scripts/bench/catalog-speed.sh 10 default 8
+#   BENCH_OUT=DIR keeps the last local and kube run's reports in DIR/local and DIR/kube.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -20,8 +21,14 @@ threads=("$@")
 
 cargo build --release --locked -p harness --manifest-path "$root/Cargo.toml" >&2
 gwl4="$root/target/release/gwl4"
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+# BENCH_OUT=DIR keeps the last run's reports (DIR/local, DIR/kube).
+if [[ -n "${BENCH_OUT:-}" ]]; then
+  work=$BENCH_OUT
+  mkdir -p "$work"
+else
+  work=$(mktemp -d)
+  trap 'rm -rf "$work"' EXIT
+fi
 
 # One loopback block for the reference gateway's pool, claimed as gwl4
 # claims one (an flock on /tmp/gwl4-loopback-N.lock), so no other run on

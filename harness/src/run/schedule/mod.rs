@@ -13,8 +13,8 @@
 //! `--address-source pool:CIDR`), two tests on port 9300 do not collide.
 //! With `--gateway-addresses auto` (the default) the scheduler learns which
 //! from the addresses Gateways report ([`Scheduler::observe`]): ports are
-//! held until two Gateways alive at once have been seen with different
-//! addresses, and again from the moment two are seen sharing one.
+//! held until two Gateways have been seen with different addresses, and
+//! again from the moment two alive at once are seen sharing one.
 //! Acquisition is all at once, so tests never deadlock.
 
 pub mod holds;
@@ -56,6 +56,8 @@ struct State {
     running: BTreeMap<String, Holds>,
     /// Gateways of running tests and the address each reported.
     addresses: BTreeMap<(String, ObjectKey), IpAddr>,
+    /// Every Gateway the run has seen, running or not.
+    history: BTreeMap<(String, ObjectKey), IpAddr>,
     learned: Learned,
 }
 
@@ -95,6 +97,7 @@ impl Scheduler {
             state: Mutex::new(State {
                 running: BTreeMap::new(),
                 addresses: BTreeMap::new(),
+                history: BTreeMap::new(),
                 learned: Learned::Unknown,
             }),
             freed: Condvar::new(),
@@ -154,13 +157,19 @@ impl Scheduler {
         if state.addresses.get(&id) == Some(&address) {
             return None;
         }
-        let others: Vec<(&(String, ObjectKey), &IpAddr)> =
-            state.addresses.iter().filter(|(k, _)| **k != id).collect();
-        let same = others
+        // Sharing shows only between Gateways alive at once (a pool may
+        // hand a freed address out again); addresses of their own show
+        // between any two, as no working pool gives two live Gateways one.
+        let same = state
+            .addresses
             .iter()
-            .find(|(_, a)| **a == address)
+            .find(|(k, a)| **k != id && **a == address)
             .map(|(k, _)| k.1.clone());
-        let different = others.iter().any(|(_, a)| **a != address);
+        let different = state
+            .history
+            .iter()
+            .any(|(k, a)| *k != id && *a != address);
+        state.history.insert(id.clone(), address);
         let before = state.learned;
         if same.is_some() {
             state.learned = Learned::Shared;
@@ -293,6 +302,18 @@ mod tests {
             s.lock().addresses.is_empty(),
             "a finished test's Gateways are forgotten"
         );
+    }
+
+    #[test]
+    fn gateways_one_after_the_other_on_different_addresses_teach_their_own() {
+        let s = Scheduler::new(AddressSharing::Auto);
+        let a = s.acquire("A", port(9300));
+        assert_eq!(s.observe("A", &gw("a"), "127.0.9.1".parse().unwrap()), None);
+        drop(a);
+        let b = s.acquire("B", port(9300));
+        assert!(s.observe("B", &gw("b"), "127.0.9.2".parse().unwrap()).is_some());
+        assert_eq!(s.lock().learned, Learned::PerGateway);
+        drop(b);
     }
 
     #[test]
