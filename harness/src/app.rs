@@ -409,7 +409,13 @@ fn execute<C: Cluster>(rt: &tokio::runtime::Runtime, cluster: Arc<C>, plan: Plan
         scheduler: scheduler.clone(),
     });
     let handle = rt.handle().clone();
-    let trials: Vec<Trial> = catalog
+    // Long tests first, so no thread is left with one at the end (listing
+    // keeps the catalog's order).
+    let mut order = catalog.clone();
+    if !test.list {
+        schedule::longest_first(&mut order);
+    }
+    let trials: Vec<Trial> = order
         .iter()
         .map(|spec| {
             let kind = trial_kind(spec);

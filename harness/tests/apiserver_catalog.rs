@@ -3,7 +3,9 @@
 //! with server-side apply against the real Gateway API CRDs (CEL,
 //! defaulting, status subresources, generation), the reference gateway's
 //! Kubernetes provider reconciles them out of cluster and writes status,
-//! and traffic goes to the address it reports. Every test that passes in
+//! and traffic goes to the address it reports (each Gateway its own, from
+//! a pool). gwl4 runs at its default `--test-threads`, so tests run side
+//! by side and take turns where they collide. Every test that passes in
 //! local mode must pass here, `--strict` (no should or recommendation
 //! missed either); on the standard channel the two v1alpha2
 //! multi-rule tests cannot be expressed (v1 allows one rule) and are

@@ -54,8 +54,15 @@ fn queued(t: &TestRecord) -> (f64, String) {
     )
 }
 
+/// One test, so its two controllers (each reconciles every Gateway of the
+/// class) never run at once.
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs a real API server: tools/kube/with-apiserver.sh (run by .ci/run)"]
+async fn colliding_tests_take_turns_and_others_run_side_by_side() {
+    tests_on_one_port_of_a_shared_address_take_turns().await;
+    with_addresses_of_their_own_they_run_side_by_side().await;
+}
+
 async fn tests_on_one_port_of_a_shared_address_take_turns() {
     // The default, --gateway-addresses auto: nothing learned yet, so ports
     // are held.
@@ -79,8 +86,6 @@ async fn tests_on_one_port_of_a_shared_address_take_turns() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread")]
-#[ignore = "needs a real API server: tools/kube/with-apiserver.sh (run by .ci/run)"]
 async fn with_addresses_of_their_own_they_run_side_by_side() {
     let record = run_pair(
         Addresses::PerGateway,

@@ -9,6 +9,7 @@
 #
 #   scripts/bench/catalog-speed.sh [ROUNDS] [THREADS...]   # needs root, Go, jq, curl
 #   e.g. scripts/bench/catalog-speed.sh 10 default 8
+#   GWL4=BINARY ADDRESS_SOURCE=shared scripts/bench/catalog-speed.sh 1 default   # an older build
 #   BENCH_OUT=DIR keeps the last local and kube run's reports in DIR/local and DIR/kube.
 set -euo pipefail
 
@@ -19,8 +20,15 @@ shift || true
 threads=("$@")
 [[ ${#threads[@]} -gt 0 ]] || threads=(default)
 
-cargo build --release --locked -p harness --manifest-path "$root/Cargo.toml" >&2
-gwl4="$root/target/release/gwl4"
+# GWL4=BINARY measures another build (say, an older commit's) instead of
+# building this tree; ADDRESS_SOURCE=shared gives every Gateway one address
+# (127.1.n.1) instead of the pool, as gateways before the pool did.
+if [[ -n "${GWL4:-}" ]]; then
+  gwl4=$GWL4
+else
+  cargo build --release --locked -p harness --manifest-path "$root/Cargo.toml" >&2
+  gwl4="$root/target/release/gwl4"
+fi
 # BENCH_OUT=DIR keeps the last run's reports (DIR/local, DIR/kube).
 if [[ -n "${BENCH_OUT:-}" ]]; then
   work=$BENCH_OUT
@@ -48,8 +56,13 @@ seconds() { # CMD...: runs CMD (output to $WORK/out), prints its wall time in se
   echo "$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN {printf "%.1f", b - a}') $rc"
 }
 
-export GWL4 BLOCK
-GWL4=$gwl4 BLOCK=$block
+export GWL4 ADDRESS
+GWL4=$gwl4
+case "${ADDRESS_SOURCE:-pool}" in
+  pool) ADDRESS="pool:127.1.$block.0/24" ;;
+  shared) ADDRESS="127.1.$block.1" ;;
+  *) echo "catalog-speed.sh: ADDRESS_SOURCE is pool or shared" >&2; exit 2 ;;
+esac
 # shellcheck disable=SC2329 # run by with-apiserver.sh through bash -c
 kube_rounds() {
   # shellcheck source=../../tools/kube/lib.sh
@@ -57,7 +70,7 @@ kube_rounds() {
   kube_load "$KUBECONFIG"
   kube_apply_file "$root/manifests/reference-gateway/30-gatewayclass.yaml"
   "$GWL4" reference-gateway kube --kubeconfig "$GWL4_CONTROLLER_KUBECONFIG" \
-    --address-source "pool:127.1.$BLOCK.0/24" >"$GWL4_KUBE_DIR/controller.log" 2>&1 &
+    --address-source "$ADDRESS" >"$GWL4_KUBE_DIR/controller.log" 2>&1 &
   local controller=$! i t line
   for i in $(seq 100); do
     kube_curl "$KUBE_SERVER/apis/gateway.networking.k8s.io/v1/gatewayclasses/gwl4-reference" |

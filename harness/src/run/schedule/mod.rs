@@ -18,6 +18,7 @@
 //! Acquisition is all at once, so tests never deadlock.
 
 pub mod holds;
+mod order;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -25,6 +26,7 @@ use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 pub use self::holds::{Holds, Shared, holds};
+pub use self::order::longest_first;
 use crate::cluster::ObjectKey;
 
 /// `--gateway-addresses`: whether Gateways share an address.
