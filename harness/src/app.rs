@@ -28,10 +28,10 @@ use crate::suite::{self, Step, TestSpec};
 /// Default GatewayClass in local mode.
 pub const LOCAL_GATEWAY_CLASS: &str = "gwl4-reference";
 
-/// Kube mode's default `--test-threads`: tests that collide wait for each
-/// other, so more threads are safe, but on a small cluster (or the API
-/// server tier on two cores) more than four mostly queue.
-pub const KUBE_TEST_THREADS: usize = 4;
+/// Kube mode's default `--test-threads`, as local mode's: tests that
+/// collide wait for each other (run::schedule), and tests mostly wait on
+/// the gateway and the API server, not on the CPU.
+pub const KUBE_TEST_THREADS: usize = 8;
 /// The reference gateway's controllerName.
 pub const REFERENCE_CONTROLLER: &str = "gwl4.dev/reference-gateway";
 /// Default echo image (also what local mode recognises).

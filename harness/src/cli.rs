@@ -144,8 +144,8 @@ pub struct Selection {
     /// List the tests with their level and features; run nothing.
     #[arg(long)]
     pub list: bool,
-    /// Tests run at once (default 8 in local mode, 4 in kube mode, where tests
-    /// that touch the same objects or ports wait for each other).
+    /// Tests run at once (default 8; in kube mode tests that touch the same
+    /// objects or ports wait for each other).
     #[arg(long, value_name = "N")]
     pub test_threads: Option<usize>,
     /// One character per test instead of one line.

@@ -167,6 +167,8 @@ async fn wait_gone(
 ) -> Result<(), String> {
     let api = o.api(client);
     let deadline = tokio::time::Instant::now() + timeout;
+    // Only the watched kinds' deletions wake a wait; others are polled.
+    let changes = changes.filter(|_| super::changes::WATCHED.contains(&o.resource.kind.as_str()));
     let mut rx = changes.map(|c| c.subscribe());
     loop {
         match api.get_opt(&o.name).await {
