@@ -431,8 +431,8 @@ fn execute<C: Cluster>(rt: &tokio::runtime::Runtime, cluster: Arc<C>, plan: Plan
                 handle.clone(),
             );
             Trial::ignorable_test(spec.name.clone(), move || {
-                events.emit(started(&spec));
                 if !missing.is_empty() {
+                    events.emit(started(&spec));
                     events.emit(finished(
                         &spec,
                         TestResult::NotSupported {
@@ -447,6 +447,7 @@ fn execute<C: Cluster>(rt: &tokio::runtime::Runtime, cluster: Arc<C>, plan: Plan
                 }
                 if let Some(reason) = &cannot_hold {
                     let reason = format!("the cluster cannot hold this test's manifests: {reason}");
+                    events.emit(started(&spec));
                     events.emit(finished(
                         &spec,
                         TestResult::Skipped {
@@ -456,9 +457,12 @@ fn execute<C: Cluster>(rt: &tokio::runtime::Runtime, cluster: Arc<C>, plan: Plan
                     ));
                     return Ok(Completion::ignored_with(reason));
                 }
+                // Queued behind a colliding test, it has not started: an
+                // interrupt now reports it "not run".
                 let ticket = scheduler
                     .as_ref()
                     .map(|s| s.acquire(&spec.name, holds.clone()));
+                events.emit(started(&spec));
                 let mut timing = reports::Timing::default();
                 if let Some(wait) = ticket.as_ref().and_then(|t| t.waited.clone()) {
                     timing.queued = wait.time;

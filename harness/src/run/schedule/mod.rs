@@ -23,7 +23,9 @@ mod order;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::{Condvar, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 pub use self::holds::{Holds, Shared, holds};
 pub use self::order::longest_first;
@@ -167,10 +169,7 @@ impl Scheduler {
             .iter()
             .find(|(k, a)| **k != id && **a == address)
             .map(|(k, _)| k.1.clone());
-        let different = state
-            .history
-            .iter()
-            .any(|(k, a)| *k != id && *a != address);
+        let different = state.history.iter().any(|(k, a)| *k != id && *a != address);
         state.history.insert(id.clone(), address);
         let before = state.learned;
         if same.is_some() {
@@ -289,7 +288,7 @@ mod tests {
         assert_eq!(s.observe("A", &gw("a"), ip("127.0.9.1")), None);
         let line = s.observe("B", &gw("b"), ip("127.0.9.2")).unwrap();
         assert!(line.contains("an address of its own"), "{line}");
-        assert!(s.ports_shared(s.lock().learned) == false);
+        assert!(!s.ports_shared(s.lock().learned));
         // A third Gateway on an address already in use: shared from now on.
         let line = s.observe("B", &gw("b2"), ip("127.0.9.1")).unwrap();
         assert!(line.contains("share an address"), "{line}");
@@ -313,7 +312,10 @@ mod tests {
         assert_eq!(s.observe("A", &gw("a"), "127.0.9.1".parse().unwrap()), None);
         drop(a);
         let b = s.acquire("B", port(9300));
-        assert!(s.observe("B", &gw("b"), "127.0.9.2".parse().unwrap()).is_some());
+        assert!(
+            s.observe("B", &gw("b"), "127.0.9.2".parse().unwrap())
+                .is_some()
+        );
         assert_eq!(s.lock().learned, Learned::PerGateway);
         drop(b);
     }
