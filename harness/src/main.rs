@@ -10,9 +10,17 @@ fn main() -> ExitCode {
     // kube and reqwest use rustls; with two providers linked it must be chosen.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
+    // A test run's watches are optional (it polls where they are refused,
+    // and says so once), so kube-runtime's retry warnings are noise there;
+    // the reference gateway's watches are not optional.
+    let default_filter = match cli.command {
+        Some(Command::ReferenceGateway(_)) => "warn",
+        _ => "warn,kube_runtime::watcher=off",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| default_filter.into()),
         )
         .with_writer(std::io::stderr)
         .init();

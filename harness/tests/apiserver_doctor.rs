@@ -42,6 +42,7 @@ async fn the_doctor_passes_a_healthy_tier_and_names_what_is_wrong() {
         "Gateway API CRDs",
         "GatewayClass",
         "permissions",
+        "watches",
         "echo backend",
         "Gateway address",
         "TCP through it",
@@ -52,7 +53,7 @@ async fn the_doctor_passes_a_healthy_tier_and_names_what_is_wrong() {
     }
     assert!(line(&output, "TCP through it").contains("answered by echo/"));
     assert!(line(&output, "UDP through it").contains("answered by echo/"));
-    assert!(output.contains("doctor: all 9 checks passed"));
+    assert!(output.contains("doctor: all 10 checks passed"), "{output}");
     assert_eq!(labelled_leftovers(&s.client).await, Vec::<String>::new());
     assert_eq!(host_leftovers(), Vec::<String>::new());
 
@@ -116,6 +117,14 @@ async fn the_doctor_passes_a_healthy_tier_and_names_what_is_wrong() {
     );
     assert!(
         output.contains("kubectl create clusterrolebinding gwl4-runner --clusterrole gwl4-runner --serviceaccount gwl4-runner:gwl4-reader"),
+        "{output}"
+    );
+    // Without watch permissions gwl4 still runs, polling: a warning.
+    let watches = line(&output, "watches");
+    assert!(
+        watches.starts_with("warn")
+            && watches.contains("may not list gateways.gateway.networking.k8s.io")
+            && watches.contains("will poll"),
         "{output}"
     );
     assert!(line(&output, "cleanup").starts_with("skip"), "{output}");

@@ -43,7 +43,7 @@ async fn the_doctor_warns_on_v1alpha2_only_routes_and_passes() {
         "{output}"
     );
     assert!(
-        output.contains("doctor: all 9 checks passed (1 with a warning)"),
+        output.contains("doctor: all 10 checks passed (1 with a warning)"),
         "{output}"
     );
     assert_eq!(labelled_leftovers(&s.client).await, Vec::<String>::new());

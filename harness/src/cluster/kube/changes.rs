@@ -29,6 +29,20 @@ pub const WATCHED: [&str; 5] = ["Gateway", "TCPRoute", "UDPRoute", "Deployment",
 /// they wake it sooner; this only bounds the cost of a missed event.
 const WATCHED_POLL: Duration = Duration::from_secs(2);
 
+/// Whether the refusal of a watch has been printed (once per process).
+static REFUSAL_NOTED: AtomicBool = AtomicBool::new(false);
+
+/// Whether a watch failed because the API server forbade it.
+fn refused(e: &watcher::Error) -> bool {
+    match e {
+        watcher::Error::InitialListFailed(kube::Error::Api(s))
+        | watcher::Error::WatchStartFailed(kube::Error::Api(s))
+        | watcher::Error::WatchFailed(kube::Error::Api(s)) => s.code == 403,
+        watcher::Error::WatchError(s) => s.code == 403,
+        _ => false,
+    }
+}
+
 /// The run's watches.
 #[derive(Debug)]
 pub struct Changes {
@@ -74,7 +88,17 @@ impl Changes {
                                 tx.send_modify(|n| *n += 1);
                             }
                             // Refused (RBAC) or broken: poll until it is back.
-                            Err(_) => healthy[i].store(false, Ordering::Relaxed),
+                            Err(e) => {
+                                healthy[i].store(false, Ordering::Relaxed);
+                                if refused(&e) && !REFUSAL_NOTED.swap(true, Ordering::Relaxed) {
+                                    eprintln!(
+                                        "gwl4: note: the API server refuses to let this user watch {} \
+                                         (403), so waits poll every DefaultPollInterval instead \
+                                         (grant ClusterRole gwl4-runner-watch to watch)",
+                                        info.plural
+                                    );
+                                }
+                            }
                         }
                     }
                 })
