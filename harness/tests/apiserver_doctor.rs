@@ -123,7 +123,7 @@ async fn the_doctor_passes_a_healthy_tier_and_names_what_is_wrong() {
     let watches = line(&output, "watches");
     assert!(
         watches.starts_with("warn")
-            && watches.contains("may not list gateways.gateway.networking.k8s.io")
+            && watches.contains("may not list/watch gateways.gateway.networking.k8s.io")
             && watches.contains("will poll"),
         "{output}"
     );

@@ -178,7 +178,8 @@ pub async fn permissions(
     // (resource, verbs denied), in the table's order.
     let mut missing: Vec<(String, Vec<&str>)> = Vec::new();
     let mut roles = Vec::new();
-    let mut optional_missing: Vec<String> = Vec::new();
+    // (resource, verbs denied) of the optional permissions.
+    let mut optional_missing: Vec<(String, Vec<&str>)> = Vec::new();
     for p in PERMISSIONS
         .iter()
         .filter(|p| p.need.applies(local_workloads))
@@ -204,7 +205,10 @@ pub async fn permissions(
             match api.create(&PostParams::default(), &review).await {
                 Ok(r) if r.status.as_ref().is_some_and(|s| s.allowed) => {}
                 Ok(_) if p.need.optional() => {
-                    optional_missing.push(format!("{verb} {}", p.qualified()));
+                    match optional_missing.last_mut() {
+                        Some((r, verbs)) if *r == p.qualified() => verbs.push(verb),
+                        _ => optional_missing.push((p.qualified(), vec![verb])),
+                    }
                     continue;
                 }
                 Ok(_) => {
@@ -242,7 +246,11 @@ pub async fn permissions(
             "watches",
             format!(
                 "{user} may not {}: gwl4 will poll for status instead of watching (slower, more API requests)",
-                optional_missing.join(", ")
+                optional_missing
+                    .iter()
+                    .map(|(r, verbs)| format!("{} {r}", verbs.join("/")))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
             "apply the ClusterRole gwl4-runner-watch in manifests/gwl4-job/10-rbac.yaml and bind it",
         )
