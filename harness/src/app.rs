@@ -231,8 +231,8 @@ pub fn run(args: RunArgs) -> u8 {
                 Ok(c) => Arc::new(c),
                 Err(e) => return setup(e),
             };
-            // Tests in a cluster wait for each other where they collide
-            // (run::schedule); more at once mostly adds API server load.
+            // Tests in a cluster take turns where they collide
+            // (run::schedule), so they may run side by side.
             plan.test.test_threads.get_or_insert(KUBE_TEST_THREADS);
             let run_id = plan.run_id.clone();
             let code = execute(&rt, cluster.clone(), plan);
