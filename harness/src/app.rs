@@ -409,10 +409,11 @@ fn execute<C: Cluster>(rt: &tokio::runtime::Runtime, cluster: Arc<C>, plan: Plan
         scheduler: scheduler.clone(),
     });
     let handle = rt.handle().clone();
-    // Long tests first, so no thread is left with one at the end (listing
-    // keeps the catalog's order).
+    // Long tests first, so no thread is left with one at the end. Listing,
+    // and one test at a time (where order changes nothing), keep the
+    // catalog's order.
     let mut order = catalog.clone();
-    if !test.list {
+    if !test.list && test.test_threads.is_none_or(|n| n > 1) {
         schedule::longest_first(&mut order);
     }
     let trials: Vec<Trial> = order
