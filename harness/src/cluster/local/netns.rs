@@ -78,6 +78,16 @@ fn setup_error(message: String) -> ClusterError {
     ClusterError::Setup(format!("--workloads local: {message}"))
 }
 
+/// The host end of a pod namespace's veth (`gwl4-B-O` → `gvBxO`).
+/// Deleting it first removes both ends at once; a namespace deleted with
+/// its veth inside is torn down by the kernel asynchronously, and its host
+/// end can outlive `ip netns del` (and gwl4) for a moment.
+fn host_veth(netns: &str) -> Option<String> {
+    let rest = netns.strip_prefix("gwl4-")?;
+    let (block, octet) = rest.split_once('-')?;
+    Some(format!("gv{block}x{octet}"))
+}
+
 fn track(name: &str) {
     LIVE.lock()
         .unwrap_or_else(|e| e.into_inner())
@@ -148,7 +158,7 @@ impl PodNetwork {
             address,
             netns: self.netns_name(address),
         };
-        let veth = format!("gv{}x{}", self.block, address.octets()[3]);
+        let veth = host_veth(&pod.netns).unwrap_or_default();
         let cidr = format!("{address}/24");
         let host = self.host_address().to_string();
         let ns = pod.netns.as_str();
@@ -177,6 +187,9 @@ impl PodNetwork {
     /// Deletes a pod's namespace (its veth goes with it) and frees its
     /// address.
     pub async fn remove(&self, pod: Pod) {
+        if let Some(veth) = host_veth(&pod.netns) {
+            let _ = ip(&["link", "del", &veth]).await;
+        }
         let _ = ip(&["netns", "del", &pod.netns]).await;
         untrack(&pod.netns);
         self.pool.release(pod.address);
@@ -191,6 +204,9 @@ impl PodNetwork {
         let prefix = format!("gwl4-{}-", self.block);
         for ns in namespaces().await {
             if ns.starts_with(&prefix) {
+                if let Some(veth) = host_veth(&ns) {
+                    let _ = ip(&["link", "del", &veth]).await;
+                }
                 let _ = ip(&["netns", "del", &ns]).await;
                 untrack(&ns);
             }
@@ -208,8 +224,25 @@ pub fn remove_all_live() {
         let args: &[&str] = if name.starts_with("gwl4br") {
             &["link", "del", &name]
         } else {
+            if let Some(veth) = host_veth(&name) {
+                let _ = std::process::Command::new("ip")
+                    .args(["link", "del", &veth])
+                    .output();
+            }
             &["netns", "del", &name]
         };
         let _ = std::process::Command::new("ip").args(args).output();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pod_namespaces_host_veth_is_named_from_it() {
+        assert_eq!(host_veth("gwl4-163-3").as_deref(), Some("gv163x3"));
+        assert_eq!(host_veth("gwl4br163"), None);
+        assert_eq!(host_veth("other-1-2"), None);
     }
 }
