@@ -423,8 +423,8 @@ fn execute<C: Cluster>(rt: &tokio::runtime::Runtime, cluster: Arc<C>, plan: Plan
             let spec = spec.clone();
             let missing = selection.missing(&spec.features);
             let cannot_hold = cluster.cannot_hold(&manifest_values(&spec));
-            let holds = schedule::holds(&spec);
-            let scheduler = scheduler.clone();
+            // Only a cluster's tests take turns (local worlds share nothing).
+            let scheduled = scheduler.clone().map(|s| (s, schedule::holds(&spec)));
             let (cluster, settings, events, handle) = (
                 cluster.clone(),
                 settings.clone(),
@@ -460,9 +460,9 @@ fn execute<C: Cluster>(rt: &tokio::runtime::Runtime, cluster: Arc<C>, plan: Plan
                 }
                 // Queued behind a colliding test, it has not started: an
                 // interrupt now reports it "not run".
-                let ticket = scheduler
+                let ticket = scheduled
                     .as_ref()
-                    .map(|s| s.acquire(&spec.name, holds.clone()));
+                    .map(|(s, holds)| s.acquire(&spec.name, holds.clone()));
                 events.emit(started(&spec));
                 let mut timing = reports::Timing::default();
                 if let Some(wait) = ticket.as_ref().and_then(|t| t.waited.clone()) {

@@ -165,6 +165,31 @@ async fn whoami(client: &kube::Client) -> Option<String> {
     review.status?.user_info?.username
 }
 
+/// Denied verbs by resource, in the table's order; shown as
+/// `get/create services, list pods`.
+#[derive(Debug, Default)]
+struct Denied(Vec<(String, Vec<&'static str>)>);
+
+impl Denied {
+    fn add(&mut self, resource: String, verb: &'static str) {
+        match self.0.last_mut() {
+            Some((r, verbs)) if *r == resource => verbs.push(verb),
+            _ => self.0.push((resource, vec![verb])),
+        }
+    }
+}
+
+impl std::fmt::Display for Denied {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let parts: Vec<String> = self
+            .0
+            .iter()
+            .map(|(r, verbs)| format!("{} {r}", verbs.join("/")))
+            .collect();
+        f.write_str(&parts.join(", "))
+    }
+}
+
 /// Every permission gwl4 needs, by SelfSubjectAccessReview (cluster-wide:
 /// gwl4 creates its own namespaces).
 pub async fn permissions(
@@ -175,11 +200,9 @@ pub async fn permissions(
     const NAME: &str = "permissions";
     let api: Api<SelfSubjectAccessReview> = Api::all(client.clone());
     let mut checked = 0;
-    // (resource, verbs denied), in the table's order.
-    let mut missing: Vec<(String, Vec<&str>)> = Vec::new();
+    let mut missing = Denied::default();
     let mut roles = Vec::new();
-    // (resource, verbs denied) of the optional permissions.
-    let mut optional_missing: Vec<(String, Vec<&str>)> = Vec::new();
+    let mut optional_missing = Denied::default();
     for p in PERMISSIONS
         .iter()
         .filter(|p| p.need.applies(local_workloads))
@@ -204,18 +227,9 @@ pub async fn permissions(
             };
             match api.create(&PostParams::default(), &review).await {
                 Ok(r) if r.status.as_ref().is_some_and(|s| s.allowed) => {}
-                Ok(_) if p.need.optional() => {
-                    match optional_missing.last_mut() {
-                        Some((r, verbs)) if *r == p.qualified() => verbs.push(verb),
-                        _ => optional_missing.push((p.qualified(), vec![verb])),
-                    }
-                    continue;
-                }
+                Ok(_) if p.need.optional() => optional_missing.add(p.qualified(), verb),
                 Ok(_) => {
-                    match missing.last_mut() {
-                        Some((r, verbs)) if *r == p.qualified() => verbs.push(verb),
-                        _ => missing.push((p.qualified(), vec![verb])),
-                    }
+                    missing.add(p.qualified(), verb);
                     if !roles.contains(&p.need.cluster_role()) {
                         roles.push(p.need.cluster_role());
                     }
@@ -236,7 +250,7 @@ pub async fn permissions(
     }
     let who = whoami(client).await;
     let user = who.as_deref().unwrap_or("this kubeconfig's user");
-    let watches = if optional_missing.is_empty() {
+    let watches = if optional_missing.0.is_empty() {
         Check::ok(
             "watches",
             "waits wake on watch events (list and watch allowed)",
@@ -245,17 +259,12 @@ pub async fn permissions(
         Check::warn(
             "watches",
             format!(
-                "{user} may not {}: gwl4 will poll for status instead of watching (slower, more API requests)",
-                optional_missing
-                    .iter()
-                    .map(|(r, verbs)| format!("{} {r}", verbs.join("/")))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                "{user} may not {optional_missing}: gwl4 will poll for status instead of watching (slower, more API requests)"
             ),
             "apply the ClusterRole gwl4-runner-watch in manifests/gwl4-job/10-rbac.yaml and bind it",
         )
     };
-    if missing.is_empty() {
+    if missing.0.is_empty() {
         let ok = report.add(Check::ok(
             NAME,
             format!("{user} has all {checked} permissions gwl4 needs"),
@@ -277,13 +286,8 @@ pub async fn permissions(
     let failed = report.add(Check::fail(
         NAME,
         format!(
-            "{user} lacks {} of the {checked} permissions gwl4 needs: {}",
-            missing.iter().map(|(_, v)| v.len()).sum::<usize>(),
-            missing
-                .iter()
-                .map(|(r, verbs)| format!("{} {r}", verbs.join("/")))
-                .collect::<Vec<_>>()
-                .join(", ")
+            "{user} lacks {} of the {checked} permissions gwl4 needs: {missing}",
+            missing.0.iter().map(|(_, v)| v.len()).sum::<usize>(),
         ),
         format!(
             "apply the ClusterRoles in manifests/gwl4-job/10-rbac.yaml and bind them: {}",
