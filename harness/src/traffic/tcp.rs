@@ -26,13 +26,22 @@ const MAX_REPLY_LINE: u64 = 64 * 1024;
 /// 1 GiB stream never sits in memory.
 const CHUNK: usize = 64 * 1024;
 
+/// The slowest average rate, in bytes per second each way, at which an
+/// echo or stream exchange may run: a whole exchange of `n` bytes must end
+/// within `io_timeout + n / MIN_EXCHANGE_RATE`. The per-read deadline alone
+/// would let a peer answering one byte per second hold a 1 MiB probe for
+/// twelve days. Loopback and cluster paths run at hundreds of MB/s; 256 KiB/s
+/// is far below any working gateway.
+pub const MIN_EXCHANGE_RATE: u64 = 256 * 1024;
+
 /// Deadlines for TCP probes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Tcp {
     /// Longest wait for the connection to be established.
     pub connect_timeout: Duration,
     /// Longest wait for any single read or write to make progress (not the
-    /// whole exchange, so long streams do not need a long deadline).
+    /// whole exchange, so long streams do not need a long deadline; the
+    /// exchange as a whole is bounded by [`MIN_EXCHANGE_RATE`]).
     pub io_timeout: Duration,
     /// Before sending, wait this long for the peer to close or reset.
     /// A gateway that accepts then closes (FIN) looks like a reset if our
@@ -248,9 +257,14 @@ impl Tcp {
             io::Result::Ok(())
         };
         let receive = self.read_expecting(&mut r, payload, &mut received);
-        let (sent_result, received_result) = tokio::join!(send, receive);
+        let limit = self.exchange_limit(payload.len() as u64);
+        let both = tokio::time::timeout(limit, async { tokio::join!(send, receive) }).await;
         attempt.evidence.bytes_sent = sent;
         attempt.evidence.bytes_received = received;
+        let Ok((sent_result, received_result)) = both else {
+            let detail = too_slow(limit, payload.len() as u64, sent, received);
+            return Ok(attempt.finish(Outcome::Timeout, detail, None));
+        };
         match decide(sent_result, received_result) {
             Ok(()) => {
                 Ok(attempt.finish(Outcome::Ok, format!("{} bytes echoed", payload.len()), None))
@@ -298,11 +312,21 @@ impl Tcp {
                 }
                 received += n as u64;
                 digest.update(&buf[..n]);
+                if received > len {
+                    // More than was sent is wrong already; reading on would
+                    // let a peer spewing garbage hold the probe.
+                    return io::Result::Ok(digest.finalize());
+                }
             }
         };
-        let (sent_digest, received_digest) = tokio::join!(send, receive);
+        let limit = self.exchange_limit(len);
+        let both = tokio::time::timeout(limit, async { tokio::join!(send, receive) }).await;
         attempt.evidence.bytes_sent = sent;
         attempt.evidence.bytes_received = received;
+        let Ok((sent_digest, received_digest)) = both else {
+            let detail = too_slow(limit, len, sent, received);
+            return Ok(attempt.finish(Outcome::Timeout, detail, None));
+        };
         let payload_received = received;
         let verdict = match (sent_digest, received_digest) {
             (Ok(out), Ok(back)) if payload_received == len && out == back => Ok(()),
@@ -311,6 +335,15 @@ impl Tcp {
                 Fail::Wrong(
                     Outcome::ClosedWithoutReply,
                     "connection closed before any reply".into(),
+                ),
+            )),
+            (Ok(_), Ok(_)) if payload_received > len => Err((
+                "comparing the stream",
+                Fail::Wrong(
+                    Outcome::Mismatch,
+                    format!(
+                        "sent {len} bytes, got more back (stopped reading at {payload_received})"
+                    ),
                 ),
             )),
             (Ok(out), Ok(back)) => Err((
@@ -354,6 +387,11 @@ impl Tcp {
         }
         let (outcome, detail) = text_verdict(&got, expected);
         Ok(attempt.finish(outcome, detail, None))
+    }
+
+    /// How long an exchange of `bytes` each way may take in all.
+    fn exchange_limit(&self, bytes: u64) -> Duration {
+        self.io_timeout + Duration::from_secs_f64(bytes as f64 / MIN_EXCHANGE_RATE as f64)
     }
 
     async fn write_chunk<W: AsyncWrite + Unpin>(
@@ -409,6 +447,15 @@ impl Tcp {
         }
         Ok(())
     }
+}
+
+/// The detail of an exchange that ran out of its whole-exchange limit.
+fn too_slow(limit: Duration, len: u64, sent: u64, received: u64) -> String {
+    format!(
+        "the exchange of {len} bytes did not finish within {limit:.1?} (RequestTimeout plus 1 s \
+         per {} KiB): {sent} bytes sent, {received} received; the reply came too slowly",
+        MIN_EXCHANGE_RATE / 1024
+    )
 }
 
 /// Judges a `--text` reply (shared by the TCP and UDP probes).

@@ -72,6 +72,12 @@ pub fn run_in(dir: &Path, args: &[&str]) -> Output {
 /// TCPRouteWeightedRouting (three echo backends) with `steps` first, then
 /// a long wait to be interrupted in. `args` come before the test selection.
 pub fn spawn_slow_test(dir: &Path, steps: &str, args: &[&str]) -> std::process::Child {
+    slow_test(dir, steps, args).spawn().unwrap()
+}
+
+/// The command [`spawn_slow_test`] spawns, to spawn with other settings
+/// (its output piped, say).
+pub fn slow_test(dir: &Path, steps: &str, args: &[&str]) -> Command {
     let suites = dir.join("suites");
     std::fs::create_dir_all(&suites).unwrap();
     let test = std::fs::read_to_string(concat!(
@@ -86,16 +92,14 @@ pub fn spawn_slow_test(dir: &Path, steps: &str, args: &[&str]) -> std::process::
         1,
     );
     std::fs::write(suites.join("SlowTest.yaml"), test).unwrap();
-    gwl4_in(dir)
-        .args(args)
-        .args([
-            "--suite-dir",
-            suites.to_str().unwrap(),
-            "--exact",
-            "SlowTest",
-        ])
-        .spawn()
-        .unwrap()
+    let mut cmd = gwl4_in(dir);
+    cmd.args(args).args([
+        "--suite-dir",
+        suites.to_str().unwrap(),
+        "--exact",
+        "SlowTest",
+    ]);
+    cmd
 }
 
 /// Sends SIGINT to `child` and returns its exit code once it has exited.
@@ -136,4 +140,193 @@ pub fn processes_of(dir: &Path) -> Vec<u32> {
         }
     }
     pids
+}
+
+/// The misbehaving gateway (`harness/examples/hostile-gateway.rs`), run as
+/// `<path> --mode <mode>`; `cargo test` builds examples.
+pub fn hostile_gateway() -> PathBuf {
+    let p = Path::new(env!("CARGO_BIN_EXE_gwl4"))
+        .parent()
+        .unwrap()
+        .join("examples/hostile-gateway");
+    assert!(
+        p.exists(),
+        "{} is missing: run the whole `cargo test` (it builds examples) or `cargo build --example hostile-gateway`",
+        p.display()
+    );
+    p
+}
+
+/// A one-test user suite named `name`: a Gateway `<lower name>-gw` with a
+/// TCP listener `tcp` on port 9400 and a TCPRoute to one echo backend
+/// `<lower name>-echo`, running `steps` (YAML list items, each starting
+/// `  - `). Written to `<dir>/suites`; returns that directory.
+pub fn tcp_suite(dir: &Path, name: &str, steps: &str) -> PathBuf {
+    let lower = name.to_lowercase();
+    let suites = dir.join("suites");
+    std::fs::create_dir_all(&suites).unwrap();
+    let text = format!(
+        r#"name: {name}
+description: A test of gwl4 itself against a misbehaving gateway.
+level: must
+spec: [gep2644-basic-forwarding-core]
+features: [Gateway, TCPRoute]
+steps:
+{steps}---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata:
+  name: {lower}-gw
+spec:
+  gatewayClassName: "{{GATEWAY_CLASS_NAME}}"
+  listeners:
+    - {{name: tcp, protocol: TCP, port: 9400}}
+---
+apiVersion: gateway.networking.k8s.io/v1alpha2
+kind: TCPRoute
+metadata:
+  name: {lower}
+spec:
+  parentRefs:
+    - {{name: {lower}-gw, sectionName: tcp}}
+  rules:
+    - backendRefs:
+        - {{name: {lower}-echo, port: 8080}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {lower}-echo
+spec:
+  selector: {{matchLabels: {{app: {lower}-echo}}}}
+  template:
+    metadata: {{labels: {{app: {lower}-echo}}}}
+    spec:
+      containers:
+        - name: echo
+          image: "{{ECHO_IMAGE}}"
+          args: ["--tcp-port", "3000", "--no-udp"]
+          env:
+            - {{name: SERVICE_NAME, value: {lower}-echo}}
+            - {{name: POD_NAME, valueFrom: {{fieldRef: {{fieldPath: metadata.name}}}}}}
+            - {{name: POD_NAMESPACE, valueFrom: {{fieldRef: {{fieldPath: metadata.namespace}}}}}}
+          ports: [{{name: tcp, containerPort: 3000, protocol: TCP}}]
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: {lower}-echo
+spec:
+  selector: {{app: {lower}-echo}}
+  ports: [{{name: tcp, port: 8080, targetPort: 3000, protocol: TCP}}]
+"#
+    );
+    std::fs::write(suites.join(format!("{name}.yaml")), text).unwrap();
+    suites
+}
+
+/// A finished gwl4 run against the hostile gateway.
+pub struct HostileRun {
+    /// Exit code.
+    pub code: Option<i32>,
+    /// Both output streams.
+    pub all: String,
+    /// How long it took.
+    pub took: std::time::Duration,
+    /// Its scratch directory (TMPDIR is `<dir>/tmp`).
+    pub dir: tempfile::TempDir,
+}
+
+/// Runs gwl4 with `--gateway-command "<hostile-gateway> --mode <mode>
+/// <gateway_args>"` and `args`, in a fresh scratch directory (`setup`
+/// writes suites there first), and checks what every hostile mode must
+/// give: gwl4 ends within `bound` (else it is killed and the test fails:
+/// a hang), does not panic, and leaves no process behind. Run-directory
+/// and port checks are the caller's.
+pub fn run_hostile(
+    mode: &str,
+    gateway_args: &str,
+    setup: impl FnOnce(&Path) -> Vec<String>,
+    args: &[&str],
+    bound: std::time::Duration,
+) -> HostileRun {
+    let dir = tempfile::tempdir().unwrap();
+    let selection = setup(dir.path());
+    let command = format!(
+        "{} --mode {mode} {gateway_args}",
+        hostile_gateway().display()
+    );
+    // A test driving a child process synchronously: no async clock here.
+    #[allow(clippy::disallowed_types)]
+    let started = std::time::Instant::now();
+    let child = gwl4_in(dir.path())
+        .args(["--gateway-command", &command])
+        .args(args)
+        .args(&selection)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    let Ok(out) = rx.recv_timeout(bound) else {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+        panic!("gwl4 against --mode {mode} did not finish within {bound:?}: a hang");
+    };
+    let out = out.unwrap();
+    let took = started.elapsed();
+    let all = text(&out);
+    assert!(!all.contains("panicked at"), "gwl4 panicked:\n{all}");
+    // Processes SIGKILLed at the end may take a moment to vanish.
+    #[allow(clippy::disallowed_types)]
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    while !processes_of(dir.path()).is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let left = processes_of(dir.path());
+    assert!(left.is_empty(), "processes left behind: {left:?}\n{all}");
+    HostileRun {
+        code: out.status.code(),
+        all,
+        took,
+        dir,
+    }
+}
+
+impl HostileRun {
+    /// Entries gwl4 left in its TMPDIR (its run directory `gwl4-*`).
+    pub fn left_in_tmp(&self) -> Vec<String> {
+        std::fs::read_dir(self.dir.path().join("tmp"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect()
+    }
+}
+
+/// Whether anything listens on TCP `port` (any address), from /proc/net.
+pub fn tcp_listening(port: u16) -> bool {
+    ["/proc/net/tcp", "/proc/net/tcp6"].iter().any(|table| {
+        std::fs::read_to_string(table)
+            .unwrap_or_default()
+            .lines()
+            .skip(1)
+            .any(|line| {
+                let cols: Vec<&str> = line.split_whitespace().collect();
+                // local_address is ADDR:PORT in hex; state 0A is LISTEN.
+                cols.len() > 3
+                    && cols[3] == "0A"
+                    && cols[1]
+                        .rsplit(':')
+                        .next()
+                        .and_then(|p| u16::from_str_radix(p, 16).ok())
+                        == Some(port)
+            })
+    })
 }

@@ -10,6 +10,7 @@
 pub mod addresses;
 pub mod netns;
 pub mod process;
+pub mod status_file;
 pub mod store;
 pub mod validate;
 pub mod workloads;
@@ -39,6 +40,11 @@ const GATEWAY_INPUTS: &[&str] = &[
     "Service",
     "EndpointSlice",
 ];
+
+/// How many times a status file that does not parse is read before the
+/// problem is reported, and the pause between reads.
+const STATUS_READ_TRIES: u32 = 4;
+const STATUS_REREAD_GAP: Duration = Duration::from_millis(25);
 
 /// Port of the reference gateway's admin API on each test's gateway address.
 pub const ADMIN_PORT: u16 = 19000;
@@ -161,8 +167,17 @@ impl Cluster for LocalCluster {
             "metadata": {"name": self.settings.gateway_class},
             "spec": {"controllerName": self.settings.controller_name},
         });
-        world.apply(vec![class]).await?;
-        world.start_gateway().await?;
+        let started = async {
+            world.apply(vec![class]).await?;
+            world.start_gateway().await
+        }
+        .await;
+        if let Err(e) = started {
+            // A gateway that exits at start leaves no directory, address or
+            // backend behind either.
+            world.cleanup().await;
+            return Err(e);
+        }
         Ok(world)
     }
 }
@@ -276,6 +291,30 @@ impl LocalWorld {
         }
         *self.gateway.lock().unwrap_or_else(|e| e.into_inner()) = Some(gw);
         Ok(())
+    }
+
+    /// The status the gateway wrote for `key`. A file that does not parse
+    /// is read again a few times first: a gateway that rewrites it in place
+    /// (against the contract) is caught half way now and then, and one torn
+    /// read must not fail a step.
+    async fn read_status(&self, key: &ObjectKey) -> Result<Option<Value>, ClusterError> {
+        let path = self.status_path(key);
+        let mut tries = 1;
+        loop {
+            match status_file::read(&path, key) {
+                Ok(status) => return Ok(status),
+                Err(status_file::StatusFileError::Bad(_)) if tries < STATUS_READ_TRIES => {
+                    tries += 1;
+                    tokio::time::sleep(STATUS_REREAD_GAP).await;
+                }
+                Err(e @ status_file::StatusFileError::Bad(_)) => {
+                    return Err(ClusterError::Setup(format!(
+                        "{e} (read {tries} times, {STATUS_REREAD_GAP:?} apart)"
+                    )));
+                }
+                Err(e) => return Err(ClusterError::Setup(e.to_string())),
+            }
+        }
     }
 
     fn status_path(&self, key: &ObjectKey) -> PathBuf {
@@ -415,21 +454,8 @@ impl World for LocalWorld {
         else {
             return Ok(None);
         };
-        let path = self.status_path(key);
-        match std::fs::read_to_string(&path) {
-            Ok(text) => {
-                let doc: Value = serde_yaml::from_str(&text).map_err(|e| {
-                    ClusterError::Setup(format!(
-                        "{}: the gateway wrote a status file that is not YAML: {e}",
-                        path.display()
-                    ))
-                })?;
-                if let Some(status) = doc.get("status") {
-                    object["status"] = status.clone();
-                }
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(source) => return Err(io(&path, source)),
+        if let Some(status) = self.read_status(key).await? {
+            object["status"] = status;
         }
         Ok(Some(object))
     }
@@ -484,8 +510,11 @@ impl World for LocalWorld {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .take();
-        if let Some(gw) = gw {
-            gw.stop(Duration::from_secs(3)).await;
+        if let Some(gw) = gw
+            && let Some(problem) = gw.stop(process::GATEWAY_STOP_GRACE).await
+        {
+            // Cleanup has no step to fail; the reader must still learn it.
+            eprintln!("gwl4: cleanup of {}: {problem}", self.dir.display());
         }
         self.workloads
             .lock()

@@ -5,6 +5,13 @@
 //! stdin is a pipe we hold, and gwl4's own hidden subcommands exit when it
 //! closes (see `GWL4_EXIT_ON_STDIN_EOF`), so even a SIGKILL of gwl4 leaves
 //! nothing running.
+//!
+//! Each child leads its own process group, and every signal goes to the
+//! whole group: a gateway under test that forks helpers (which may outlive
+//! it, holding its listeners) is stopped with all of them. Stopping is
+//! SIGTERM to the group, then SIGKILL to the group after a grace
+//! ([`GATEWAY_STOP_GRACE`] for the gateway), and SIGKILL again to whatever
+//! of the group outlives its leader; [`Process::stop`] says which happened.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -12,7 +19,7 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use nix::sys::signal::{Signal, kill};
+use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
@@ -21,18 +28,33 @@ use tokio::process::{Child, Command};
 /// their stdin closes.
 pub const EXIT_ON_STDIN_EOF: &str = "GWL4_EXIT_ON_STDIN_EOF";
 
+/// How long the gateway under test gets to exit after SIGTERM before its
+/// process group is sent SIGKILL.
+pub const GATEWAY_STOP_GRACE: Duration = Duration::from_secs(3);
+
+/// How long [`Process::stop`] waits for a group's stragglers to die after
+/// SIGKILL (the kernel delivers it at once; this bounds a wait on a zombie
+/// nobody reaps).
+const GROUP_GONE_WAIT: Duration = Duration::from_secs(1);
+
+/// Sends `signal` (None: only checks) to the process group `pgid`; false
+/// when the group has no process left.
+fn signal_group(pgid: u32, signal: Option<Signal>) -> bool {
+    killpg(Pid::from_raw(pgid as i32), signal).is_ok()
+}
+
 /// PIDs of every live child, for the Ctrl-C handler.
 fn registry() -> &'static Mutex<BTreeMap<u32, String>> {
     static REG: OnceLock<Mutex<BTreeMap<u32, String>>> = OnceLock::new();
     REG.get_or_init(|| Mutex::new(BTreeMap::new()))
 }
 
-/// Sends SIGKILL to every registered child (the Ctrl-C path; the normal path
-/// stops children one by one with SIGTERM first).
+/// Sends SIGKILL to every registered child's process group (the Ctrl-C
+/// path; the normal path stops children one by one with SIGTERM first).
 pub fn kill_all() {
     let reg = registry().lock().unwrap_or_else(|e| e.into_inner());
     for pid in reg.keys() {
-        let _ = kill(Pid::from_raw(*pid as i32), Signal::SIGKILL);
+        signal_group(*pid, Some(Signal::SIGKILL));
     }
 }
 
@@ -105,6 +127,9 @@ impl Process {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(log_file)
+            // Its own process group (pgid = its pid), so signals reach
+            // whatever it forks.
+            .process_group(0)
             .kill_on_drop(true);
         let mut child = cmd.spawn().map_err(spawn_err)?;
         let pid = child.id();
@@ -200,18 +225,44 @@ impl Process {
         lines[lines.len().saturating_sub(n)..].join("\n")
     }
 
-    /// SIGTERM, then SIGKILL after `grace`.
-    pub async fn stop(mut self, grace: Duration) {
-        if let Some(pid) = self.pid {
-            let _ = kill(Pid::from_raw(pid as i32), Signal::SIGTERM);
-            if tokio::time::timeout(grace, self.child.wait())
-                .await
-                .is_err()
-            {
-                let _ = self.child.kill().await;
+    /// SIGTERM to its process group, then SIGKILL to the group after
+    /// `grace`; then SIGKILL to any of the group left after the leader has
+    /// gone (children it forked). Returns what went wrong, if anything: it
+    /// ignored SIGTERM, or left processes behind.
+    pub async fn stop(mut self, grace: Duration) -> Option<String> {
+        let pid = self.pid?;
+        let mut problems = Vec::new();
+        let deadline = tokio::time::Instant::now() + grace;
+        signal_group(pid, Some(Signal::SIGTERM));
+        if tokio::time::timeout_at(deadline, self.child.wait())
+            .await
+            .is_err()
+        {
+            problems.push(format!(
+                "the {} (pid {pid}) did not exit within {grace:?} of SIGTERM; \
+                 killed its process group with SIGKILL",
+                self.name
+            ));
+            signal_group(pid, Some(Signal::SIGKILL));
+            let _ = self.child.wait().await;
+        }
+        // The rest of the group gets the rest of the grace.
+        while signal_group(pid, None) && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        if signal_group(pid, None) {
+            problems.push(format!(
+                "processes of the {}'s process group {pid} outlived it; killed them with SIGKILL",
+                self.name
+            ));
+            signal_group(pid, Some(Signal::SIGKILL));
+            let gone = tokio::time::Instant::now() + GROUP_GONE_WAIT;
+            while signal_group(pid, None) && tokio::time::Instant::now() < gone {
+                tokio::time::sleep(Duration::from_millis(10)).await;
             }
         }
         self.unregister();
+        (!problems.is_empty()).then(|| problems.join("; "))
     }
 
     fn unregister(&mut self) {
@@ -226,7 +277,10 @@ impl Process {
 
 impl Drop for Process {
     fn drop(&mut self) {
-        // kill_on_drop sends SIGKILL; the registry must forget the pid.
+        // The whole group, as in `stop`; the registry must forget the pid.
+        if let Some(pid) = self.pid {
+            signal_group(pid, Some(Signal::SIGKILL));
+        }
         self.unregister();
         let _ = self.child.start_kill();
     }

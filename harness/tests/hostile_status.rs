@@ -1,0 +1,118 @@
+//! gwl4 against a gateway whose status files are hostile (issue #24): not
+//! YAML, another object's document (and files for objects that do not
+//! exist), 100 MB, Accepted flipping every 50 ms, rewritten in place so a
+//! reader sees half a file. Each mode must end within a stated bound, with
+//! no panic, a failure naming the cause (or, for the torn rewrite, which
+//! gwl4 tolerates, a pass), and nothing left behind.
+//!
+//! The modes share this file because each test file is its own test binary
+//! (~100 MB linked); they differ only in the mode and the verdict.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{HostileRun, run_hostile, tcp_suite};
+
+/// Every status wait is 4 s, so a failing assert ends quickly; the bound
+/// leaves room for a loaded machine.
+const TIMEOUTS: &str = "GatewayMustHaveCondition:4;GatewayMustHaveAddress:4;TCPRouteMustHaveCondition:4;GWCMustBeAccepted:4;RequestTimeout:2;MaxTimeToConsistency:4";
+const BOUND: Duration = Duration::from_secs(90);
+
+/// Runs the one-test suite `name` (assert the Gateway, maybe `more` steps,
+/// then TCP through it) against `--mode <mode>`.
+fn run(mode: &str, name: &'static str, more: &'static str) -> HostileRun {
+    let lower = name.to_lowercase();
+    let steps = format!(
+        "  - assert: {{kind: Gateway, name: {lower}-gw, conditions: [Accepted, Programmed], hasAddress: true}}\n\
+         {more}\
+         \x20 - tcp: {{gateway: {lower}-gw, listener: tcp, connections: 3, expect: {{backend: {lower}-echo}}}}\n"
+    );
+    let run = run_hostile(
+        mode,
+        "",
+        |dir| {
+            let suites = tcp_suite(dir, name, &steps);
+            vec![
+                "--suite-dir".into(),
+                suites.display().to_string(),
+                "--exact".into(),
+                name.into(),
+            ]
+        },
+        &["--timeout-config-overrides", TIMEOUTS],
+        BOUND,
+    );
+    assert!(
+        run.left_in_tmp().is_empty(),
+        "left in TMPDIR: {:?}",
+        run.left_in_tmp()
+    );
+    run
+}
+
+#[test]
+fn a_status_file_that_is_not_yaml_is_named() {
+    let r = run("status-not-yaml", "ZzStatusNotYaml", "");
+    assert_eq!(r.code, Some(1), "{}", r.all);
+    assert!(
+        r.all.contains(
+            "zzstatusnotyaml-gw.yaml: the gateway's status file is not a YAML status document"
+        ),
+        "{}",
+        r.all
+    );
+}
+
+#[test]
+fn a_status_file_about_another_object_is_named() {
+    let r = run("status-wrong-kind", "ZzStatusWrongKind", "");
+    assert_eq!(r.code, Some(1), "{}", r.all);
+    assert!(
+        r.all.contains("is for kind \"TCPRoute\", not Gateway"),
+        "{}",
+        r.all
+    );
+}
+
+#[test]
+fn a_100_mb_status_file_is_not_read_and_is_named() {
+    let r = run("status-huge", "ZzStatusHuge", "");
+    assert_eq!(r.code, Some(1), "{}", r.all);
+    assert!(
+        r.all
+            .contains("the gateway wrote a status file larger than the 1024 KiB gwl4 reads"),
+        "{}",
+        r.all
+    );
+}
+
+#[test]
+fn a_flipping_accepted_condition_fails_honestly() {
+    // The assert may catch a True moment and pass; Accepted must then not
+    // be seen False, which a flipping status is within 50 ms.
+    let r = run(
+        "status-flip",
+        "ZzStatusFlip",
+        "  - assertNever: {kind: Gateway, name: zzstatusflip-gw, conditions: [Accepted=False], within: 2s}\n",
+    );
+    assert_eq!(r.code, Some(1), "{}", r.all);
+    assert!(
+        r.all
+            .contains("zzstatusflip-gw matched, which must not happen"),
+        "{}",
+        r.all
+    );
+}
+
+#[test]
+fn a_status_file_rewritten_in_place_is_reread_not_fatal() {
+    // Many reads of a file torn every 60 ms: each torn read is read again.
+    let r = run(
+        "status-torn",
+        "ZzStatusTorn",
+        "  - assertNever: {kind: Gateway, name: zzstatustorn-gw, conditions: [Accepted=False], within: 3s}\n",
+    );
+    assert_eq!(r.code, Some(0), "{}", r.all);
+    assert!(!r.all.contains("status document"), "{}", r.all);
+}
