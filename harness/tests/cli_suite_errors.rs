@@ -117,7 +117,7 @@ fn a_level_the_cited_spec_does_not_support_is_named() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(
-        stderr.contains("Weak.yaml:1: level: level must needs a cited requirement of level must"),
+        stderr.contains("Weak.yaml:3: level: level must needs a cited requirement of level must"),
         "{stderr}"
     );
 }

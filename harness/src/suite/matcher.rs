@@ -79,7 +79,11 @@ impl Serialize for ConditionMatch {
     }
 }
 
-/// A duration written `500ms`, `2s` or `1m`.
+/// The longest duration a suite may write: a day. No test waits that long,
+/// and a bound keeps sums and deadlines (`Instant + d`) from overflowing.
+pub const MAX_DURATION_MS: u64 = 24 * 60 * 60 * 1000;
+
+/// A duration written `500ms`, `2s` or `1m`, at most a day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Duration(pub std::time::Duration);
 
@@ -92,16 +96,23 @@ impl Duration {
         let n: u64 = num
             .parse()
             .map_err(|_| format!("invalid duration {s:?}: expected e.g. 500ms, 2s, 1m"))?;
-        let d = match unit {
-            "ms" => std::time::Duration::from_millis(n),
-            "s" => std::time::Duration::from_secs(n),
-            "m" => std::time::Duration::from_secs(n * 60),
+        let unit_ms: u64 = match unit {
+            "ms" => 1,
+            "s" => 1000,
+            "m" => 60_000,
             _ => {
                 return Err(format!(
                     "invalid duration {s:?}: the unit must be ms, s or m"
                 ));
             }
         };
+        // Bounded: `307445734561825861m` overflowed here, and a huge
+        // `within` overflowed `Instant + within` when run (found by fuzzing).
+        let ms = n
+            .checked_mul(unit_ms)
+            .filter(|ms| *ms <= MAX_DURATION_MS)
+            .ok_or_else(|| format!("duration {s:?} is too long: at most 24h (1440m)"))?;
+        let d = std::time::Duration::from_millis(ms);
         Ok(Duration(d))
     }
 }

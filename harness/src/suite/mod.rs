@@ -12,8 +12,10 @@ pub mod matcher;
 pub mod requirements;
 pub mod step;
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use echo_server::protocol::{MAX_DATAGRAM, MAX_ECHO};
 use reports::{Level, SpecRef};
 use serde::{Deserialize, Serialize};
 
@@ -126,6 +128,7 @@ pub fn parse(source_name: &str, text: &str) -> Result<TestSpec, SuiteError> {
         message,
     };
     let starts = document_lines(text);
+    let lines = header_lines(text);
     let mut docs = serde_yaml::Deserializer::from_str(text);
     let header_doc = docs.next().ok_or_else(|| {
         invalid(
@@ -135,16 +138,24 @@ pub fn parse(source_name: &str, text: &str) -> Result<TestSpec, SuiteError> {
         )
     })?;
     let header: Header = serde_path_to_error::deserialize(header_doc).map_err(|e| {
-        let line = e.inner().location().map(|l| l.line()).unwrap_or(0);
-        let path = e.path().to_string();
+        let path = match e.path().to_string() {
+            // The root: a syntax error, or the header is not a mapping.
+            p if p == "." || p.is_empty() => "(header)".to_string(),
+            p => p,
+        };
+        let line = e
+            .inner()
+            .location()
+            .map(|l| l.line())
+            .unwrap_or_else(|| lines.of_path(&path));
         let message = strip_location(&e.inner().to_string());
         invalid(line, &path, message)
     })?;
 
-    let spec_refs = resolve(&header.spec).map_err(|m| invalid(1, "spec", m))?;
+    let spec_refs = resolve(&header.spec).map_err(|m| invalid(lines.key("spec"), "spec", m))?;
     if spec_refs.is_empty() {
         return Err(invalid(
-            1,
+            lines.key("spec"),
             "spec",
             format!(
                 "cite at least one requirement: a row id of {} or {{level, source, quote}}",
@@ -152,15 +163,16 @@ pub fn parse(source_name: &str, text: &str) -> Result<TestSpec, SuiteError> {
             ),
         ));
     }
-    check_level(header.level, &spec_refs).map_err(|m| invalid(1, "level", m))?;
+    check_level(header.level, &spec_refs).map_err(|m| invalid(lines.key("level"), "level", m))?;
 
     let mut steps: Vec<TestStep> = Vec::with_capacity(header.steps.len());
     let mut branches: Vec<String> = Vec::new();
     for (i, mut doc) in header.steps.into_iter().enumerate() {
         let field = |f: &str| format!("steps[{i}]{f}");
+        let at = lines.step(i);
         let level = doc.level.take();
         let own_spec = match doc.spec.take() {
-            Some(docs) => resolve(&docs).map_err(|m| invalid(0, &field(".spec"), m))?,
+            Some(docs) => resolve(&docs).map_err(|m| invalid(at, &field(".spec"), m))?,
             None => Vec::new(),
         };
         let only_if = doc.only_if.take();
@@ -170,12 +182,12 @@ pub fn parse(source_name: &str, text: &str) -> Result<TestSpec, SuiteError> {
             } else {
                 format!("a step has exactly one kind, found {}", keys.join(", "))
             };
-            invalid(0, &field(""), msg)
+            invalid(at, &field(""), msg)
         })?;
-        check_step(&step).map_err(|m| invalid(0, &field(&format!(".{}", step.kind())), m))?;
+        check_step(&step).map_err(|m| invalid(at, &field(&format!(".{}", step.kind())), m))?;
         if step.is_action() && (level.is_some() || !own_spec.is_empty()) {
             return Err(invalid(
-                0,
+                at,
                 &field(""),
                 format!(
                     "{} changes the world and checks nothing: level and spec belong on checks",
@@ -189,12 +201,12 @@ pub fn parse(source_name: &str, text: &str) -> Result<TestSpec, SuiteError> {
         } else {
             &own_spec
         };
-        check_level(level, cited).map_err(|m| invalid(0, &field(".level"), m))?;
+        check_level(level, cited).map_err(|m| invalid(at, &field(".level"), m))?;
         if let Some(name) = &only_if
             && !branches.contains(name)
         {
             return Err(invalid(
-                0,
+                at,
                 &field(".if"),
                 format!(
                     "no earlier branch step has a case named {name:?}{}",
@@ -210,7 +222,7 @@ pub fn parse(source_name: &str, text: &str) -> Result<TestSpec, SuiteError> {
             for case in &b.cases {
                 if branches.contains(&case.name) {
                     return Err(invalid(
-                        0,
+                        at,
                         &field(".branch.cases"),
                         format!("case name {:?} is used twice in this test", case.name),
                     ));
@@ -227,7 +239,7 @@ pub fn parse(source_name: &str, text: &str) -> Result<TestSpec, SuiteError> {
     }
     if header.level == Level::May && !steps.iter().any(|s| matches!(s.step, Step::Branch(_))) {
         return Err(invalid(
-            1,
+            lines.key("level"),
             "level",
             "a may test checks each behaviour the spec allows: it needs a branch step".into(),
         ));
@@ -235,7 +247,9 @@ pub fn parse(source_name: &str, text: &str) -> Result<TestSpec, SuiteError> {
 
     let mut manifests = Vec::new();
     for (i, doc) in docs.enumerate() {
-        let line = starts.get(i + 1).copied().unwrap_or(0);
+        // The last start found when the YAML parser split the text in more
+        // documents than the scan of `---` lines saw.
+        let line = starts.get(i + 1).or(starts.last()).copied().unwrap_or(1);
         let value: serde_json::Value = serde_path_to_error::deserialize(doc).map_err(|e| {
             invalid(
                 line,
@@ -284,7 +298,7 @@ pub fn parse(source_name: &str, text: &str) -> Result<TestSpec, SuiteError> {
         manifests,
         source: source_name.to_string(),
     };
-    check_header(&spec).map_err(|(field, m)| invalid(1, field, m))?;
+    check_header(&spec).map_err(|(field, m)| invalid(lines.key(field), field, m))?;
     Ok(spec)
 }
 
@@ -411,8 +425,28 @@ fn check_step(step: &Step) -> Result<(), String> {
             }
             Ok(())
         }
-        S::Tcp(t) => target_ok(&t.target),
-        S::Udp(u) => target_ok(&u.target),
+        // Payloads are built in memory and sent whole: bound them by what the
+        // echo server accepts (a 16GiB payload aborted gwl4; found by fuzzing).
+        S::Tcp(t) => {
+            target_ok(&t.target)?;
+            match t.payload {
+                Some(p) if p.0 > MAX_ECHO => Err(format!(
+                    "payload {} bytes is over the limit of {MAX_ECHO} bytes (64MiB)",
+                    p.0
+                )),
+                _ => Ok(()),
+            }
+        }
+        S::Udp(u) => {
+            target_ok(&u.target)?;
+            match u.payload {
+                Some(p) if p.0 > MAX_DATAGRAM as u64 => Err(format!(
+                    "payload {} bytes does not fit a UDP datagram (at most {MAX_DATAGRAM})",
+                    p.0
+                )),
+                _ => Ok(()),
+            }
+        }
         S::Distribution(d) => {
             target_ok(&d.target)?;
             if d.weights.values().all(|w| *w == 0) {
@@ -460,19 +494,104 @@ fn check_step(step: &Step) -> Result<(), String> {
     }
 }
 
-/// Line numbers (1-based) where each YAML document starts.
+/// Line numbers (1-based) where each YAML document starts: after each
+/// `---`, and after each `...` (document end) unless a `---` opens the
+/// next document explicitly.
 fn document_lines(text: &str) -> Vec<usize> {
     let mut starts = vec![1];
+    // At the file's start and after `...`, a `---` opens the document that
+    // is already counted rather than a new one.
+    let mut opening = true;
     for (i, line) in text.lines().enumerate() {
-        if line.trim_end() == "---" {
-            if i == 0 {
-                starts[0] = 2;
+        let line = line.trim_end();
+        if line == "---" {
+            if opening {
+                *starts.last_mut().expect("never empty") = i + 2;
             } else {
                 starts.push(i + 2);
             }
+            opening = false;
+        } else if line == "..." {
+            starts.push(i + 2);
+            opening = true;
+        } else if !line.trim_start().is_empty() && !line.trim_start().starts_with('#') {
+            opening = false;
         }
     }
     starts
+}
+
+/// Where the header document's fields start, so errors found after
+/// deserialisation (which has no positions) still name a line.
+struct HeaderLines {
+    /// Top-level key → its line (1-based).
+    keys: BTreeMap<String, usize>,
+    /// The line of each item of a block-style `steps:` sequence.
+    steps: Vec<usize>,
+}
+
+impl HeaderLines {
+    /// The line of a top-level key, else 1 (the header's first line).
+    fn key(&self, key: &str) -> usize {
+        self.keys.get(key).copied().unwrap_or(1)
+    }
+
+    /// The line of step `i`, else of `steps:` (flow style: `steps: [...]`).
+    fn step(&self, i: usize) -> usize {
+        self.steps
+            .get(i)
+            .copied()
+            .unwrap_or_else(|| self.key("steps"))
+    }
+
+    /// The line of a field path such as `steps[2].tcp.port` or `level`.
+    fn of_path(&self, path: &str) -> usize {
+        if let Some(rest) = path.strip_prefix("steps[")
+            && let Some((i, _)) = rest.split_once(']')
+            && let Ok(i) = i.parse()
+        {
+            return self.step(i);
+        }
+        let key = path.split(['.', '[']).next().unwrap_or(path);
+        self.key(key)
+    }
+}
+
+/// Scans the header document's lines for its top-level keys and the items
+/// of a block-style `steps:` list. Block scalars and nested maps are more
+/// indented than both, so they are skipped; anything unusual (flow style,
+/// a quoted key) only makes a line fall back to the nearest known one.
+fn header_lines(text: &str) -> HeaderLines {
+    let mut keys = BTreeMap::new();
+    let mut steps = Vec::new();
+    let mut in_steps = false;
+    let mut item_indent = None;
+    for (i, line) in text.lines().enumerate() {
+        if line.trim_end() == "---" {
+            if i == 0 {
+                continue;
+            }
+            break;
+        }
+        let content = line.trim_start();
+        if content.is_empty() || content.starts_with('#') {
+            continue;
+        }
+        let indent = line.len() - content.len();
+        let is_item = content == "-" || content.starts_with("- ");
+        if indent == 0 && !is_item {
+            let (key, value) = content.split_once(':').unwrap_or((content, ""));
+            let key = key.trim().trim_matches(['"', '\'']);
+            keys.entry(key.to_string()).or_insert(i + 1);
+            in_steps =
+                key == "steps" && value.split('#').next().is_some_and(|v| v.trim().is_empty());
+            item_indent = None;
+        } else if in_steps && is_item && item_indent.is_none_or(|n| n == indent) {
+            item_indent = Some(indent);
+            steps.push(i + 1);
+        }
+    }
+    HeaderLines { keys, steps }
 }
 
 /// serde_yaml prefixes the field path and appends " at line L column C";
@@ -516,7 +635,7 @@ mod tests {
         let text = "name: T\ndescription: d\nlevel: must\nspec: [no-such-row]\nfeatures: [Gateway]\nsteps:\n  - wait: {duration: 1s, reason: r}\n";
         let err = super::parse("t.yaml", text).unwrap_err().to_string();
         assert!(
-            err.contains("t.yaml:1: spec") && err.contains("no-such-row"),
+            err.contains("t.yaml:4: spec") && err.contains("no-such-row"),
             "{err}"
         );
     }
