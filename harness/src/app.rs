@@ -123,7 +123,13 @@ pub fn run(args: RunArgs) -> u8 {
             .replace([':', '-'], ""),
         std::process::id()
     );
-    let run_dir = std::env::temp_dir().join(format!("gwl4-{run_id}"));
+    // Removed on every return from here on (or named, with
+    // `--cleanup=false`); the signal handler and the panic hook leave it too.
+    let run_dir_guard = exit::RunDir::new(
+        std::env::temp_dir().join(format!("gwl4-{run_id}")),
+        options.cleanup == Some(false),
+    );
+    let run_dir = run_dir_guard.path().to_path_buf();
     let gateway_command = options
         .gateway_command
         .as_ref()
@@ -146,7 +152,7 @@ pub fn run(args: RunArgs) -> u8 {
         Ok(rt) => rt,
         Err(e) => return setup(format!("tokio runtime: {e}")),
     };
-    install_interrupt_handler(&rt, run_dir.clone());
+    install_interrupt_handler(&rt);
     let plan = Plan {
         options,
         test,
@@ -280,7 +286,7 @@ fn execute<C: Cluster>(rt: &tokio::runtime::Runtime, cluster: Arc<C>, plan: Plan
         echo_image,
         gateway_command,
         run_id,
-        run_dir,
+        run_dir: _,
         mode,
     } = plan;
     // Features: flags, or the GatewayClass's status (read from a gateway
@@ -297,6 +303,15 @@ fn execute<C: Cluster>(rt: &tokio::runtime::Runtime, cluster: Arc<C>, plan: Plan
         } else {
             None
         };
+    if std::env::var(exit::TEST_PANIC).as_deref() == Ok("with-gateway") {
+        // Test hook (exit::TEST_PANIC): a panic with a gateway running.
+        let world = rt.block_on(cluster.world("test-panic"));
+        panic!(
+            "{}=with-gateway: world started: {}",
+            exit::TEST_PANIC,
+            world.is_ok()
+        );
+    }
     let selection = Selection::new(
         options.supported_features.as_deref(),
         options.all_features,
@@ -432,67 +447,75 @@ fn execute<C: Cluster>(rt: &tokio::runtime::Runtime, cluster: Arc<C>, plan: Plan
                 handle.clone(),
             );
             Trial::ignorable_test(spec.name.clone(), move || {
-                if !missing.is_empty() {
+                exit::in_trial(|| {
+                    // Ctrl-C or SIGTERM came: start nothing (a new world would
+                    // recreate the run directory); the reports mark it not run.
+                    if exit::stopping() {
+                        return Ok(Completion::ignored_with("not run: the run was interrupted"));
+                    }
+                    if !missing.is_empty() {
+                        events.emit(started(&spec));
+                        events.emit(finished(
+                            &spec,
+                            TestResult::NotSupported {
+                                missing_features: missing.clone(),
+                            },
+                            Duration::ZERO,
+                        ));
+                        return Ok(Completion::ignored_with(format!(
+                            "not supported: needs {}",
+                            missing.join(", ")
+                        )));
+                    }
+                    if let Some(reason) = &cannot_hold {
+                        let reason =
+                            format!("the cluster cannot hold this test's manifests: {reason}");
+                        events.emit(started(&spec));
+                        events.emit(finished(
+                            &spec,
+                            TestResult::Skipped {
+                                reason: reason.clone(),
+                            },
+                            Duration::ZERO,
+                        ));
+                        return Ok(Completion::ignored_with(reason));
+                    }
+                    // Queued behind a colliding test, it has not started: an
+                    // interrupt now reports it "not run".
+                    let ticket = scheduled
+                        .as_ref()
+                        .map(|(s, holds)| s.acquire(&spec.name, holds.clone()));
                     events.emit(started(&spec));
-                    events.emit(finished(
-                        &spec,
-                        TestResult::NotSupported {
-                            missing_features: missing.clone(),
-                        },
-                        Duration::ZERO,
-                    ));
-                    return Ok(Completion::ignored_with(format!(
-                        "not supported: needs {}",
-                        missing.join(", ")
-                    )));
-                }
-                if let Some(reason) = &cannot_hold {
-                    let reason = format!("the cluster cannot hold this test's manifests: {reason}");
-                    events.emit(started(&spec));
-                    events.emit(finished(
-                        &spec,
-                        TestResult::Skipped {
-                            reason: reason.clone(),
-                        },
-                        Duration::ZERO,
-                    ));
-                    return Ok(Completion::ignored_with(reason));
-                }
-                // Queued behind a colliding test, it has not started: an
-                // interrupt now reports it "not run".
-                let ticket = scheduled
-                    .as_ref()
-                    .map(|(s, holds)| s.acquire(&spec.name, holds.clone()));
-                events.emit(started(&spec));
-                let mut timing = reports::Timing::default();
-                if let Some(wait) = ticket.as_ref().and_then(|t| t.waited.clone()) {
-                    timing.queued = wait.time;
-                    timing.queued_behind = Some(format!("{} ({})", wait.behind, wait.what));
-                }
-                let (result, elapsed) = handle.block_on(async {
-                    let begin = tokio::time::Instant::now();
-                    let result = match cluster.world(&spec.name).await {
-                        Ok(world) => {
-                            let world_ready = begin.elapsed();
-                            let ran = run::run_test(&world, &spec, &settings, &events).await;
-                            timing.setup = world_ready + ran.setup;
-                            let cleaning = tokio::time::Instant::now();
-                            world.cleanup().await;
-                            timing.cleanup = cleaning.elapsed();
-                            ran.result
-                        }
-                        Err(e) => TestResult::Failed {
-                            message: format!("setting up the test's world: {e}"),
-                        },
-                    };
-                    (result, begin.elapsed())
-                });
-                drop(ticket);
-                events.emit(run::timed(&spec, result.clone(), elapsed, Some(timing)));
-                match result {
-                    TestResult::Failed { message } => Err(Failed::from(message)),
-                    _ => Ok(Completion::Completed),
-                }
+                    let mut timing = reports::Timing::default();
+                    if let Some(wait) = ticket.as_ref().and_then(|t| t.waited.clone()) {
+                        timing.queued = wait.time;
+                        timing.queued_behind = Some(format!("{} ({})", wait.behind, wait.what));
+                    }
+                    let (result, elapsed) = handle.block_on(async {
+                        let begin = tokio::time::Instant::now();
+                        let result = match cluster.world(&spec.name).await {
+                            Ok(world) => {
+                                let world_ready = begin.elapsed();
+                                let ran = run::run_test(&world, &spec, &settings, &events).await;
+                                timing.setup = world_ready + ran.setup;
+                                let cleaning = tokio::time::Instant::now();
+                                world.cleanup().await;
+                                timing.cleanup = cleaning.elapsed();
+                                ran.result
+                            }
+                            Err(e) => TestResult::Failed {
+                                message: format!("setting up the test's world: {e}"),
+                            },
+                        };
+                        (result, begin.elapsed())
+                    });
+                    drop(ticket);
+                    events.emit(run::timed(&spec, result.clone(), elapsed, Some(timing)));
+                    match result {
+                        TestResult::Failed { message } => Err(Failed::from(message)),
+                        _ => Ok(Completion::Completed),
+                    }
+                })
             })
             .with_kind(kind)
         })
@@ -526,14 +549,7 @@ fn execute<C: Cluster>(rt: &tokio::runtime::Runtime, cluster: Arc<C>, plan: Plan
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .take();
-    if options.cleanup != Some(false) {
-        let _ = std::fs::remove_dir_all(&run_dir);
-    } else {
-        eprintln!(
-            "kept the run directory (--cleanup=false): {}",
-            run_dir.display()
-        );
-    }
+    // The run directory is left (removed, or named) by its guard in `run`.
     if let Err(e) = finisher.finish(false) {
         return setup(e);
     }
@@ -727,25 +743,39 @@ fn manifest_values(spec: &TestSpec) -> Vec<serde_json::Value> {
     spec.manifests.iter().map(|m| m.value.clone()).collect()
 }
 
-/// Ctrl-C / SIGTERM: kill every child, remove the run directory, write the
-/// reports of the tests that finished (the rest marked not run, the run
-/// interrupted), exit 130.
-pub(crate) fn install_interrupt_handler(rt: &tokio::runtime::Runtime, run_dir: PathBuf) {
+/// Ctrl-C / SIGTERM: kill every child, leave the run directories (removed,
+/// or named with `--cleanup=false`), write the reports of the tests that
+/// finished (the rest marked not run, the run interrupted), exit 130.
+///
+/// The signals are hooked before this returns, so no signal in the
+/// meantime takes the default action (death, with the directory left).
+/// Tests still running go on until the exit: the directories are swept
+/// again, and the children killed again, just before it, so a world that
+/// was being created when the signal came leaves nothing.
+pub(crate) fn install_interrupt_handler(rt: &tokio::runtime::Runtime) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let _context = rt.enter();
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        eprintln!("gwl4: warning: cannot hook Ctrl-C and SIGTERM; they will not clean up");
+        return;
+    };
     rt.spawn(async move {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => return,
-            };
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
+            _ = int.recv() => {}
             _ = term.recv() => {}
         }
+        exit::set_stopping();
         eprintln!("\ngwl4: interrupted; stopping gateways and backends");
         process::kill_all();
         crate::cluster::local::netns::remove_all_live();
+        // Before the cluster's objects: deleting them may wait on an API
+        // server that does not answer, and a second kill then must not
+        // find the directory.
+        exit::leave_all();
         kube::delete_all_live().await;
-        let _ = std::fs::remove_dir_all(&run_dir);
         let finisher = on_interrupt()
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -756,6 +786,9 @@ pub(crate) fn install_interrupt_handler(rt: &tokio::runtime::Runtime, run_dir: P
                 eprintln!("gwl4: error: {e}");
             }
         }
+        process::kill_all();
+        crate::cluster::local::netns::remove_all_live();
+        exit::leave_all();
         std::process::exit(i32::from(exit::INTERRUPTED));
     });
 }

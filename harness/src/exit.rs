@@ -1,4 +1,24 @@
-//! Exit codes: a contract for scripts and CI.
+//! Exit codes (a contract for scripts and CI), and what every exit path
+//! leaves behind: nothing, or a directory it names.
+//!
+//! A run's scratch directory (`$TMPDIR/gwl4-<run id>`, the doctor's
+//! `gwl4-doctor-<id>`) is owned by a [`RunDir`] guard: dropped on a normal
+//! return (exit 0, 1, 2, 3), it removes the directory, or, when kept
+//! (`--cleanup=false`), prints its path. The exits that skip destructors go
+//! through [`leave_all`]: the Ctrl-C/SIGTERM handler (`app`) calls it
+//! before `process::exit`, and the panic hook ([`install_panic_hook`]) calls
+//! it, after killing every child, before Rust's default hook prints the
+//! panic (exit 101).
+//!
+//! A setup error (exit 2) removes the directory too: the only setup errors
+//! with a log worth reading are a gateway that exited at start or wrote no
+//! GatewayClass status in time, and their messages quote its log's last
+//! lines; `--cleanup=false` keeps the whole directory and names it.
+
+use std::cell::Cell;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Every selected test that ran passed.
 pub const SUCCESS: u8 = 0;
@@ -11,5 +31,132 @@ pub const TEST_FAILED: u8 = 1;
 pub const SETUP_ERROR: u8 = 2;
 /// No test ran (all filtered out or not supported).
 pub const NOTHING_RAN: u8 = 3;
-/// Interrupted by Ctrl-C or SIGTERM; everything was cleaned up.
+/// Interrupted by Ctrl-C or SIGTERM (both: scripts need not tell them
+/// apart); everything was cleaned up.
 pub const INTERRUPTED: u8 = 130;
+
+/// Test hook (gwl4's own tests only): `GWL4_TEST_PANIC=with-gateway` makes
+/// a local-mode run panic on its main thread once a gateway is running, so
+/// a test can check the panic path leaves no process and no directory.
+/// Nothing else reads it.
+pub const TEST_PANIC: &str = "GWL4_TEST_PANIC";
+
+/// The live run directories: path → kept.
+fn live() -> &'static Mutex<Vec<(PathBuf, bool)>> {
+    static LIVE: Mutex<Vec<(PathBuf, bool)>> = Mutex::new(Vec::new());
+    &LIVE
+}
+
+/// Set once Ctrl-C or SIGTERM arrived: tests not yet started stay unstarted
+/// (nothing may recreate the run directory after it is removed).
+static STOPPING: AtomicBool = AtomicBool::new(false);
+
+/// Whether the run is being stopped by a signal.
+pub fn stopping() -> bool {
+    STOPPING.load(Ordering::Acquire)
+}
+
+/// Marks the run as being stopped by a signal (see [`stopping`]).
+pub fn set_stopping() {
+    STOPPING.store(true, Ordering::Release);
+}
+
+/// A run's scratch directory: removed when dropped, unless kept, in which
+/// case its path is printed.
+#[derive(Debug)]
+pub struct RunDir {
+    path: PathBuf,
+}
+
+impl RunDir {
+    /// Owns `path` (created later, by whoever writes into it). `keep`:
+    /// `--cleanup=false`.
+    pub fn new(path: PathBuf, keep: bool) -> RunDir {
+        let mut live = live().lock().unwrap_or_else(|e| e.into_inner());
+        live.push((path.clone(), keep));
+        RunDir { path }
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for RunDir {
+    fn drop(&mut self) {
+        let mut live = live().lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(i) = live.iter().position(|(p, _)| *p == self.path) {
+            let (path, keep) = live.remove(i);
+            leave(&path, keep);
+        }
+    }
+}
+
+/// Removes `path`, or names it when `keep` (and it exists).
+fn leave(path: &Path, keep: bool) {
+    if keep {
+        if path.exists() {
+            eprintln!(
+                "gwl4: kept the run directory (--cleanup=false): {}",
+                path.display()
+            );
+        }
+    } else {
+        let _ = std::fs::remove_dir_all(path);
+    }
+}
+
+/// Leaves every live run directory (removed, or named when kept), for the
+/// exits that run no destructors. Each is named once: a second call (the
+/// signal handler's last sweep) only removes what reappeared.
+pub fn leave_all() {
+    let mut live = live().lock().unwrap_or_else(|e| e.into_inner());
+    for (path, keep) in live.iter_mut() {
+        leave(path, *keep);
+        if *keep {
+            // Named once; later sweeps leave it alone.
+            *keep = false;
+            *path = PathBuf::new();
+        }
+    }
+    live.retain(|(p, _)| !p.as_os_str().is_empty());
+}
+
+thread_local! {
+    /// Set while a libtest trial runs on this thread: libtest catches its
+    /// panics (the test fails, the run goes on).
+    static IN_TRIAL: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f` as a trial's body: a panic in it fails that test only, so the
+/// panic hook leaves the run alone.
+pub fn in_trial<T>(f: impl FnOnce() -> T) -> T {
+    struct Reset(bool);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            IN_TRIAL.with(|t| t.set(self.0));
+        }
+    }
+    let _reset = Reset(IN_TRIAL.with(|t| t.replace(true)));
+    f()
+}
+
+/// A panic on the main thread outside a trial ends gwl4 (exit 101) without
+/// running the code that stops children: this hook kills every child,
+/// deletes the network namespaces, and leaves the run directories
+/// ([`leave_all`]), then runs the default hook. Panics elsewhere (a trial,
+/// which libtest turns into a failed test; a tokio task, which becomes a
+/// `JoinError`) end nothing, so they only get the default hook.
+pub fn install_panic_hook() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let fatal = std::thread::current().name() == Some("main") && !IN_TRIAL.with(|t| t.get());
+        if fatal {
+            crate::cluster::local::process::kill_all();
+            crate::cluster::local::netns::remove_all_live();
+            leave_all();
+        }
+        default(info);
+    }));
+}

@@ -24,6 +24,8 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
+    // A panic kills the children and leaves the run directory first.
+    harness::exit::install_panic_hook();
     let code = match cli.command {
         Some(Command::EchoServer(args)) => {
             exit_with_parent();

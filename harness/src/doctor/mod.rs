@@ -66,8 +66,14 @@ pub fn run(args: &DoctorArgs) -> u8 {
         }
     };
     let id = format!("{}-{:04x}", std::process::id(), rand::random::<u16>());
-    let run_dir = std::env::temp_dir().join(format!("gwl4-doctor-{id}"));
-    crate::app::install_interrupt_handler(&rt, run_dir.clone());
+    // Removed on every return (echo logs of `--workloads local`); the
+    // signal handler and the panic hook remove it too.
+    let run_dir_guard = exit::RunDir::new(
+        std::env::temp_dir().join(format!("gwl4-doctor-{id}")),
+        false,
+    );
+    let run_dir = run_dir_guard.path().to_path_buf();
+    crate::app::install_interrupt_handler(&rt);
     let mut report = Report::default();
     let settings = match settings(args, &id, &run_dir) {
         Ok(s) => s,
@@ -82,7 +88,6 @@ pub fn run(args: &DoctorArgs) -> u8 {
         &format!("gwl4-doctor-{id}"),
         &mut report,
     ));
-    let _ = std::fs::remove_dir_all(&run_dir);
     println!("{}", report.summary());
     if report.failed() {
         exit::SETUP_ERROR
