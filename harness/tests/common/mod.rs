@@ -310,23 +310,19 @@ impl HostileRun {
     }
 }
 
-/// Whether anything listens on TCP `port` (any address), from /proc/net.
-pub fn tcp_listening(port: u16) -> bool {
-    ["/proc/net/tcp", "/proc/net/tcp6"].iter().any(|table| {
-        std::fs::read_to_string(table)
-            .unwrap_or_default()
-            .lines()
-            .skip(1)
-            .any(|line| {
-                let cols: Vec<&str> = line.split_whitespace().collect();
-                // local_address is ADDR:PORT in hex; state 0A is LISTEN.
-                cols.len() > 3
-                    && cols[3] == "0A"
-                    && cols[1]
-                        .rsplit(':')
-                        .next()
-                        .and_then(|p| u16::from_str_radix(p, 16).ok())
-                        == Some(port)
-            })
-    })
+/// The IPv4 addresses with a TCP listener on `port`, from /proc/net/tcp.
+pub fn tcp_listeners(port: u16) -> Vec<std::net::Ipv4Addr> {
+    std::fs::read_to_string("/proc/net/tcp")
+        .unwrap_or_default()
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            // local_address is hex ADDR:PORT, ADDR in host byte order; 0A is LISTEN.
+            let (addr, p) = cols.get(1)?.split_once(':')?;
+            let listening = cols.get(3) == Some(&"0A");
+            let ip = u32::from_str_radix(addr, 16).ok()?.to_le_bytes();
+            (listening && u16::from_str_radix(p, 16).ok()? == port).then(|| ip.into())
+        })
+        .collect()
 }
