@@ -108,17 +108,21 @@ chmod 600 "$pki"/*.key "$pki/tokens.csv"
 free_port etcd_client_port
 free_port etcd_peer_port
 etcd_endpoint="http://127.0.0.1:$etcd_client_port"
-setsid "$bin/etcd" \
-  --name gwl4 \
-  --data-dir "$dir/etcd-data" \
-  --listen-client-urls "$etcd_endpoint" \
-  --advertise-client-urls "$etcd_endpoint" \
-  --listen-peer-urls "http://127.0.0.1:$etcd_peer_port" \
-  --initial-advertise-peer-urls "http://127.0.0.1:$etcd_peer_port" \
-  --initial-cluster "gwl4=http://127.0.0.1:$etcd_peer_port" \
-  --unsafe-no-fsync \
-  --log-level warn \
-  </dev/null >"$dir/etcd.log" 2>&1 &
+etcd_cmd=(
+  "$bin/etcd"
+  --name gwl4
+  --data-dir "$dir/etcd-data"
+  --listen-client-urls "$etcd_endpoint"
+  --advertise-client-urls "$etcd_endpoint"
+  --listen-peer-urls "http://127.0.0.1:$etcd_peer_port"
+  --initial-advertise-peer-urls "http://127.0.0.1:$etcd_peer_port"
+  --initial-cluster "gwl4=http://127.0.0.1:$etcd_peer_port"
+  --unsafe-no-fsync
+  --log-level warn
+)
+# Recorded so restart.sh can bring the same server back (same ports, data).
+declare -p etcd_cmd >"$dir/etcd.cmd"
+setsid "${etcd_cmd[@]}" </dev/null >"$dir/etcd.log" 2>&1 &
 echo $! >"$dir/etcd.pid"
 
 for _ in $(seq 1 100); do
@@ -133,25 +137,28 @@ curl -sf "$etcd_endpoint/health" 2>/dev/null | grep -q '"health":"true"' || fail
 # --- kube-apiserver --------------------------------------------------------------
 free_port api_port
 server="https://127.0.0.1:$api_port"
-setsid "$bin/kube-apiserver" \
-  --etcd-servers "$etcd_endpoint" \
-  --bind-address 127.0.0.1 \
-  --advertise-address 127.0.0.1 \
-  --endpoint-reconciler-type none \
-  --secure-port "$api_port" \
-  --cert-dir "$pki" \
-  --tls-cert-file "$pki/apiserver.crt" \
-  --tls-private-key-file "$pki/apiserver.key" \
-  --client-ca-file "$pki/ca.crt" \
-  --token-auth-file "$pki/tokens.csv" \
-  --authorization-mode RBAC \
-  --service-account-issuer https://kubernetes.default.svc.cluster.local \
-  --service-account-key-file "$pki/sa.pub" \
-  --service-account-signing-key-file "$pki/sa.key" \
-  --service-cluster-ip-range "$service_cidr" \
-  --profiling=false \
-  --v "${KUBE_APISERVER_V:-1}" \
-  </dev/null >"$dir/kube-apiserver.log" 2>&1 &
+kube_apiserver_cmd=(
+  "$bin/kube-apiserver"
+  --etcd-servers "$etcd_endpoint"
+  --bind-address 127.0.0.1
+  --advertise-address 127.0.0.1
+  --endpoint-reconciler-type none
+  --secure-port "$api_port"
+  --cert-dir "$pki"
+  --tls-cert-file "$pki/apiserver.crt"
+  --tls-private-key-file "$pki/apiserver.key"
+  --client-ca-file "$pki/ca.crt"
+  --token-auth-file "$pki/tokens.csv"
+  --authorization-mode RBAC
+  --service-account-issuer https://kubernetes.default.svc.cluster.local
+  --service-account-key-file "$pki/sa.pub"
+  --service-account-signing-key-file "$pki/sa.key"
+  --service-cluster-ip-range "$service_cidr"
+  --profiling=false
+  --v "${KUBE_APISERVER_V:-1}"
+)
+declare -p kube_apiserver_cmd >"$dir/kube-apiserver.cmd"
+setsid "${kube_apiserver_cmd[@]}" </dev/null >"$dir/kube-apiserver.log" 2>&1 &
 echo $! >"$dir/kube-apiserver.pid"
 
 ready=""

@@ -135,6 +135,12 @@ impl Controller {
         }
     }
 
+    /// Whether it still runs (has not exited).
+    pub fn is_running(&self) -> bool {
+        std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))
+            .is_ok_and(|stat| !stat.split(' ').nth(2).is_some_and(|state| state == "Z"))
+    }
+
     /// The end of its log.
     pub fn log_tail(&self) -> String {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();

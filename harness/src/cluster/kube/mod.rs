@@ -23,6 +23,7 @@ pub mod ledger;
 pub mod permissions;
 pub mod pods;
 pub mod resources;
+pub mod retry;
 pub mod world;
 
 use std::collections::BTreeMap;
@@ -168,11 +169,16 @@ pub async fn connect_client(kubeconfig: Option<&Path>) -> Result<Connection, Clu
         }
     };
     let server = config.cluster_url.to_string();
-    let client = kube::Client::try_from(config)
-        .map_err(|e| ClusterError::Setup(format!("kube client for {server} ({source}): {e}")))?;
-    match tokio::time::timeout(Duration::from_secs(15), client.apiserver_version()).await {
+    let client_error =
+        |e: kube::Error| ClusterError::Setup(format!("kube client for {server} ({source}): {e}"));
+    // Whether the cluster answers at all is asked once, without retries:
+    // a wrong kubeconfig fails fast. Every later call retries (retry.rs).
+    let mut once = config.clone();
+    once.default_retry = false;
+    let probe = kube::Client::try_from(once).map_err(client_error)?;
+    match tokio::time::timeout(Duration::from_secs(15), probe.apiserver_version()).await {
         Ok(Ok(info)) => Ok(Connection {
-            client,
+            client: retry::client(config).map_err(client_error)?,
             server,
             source,
             context,
