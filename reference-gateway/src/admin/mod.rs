@@ -6,6 +6,14 @@
 //! - `GET /status`: JSON [`Report`]: every status document, the active
 //!   data-plane config, bind failures and the last config error.
 //! - `GET /metrics`: Prometheus text format (OpenMetrics 1.0 text).
+//!
+//! Two routers, for least exposure: [`router`] serves all four (the admin
+//! address, loopback unless the operator says otherwise); [`health_router`]
+//! serves only `/healthz` and `/readyz` (and `/metrics` when asked), for an
+//! address the kubelet's probes reach from off the pod: `/status` names
+//! every route, backend and address the gateway holds, so it never
+//! answers there. Anything else is 404 (405 for another method on a known
+//! path).
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -108,13 +116,37 @@ pub fn router(admin: Arc<Admin>) -> Router {
         .with_state(admin)
 }
 
+/// The health routes only (`/healthz`, `/readyz`), plus `/metrics` when
+/// `with_metrics`; never `/status`.
+pub fn health_router(admin: Arc<Admin>, with_metrics: bool) -> Router {
+    let router = Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz));
+    let router = if with_metrics {
+        router.route("/metrics", get(metrics))
+    } else {
+        router
+    };
+    router.with_state(admin)
+}
+
 /// Serves the admin API on `listener` until `shutdown` completes.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     admin: Arc<Admin>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(admin))
+    serve_router(listener, router(admin), shutdown).await
+}
+
+/// Serves `router` (one of this module's) on `listener` until `shutdown`
+/// completes.
+pub async fn serve_router(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
         .with_graceful_shutdown(shutdown)
         .await
 }

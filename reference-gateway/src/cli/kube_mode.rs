@@ -94,14 +94,21 @@ mod tests {
             "reference-gateway",
             "kube",
             "--admin-address",
-            "0.0.0.0:9901",
+            "127.0.0.1:9901",
+            "--health-address",
+            "0.0.0.0:9902",
         ]);
         let Command::Kube(a) = args.command else {
             panic!("not kube");
         };
         assert_eq!(a.address_source, AddressSource::Node);
         assert_eq!(a.kubeconfig, None);
-        assert_eq!(a.common.admin_address, "0.0.0.0:9901".parse().unwrap());
+        assert_eq!(a.common.admin_address, "127.0.0.1:9901".parse().unwrap());
+        assert_eq!(
+            a.common.health_address,
+            Some("0.0.0.0:9902".parse().unwrap())
+        );
+        assert!(!a.common.metrics_on_health_address);
         assert_eq!(a.service, "gwl4-system/reference-gateway");
     }
 

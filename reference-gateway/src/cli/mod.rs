@@ -106,9 +106,19 @@ pub struct ServeConfigArgs {
 #[derive(Debug, Clone, clap::Args)]
 pub struct CommonArgs {
     /// Admin API address (`/healthz`, `/readyz`, `/status`, `/metrics`);
-    /// port 0 picks a free port, printed at start.
+    /// port 0 picks a free port, printed at start. Keep it on loopback:
+    /// `/status` shows every route, backend and address the gateway holds.
     #[arg(long, default_value_t = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0))]
     pub admin_address: SocketAddr,
+    /// A second address serving only `/healthz` and `/readyz`, for probes
+    /// from outside the pod (the install manifests bind it on all
+    /// interfaces); printed at start (`health http://…`). Off by default.
+    #[arg(long)]
+    pub health_address: Option<SocketAddr>,
+    /// Also serve `/metrics` on `--health-address`, for a Prometheus that
+    /// scrapes from off the node (`/status` stays on the admin address).
+    #[arg(long, requires = "health_address")]
+    pub metrics_on_health_address: bool,
     /// After SIGTERM or Ctrl-C, how long open connections may finish.
     #[arg(long, default_value = "10s", value_parser = duration::parse)]
     pub drain_period: Duration,
@@ -258,8 +268,24 @@ async fn run(args: Args) -> Result<(), Error> {
         admin_stop.clone().cancelled_owned(),
     ));
     info!(address = %admin_addr, "admin API listening");
+    if !admin_addr.ip().is_loopback() {
+        warn!(address = %admin_addr, "the admin API (/status, /metrics) answers beyond loopback");
+    }
     // The line a parent process can wait for to learn the admin port.
     println!("admin http://{admin_addr}");
+    if let Some(address) = common.health_address {
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .map_err(setup(format!("health endpoint on {address}")))?;
+        let bound = listener.local_addr().map_err(setup("health endpoint"))?;
+        tokio::spawn(admin::serve_router(
+            listener,
+            admin::health_router(admin.clone(), common.metrics_on_health_address),
+            admin_stop.clone().cancelled_owned(),
+        ));
+        info!(address = %bound, metrics = common.metrics_on_health_address, "health endpoint listening");
+        println!("health http://{bound}");
+    }
 
     let mut provider = match args.command {
         Command::Standalone(a) => {
