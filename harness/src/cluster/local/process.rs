@@ -43,6 +43,29 @@ fn signal_group(pgid: u32, signal: Option<Signal>) -> bool {
     killpg(Pid::from_raw(pgid as i32), signal).is_ok()
 }
 
+/// Whether a process of group `pgid` is still running. Zombies do not
+/// count: they hold no socket or file, and whether the reaper of orphans
+/// has got to them yet is not the child's doing. Without /proc, any
+/// process the kernel still knows counts.
+fn group_alive(pgid: u32) -> bool {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return signal_group(pgid, None);
+    };
+    let pgid = pgid.to_string();
+    dir.flatten().any(|entry| {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            return false;
+        };
+        // "pid (comm) state ppid pgrp …"; comm may hold spaces and parens.
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map_or("", |(_, rest)| rest)
+            .split_whitespace()
+            .collect();
+        fields.get(2) == Some(&pgid.as_str()) && !matches!(fields.first(), Some(&"Z" | &"X"))
+    })
+}
+
 /// PIDs of every live child, for the Ctrl-C handler.
 fn registry() -> &'static Mutex<BTreeMap<u32, String>> {
     static REG: OnceLock<Mutex<BTreeMap<u32, String>>> = OnceLock::new();
@@ -247,18 +270,19 @@ impl Process {
             let _ = self.child.wait().await;
         }
         // The rest of the group gets the rest of the grace.
-        while signal_group(pid, None) && tokio::time::Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(10)).await;
+        while group_alive(pid) && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        if signal_group(pid, None) {
+        if group_alive(pid) {
             problems.push(format!(
-                "processes of the {}'s process group {pid} outlived it; killed them with SIGKILL",
+                "processes of the {}'s process group {pid} were still running {grace:?} after \
+                 SIGTERM, outliving it; killed them with SIGKILL",
                 self.name
             ));
             signal_group(pid, Some(Signal::SIGKILL));
             let gone = tokio::time::Instant::now() + GROUP_GONE_WAIT;
-            while signal_group(pid, None) && tokio::time::Instant::now() < gone {
-                tokio::time::sleep(Duration::from_millis(10)).await;
+            while group_alive(pid) && tokio::time::Instant::now() < gone {
+                tokio::time::sleep(Duration::from_millis(20)).await;
             }
         }
         self.unregister();
