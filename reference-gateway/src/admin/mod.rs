@@ -13,7 +13,11 @@
 //! address the kubelet's probes reach from off the pod: `/status` names
 //! every route, backend and address the gateway holds, so it never
 //! answers there. Anything else is 404 (405 for another method on a known
-//! path).
+//! path). Both listeners bound each connection's life and their number
+//! ([`limits`]): axum's server has no timeout of its own, so a client that
+//! connects and says nothing would otherwise hold its socket for ever.
+
+pub mod limits;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -29,6 +33,8 @@ use axum::routing::get;
 use prometheus_client::registry::Registry;
 use serde::Serialize;
 
+use self::limits::Limited;
+pub use self::limits::Limits;
 use crate::config::Config;
 use crate::status::StatusDocument;
 
@@ -140,13 +146,23 @@ pub async fn serve(
 }
 
 /// Serves `router` (one of this module's) on `listener` until `shutdown`
-/// completes.
+/// completes, with the default connection [`Limits`].
 pub async fn serve_router(
     listener: tokio::net::TcpListener,
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router)
+    serve_limited(listener, router, Limits::default(), shutdown).await
+}
+
+/// [`serve_router`] with the given connection limits.
+pub async fn serve_limited(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    limits: Limits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(Limited::new(listener, limits), router)
         .with_graceful_shutdown(shutdown)
         .await
 }
