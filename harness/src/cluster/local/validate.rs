@@ -58,10 +58,15 @@ pub fn object(v: &Value, _default_namespace: &str) -> Result<(), String> {
             versions.join(" or ")
         ));
     }
-    let name = v
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .unwrap_or("");
+    let name = match v.pointer("/metadata/name") {
+        None | Some(Value::Null) => return Err("metadata.name: Required value".into()),
+        Some(Value::String(name)) => name,
+        Some(other) => {
+            return Err(format!(
+                "metadata.name: Invalid value: {other}: must be a string"
+            ));
+        }
+    };
     dns_name(name, 253).map_err(|e| format!("metadata.name: {e}"))?;
     labels(v)?;
     match kind {
@@ -158,12 +163,19 @@ fn gateway(v: &Value) -> Result<(), String> {
                 "spec.listeners: Invalid value: Listener name must be unique within the Gateway (duplicate {name:?})"
             ));
         }
-        let port = l.get("port").and_then(Value::as_i64).unwrap_or(0);
-        if !(1..=65535).contains(&port) {
-            return Err(format!(
-                "spec.listeners[{i}].port: Invalid value: {port}: must be between 1 and 65535"
-            ));
-        }
+        // Shown as written: a port of "9000" or 9000.5 is not port 0.
+        let port = l.get("port").unwrap_or(&Value::Null);
+        let port = match port.as_i64() {
+            Some(p) if (1..=65535).contains(&p) => p,
+            None if port.is_null() => {
+                return Err(format!("spec.listeners[{i}].port: Required value"));
+            }
+            _ => {
+                return Err(format!(
+                    "spec.listeners[{i}].port: Invalid value: {port}: must be an integer between 1 and 65535"
+                ));
+            }
+        };
         let protocol = l.get("protocol").and_then(Value::as_str).unwrap_or("");
         if protocol.is_empty() {
             return Err(format!("spec.listeners[{i}].protocol: Required value"));
@@ -241,11 +253,13 @@ fn route(v: &Value, is_v1: bool) -> Result<(), String> {
                     "{field}: Invalid value: Must have port for Service reference"
                 ));
             }
-            if let Some(w) = backend.get("weight").and_then(Value::as_i64)
-                && !(0..=1_000_000).contains(&w)
+            // A weight that is not an integer ("1", 0.5) is refused too, as
+            // the API server's schema does, rather than silently ignored.
+            if let Some(w) = backend.get("weight").filter(|w| !w.is_null())
+                && !w.as_i64().is_some_and(|w| (0..=1_000_000).contains(&w))
             {
                 return Err(format!(
-                    "{field}.weight: Invalid value: {w}: must be between 0 and 1000000"
+                    "{field}.weight: Invalid value: {w}: must be an integer between 0 and 1000000"
                 ));
             }
         }
