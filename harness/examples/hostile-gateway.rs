@@ -517,6 +517,8 @@ async fn main() {
         "listener-child" => return listener_child(&a).await,
         "fork-listener" => {
             let me = std::env::current_exe().expect("own path");
+            // Never waited for: it is meant to outlive this process.
+            #[allow(clippy::zombie_processes)]
             let child = std::process::Command::new(me)
                 .args([
                     "--mode",

@@ -243,6 +243,8 @@ pub struct HostileRun {
 /// give: gwl4 ends within `bound` (else it is killed and the test fails:
 /// a hang), does not panic, and leaves no process behind. Run-directory
 /// and port checks are the caller's.
+// A test driving a child process synchronously: no async clock to pause.
+#[allow(clippy::disallowed_types)]
 pub fn run_hostile(
     mode: &str,
     gateway_args: &str,
@@ -256,8 +258,6 @@ pub fn run_hostile(
         "{} --mode {mode} {gateway_args}",
         hostile_gateway().display()
     );
-    // A test driving a child process synchronously: no async clock here.
-    #[allow(clippy::disallowed_types)]
     let started = std::time::Instant::now();
     let child = gwl4_in(dir.path())
         .args(["--gateway-command", &command])
@@ -284,7 +284,6 @@ pub fn run_hostile(
     let all = text(&out);
     assert!(!all.contains("panicked at"), "gwl4 panicked:\n{all}");
     // Processes SIGKILLed at the end may take a moment to vanish.
-    #[allow(clippy::disallowed_types)]
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
     while !processes_of(dir.path()).is_empty() && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(50));

@@ -76,10 +76,10 @@ pub fn parse(path: &Path, bytes: &[u8], key: &ObjectKey) -> Result<Option<Value>
             format!("holds {}, not a status document (a mapping)", what(&doc)),
         ));
     };
-    if let Some(kind) = doc.get("kind") {
-        if kind.as_str() != Some(key.kind.as_str()) {
-            return Err(bad(path, format!("is for kind {kind}, not {}", key.kind)));
-        }
+    if let Some(kind) = doc.get("kind")
+        && kind.as_str() != Some(key.kind.as_str())
+    {
+        return Err(bad(path, format!("is for kind {kind}, not {}", key.kind)));
     }
     if let Some(meta) = doc.get("metadata").filter(|m| !m.is_null()) {
         let field = |name: &str| meta.get(name).filter(|v| !v.is_null());
