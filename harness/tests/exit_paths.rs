@@ -1,9 +1,10 @@
 //! Every way a local-mode run ends leaves nothing behind: no process, and
 //! no run directory (`$TMPDIR/gwl4-<run id>`), unless `--cleanup=false`
 //! kept it, in which case the output names it and it exists. Exit 0, 1,
-//! each setup error (2) that can be caused without a cluster, SIGTERM and
-//! SIGINT (130, mid-run and during setup) and a panic (101, through the
-//! `GWL4_TEST_PANIC` test hook). Ctrl-C mid-run is `local_interrupt.rs`.
+//! each setup error (2) that can be caused without a cluster, no test run
+//! (3), SIGTERM and SIGINT (130, mid-run and during setup) and a panic
+//! (101, through the `GWL4_TEST_PANIC` test hook). Ctrl-C mid-run is
+//! `local_interrupt.rs`.
 //!
 //! Each run gets a scratch directory with `TMPDIR` inside it, so "nothing
 //! left" is "that `tmp` is empty and no process has that `TMPDIR`". One
@@ -327,5 +328,16 @@ fn sigterm_while_tests_keep_starting_leaves_nothing() {
     let out = signal(child, Signal::SIGTERM);
     let all = text(&out);
     assert_eq!(out.status.code(), Some(130), "{all}");
+    assert_left_nothing(dir.path(), &all);
+}
+
+#[test]
+fn exit_3_nothing_ran_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    // A filter no test matches: the cluster started (the class-features
+    // probe ran a gateway), then no test ran.
+    let out = run_in(dir.path(), &["ZzNoTestHasThisName"]);
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{all}");
     assert_left_nothing(dir.path(), &all);
 }
