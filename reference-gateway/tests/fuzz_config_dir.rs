@@ -546,3 +546,27 @@ fn the_mutations_reach_acceptance_and_every_kind_of_refusal() {
         assert!(kinds.contains(kind), "no {kind} refusal in {kinds:?}");
     }
 }
+
+// Regression cases the fuzzer found, kept readable.
+
+/// A key renamed to the empty string was reported as "unknown field ``".
+#[test]
+fn regression_an_empty_key_is_named_quoted() {
+    let text = "apiVersion: v1\nkind: Service\nmetadata: {name: s}\n\"\": 1\n";
+    let e = check_dir(vec![("s.yaml".into(), text.into())]).expect("refused");
+    assert_eq!(e.problem, Problem::UnknownField("\"\"".into()));
+    let nested = "apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec: {\"\": 1}\n";
+    let e = check_dir(vec![("s.yaml".into(), nested.into())]).expect("refused");
+    assert_eq!(e.problem, Problem::UnknownField("spec.\"\"".into()));
+}
+
+/// A text ending in `---` without a newline put the empty last document on
+/// a line past the end of the file.
+#[test]
+fn regression_a_final_separator_without_newline_stays_in_the_file() {
+    let docs = documents("a: 1\n---");
+    assert_eq!(docs.len(), 2);
+    assert_eq!((docs[1].line, docs[1].text), (2, ""));
+    let docs = documents("a: 1\n---\n");
+    assert_eq!((docs[1].line, docs[1].text), (3, ""));
+}

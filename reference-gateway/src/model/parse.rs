@@ -46,7 +46,9 @@ pub fn documents(text: &str) -> Vec<Document<'_>> {
         if is_separator {
             out.push((start, offset, start_line));
             start = offset + line.len();
-            start_line = number + 2;
+            // The next line, or this one when the text ends here without a
+            // newline (the empty last document is on the separator's line).
+            start_line = number + 1 + usize::from(line.ends_with('\n'));
         }
         offset += line.len();
     }
@@ -355,10 +357,13 @@ fn typed<T: DeserializeOwned + Serialize>(
 fn lost_field(input: &Value, output: &Value, path: &str) -> Option<String> {
     match (input, output) {
         (Value::Object(i), Value::Object(o)) => i.iter().find_map(|(key, value)| {
+            // An empty key is shown quoted: `unknown field ``` named nothing
+            // (found by fuzzing).
+            let shown = if key.is_empty() { "\"\"" } else { key };
             let child = if path.is_empty() {
-                key.clone()
+                shown.to_string()
             } else {
-                format!("{path}.{key}")
+                format!("{path}.{shown}")
             };
             match o.get(key) {
                 _ if value.is_null() => None,
