@@ -341,3 +341,40 @@ fn exit_3_nothing_ran_leaves_nothing() {
     assert_eq!(out.status.code(), Some(3), "{all}");
     assert_left_nothing(dir.path(), &all);
 }
+
+/// A gateway command that is a shell script whose background child keeps
+/// writing into the status dir: SIGTERM must stop the whole family (the
+/// child would otherwise recreate the run directory after its removal).
+#[test]
+fn sigterm_stops_a_gateway_scripts_children_that_keep_writing() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("gateway.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\n\
+             status=\nprev=\n\
+             for a in \"$@\"; do [ \"$prev\" = --status-dir ] && status=$a; prev=$a; done\n\
+             ( while true; do mkdir -p \"$status/Scribble\" && date > \"$status/Scribble/now\"; sleep 0.05; done ) &\n\
+             {} \"$@\"\n",
+            naive_gateway().display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let child = piped(slow_test(
+        dir.path(),
+        "",
+        &["--gateway-command", script.to_str().unwrap()],
+    ));
+    // gwl4, the script, its writer, the gateway and three echo backends.
+    wait_for_processes(dir.path(), 7);
+    let out = signal(child, Signal::SIGTERM);
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(130), "{all}");
+    assert_left_nothing(dir.path(), &all);
+    // Nothing comes back a moment later either.
+    std::thread::sleep(Duration::from_millis(300));
+    assert_left_nothing(dir.path(), &all);
+}
