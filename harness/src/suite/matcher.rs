@@ -106,8 +106,8 @@ impl Duration {
                 ));
             }
         };
-        // Bounded: `307445734561825861m` overflowed here, and a huge
-        // `within` overflowed `Instant + within` when run (found by fuzzing).
+        // Bounded: `307445734561825861m` overflowed here (found by fuzzing),
+        // and a huge `within` would overflow `Instant + within` when run.
         let ms = n
             .checked_mul(unit_ms)
             .filter(|ms| *ms <= MAX_DURATION_MS)

@@ -426,7 +426,7 @@ fn check_step(step: &Step) -> Result<(), String> {
             Ok(())
         }
         // Payloads are built in memory and sent whole: bound them by what the
-        // echo server accepts (a 16GiB payload aborted gwl4; found by fuzzing).
+        // echo server accepts (16GiB was accepted, then built in memory).
         S::Tcp(t) => {
             target_ok(&t.target)?;
             match t.payload {
