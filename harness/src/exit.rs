@@ -85,19 +85,26 @@ impl RunDir {
 
 impl Drop for RunDir {
     fn drop(&mut self) {
-        let mut live = live().lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(i) = live.iter().position(|(p, _)| *p == self.path) {
-            let (path, keep) = live.remove(i);
+        let entry = {
+            let mut live = live().lock().unwrap_or_else(|e| e.into_inner());
+            let i = live.iter().position(|(p, _)| *p == self.path);
+            i.map(|i| live.remove(i))
+        };
+        // Outside the lock: the panic hook takes it too.
+        if let Some((path, keep)) = entry {
             leave(&path, keep);
         }
     }
 }
 
-/// Removes `path`, or names it when `keep` (and it exists).
+/// Removes `path`, or names it when `keep` (and it exists). Never panics
+/// (it runs in the panic hook): a closed stderr is ignored.
 fn leave(path: &Path, keep: bool) {
+    use std::io::Write;
     if keep {
         if path.exists() {
-            eprintln!(
+            let _ = writeln!(
+                std::io::stderr(),
                 "gwl4: kept the run directory (--cleanup=false): {}",
                 path.display()
             );
@@ -108,19 +115,19 @@ fn leave(path: &Path, keep: bool) {
 }
 
 /// Leaves every live run directory (removed, or named when kept), for the
-/// exits that run no destructors. Each is named once: a second call (the
-/// signal handler's last sweep) only removes what reappeared.
+/// exits that run no destructors. Each kept one is named once and then
+/// forgotten; removed ones stay listed, so the signal handler's last sweep
+/// removes them again if something recreated them.
 pub fn leave_all() {
-    let mut live = live().lock().unwrap_or_else(|e| e.into_inner());
-    for (path, keep) in live.iter_mut() {
-        leave(path, *keep);
-        if *keep {
-            // Named once; later sweeps leave it alone.
-            *keep = false;
-            *path = PathBuf::new();
-        }
+    let entries = {
+        let mut live = live().lock().unwrap_or_else(|e| e.into_inner());
+        let entries = live.clone();
+        live.retain(|(_, keep)| !keep);
+        entries
+    };
+    for (path, keep) in entries {
+        leave(&path, keep);
     }
-    live.retain(|(p, _)| !p.as_os_str().is_empty());
 }
 
 thread_local! {
