@@ -85,8 +85,7 @@ fn a_gateway_answering_100_mb_of_garbage_is_a_mismatch_read_bounded() {
     // A stream probe stops reading once more came back than was sent.
     let r = run("tcp-garbage", "TCPRouteHalfClose");
     assert!(
-        r.all
-            .contains("sent 65536 bytes, got more back (stopped reading at"),
+        r.all.contains("got more back (stopped reading at"),
         "{}",
         r.all
     );

@@ -337,12 +337,15 @@ impl Tcp {
                     "connection closed before any reply".into(),
                 ),
             )),
-            (Ok(_), Ok(_)) if payload_received > len => Err((
+            (Ok(out), Ok(back)) if payload_received > len => Err((
                 "comparing the stream",
                 Fail::Wrong(
                     Outcome::Mismatch,
                     format!(
-                        "sent {len} bytes, got more back (stopped reading at {payload_received})"
+                        "sent {len} bytes (sha256 {}), got more back (stopped reading at \
+                         {payload_received}, sha256 {})",
+                        hex::encode(out),
+                        hex::encode(back)
                     ),
                 ),
             )),
