@@ -94,6 +94,6 @@ fn a_gateway_answering_100_mb_of_garbage_is_a_mismatch_read_bounded() {
 #[test]
 fn a_gateway_resetting_mid_reply_is_a_reset() {
     let r = run("tcp-reset", "TCPRouteLargeTransferIntegrity");
-    assert!(r.all.contains("reset ("), "{}", r.all);
-    assert!(r.all.contains("Connection reset by peer"), "{}", r.all);
+    // Whichever side of the probe saw it first (ECONNRESET or EPIPE).
+    assert!(r.all.contains("last probe: reset ("), "{}", r.all);
 }

@@ -1,9 +1,11 @@
 //! TCP probes against an echo server (directly or through a gateway). Each
 //! probe is one fresh connection: connect, one command, close.
 //!
-//! Precedence when both directions fail: a wrong reply ([`Outcome::Mismatch`])
-//! is reported first, then a write error, then the read side's result. A peer
-//! that closes while we are still sending usually resets the connection (its
+//! Precedence when both directions fail: a wrong reply ([`Outcome::Mismatch`]:
+//! bytes that differ) is reported first, then a write error, then the read
+//! side's result (a reply cut short by EOF among them: when a reset is seen
+//! first by the write side, the read side sees only an EOF). A peer that
+//! closes while we are still sending usually resets the connection (its
 //! kernel answers our data with RST), so such probes report `reset`.
 
 use std::io;
@@ -79,6 +81,10 @@ async fn settle(stream: &TcpStream, settle: Option<Duration>) -> Result<(), Fail
 enum Fail {
     Io(io::Error),
     Wrong(Outcome, String),
+    /// The reply ended (EOF) before all of it came: a mismatch, unless the
+    /// write side failed, which then explains it. (A reset seen first by
+    /// the write side leaves the read side a plain EOF.)
+    Ended(String),
 }
 
 impl From<io::Error> for Fail {
@@ -120,6 +126,7 @@ impl Attempt {
     fn fail(self, action: &'static str, fail: Fail) -> Result<Probe, Error> {
         match fail {
             Fail::Wrong(outcome, detail) => Ok(self.finish(outcome, detail, None)),
+            Fail::Ended(detail) => Ok(self.finish(Outcome::Mismatch, detail, None)),
             // Linux reports a reset that arrives after the peer's FIN as EPIPE,
             // not ECONNRESET: the peer accepted, closed without replying, and
             // our request then drew the reset. That is an accept-then-close,
@@ -427,10 +434,10 @@ impl Tcp {
                         "connection closed before any reply".into(),
                     )
                 } else {
-                    Fail::Wrong(
-                        Outcome::Mismatch,
-                        format!("reply ended after {at} of {} bytes", expected.len()),
-                    )
+                    Fail::Ended(format!(
+                        "reply ended after {at} of {} bytes",
+                        expected.len()
+                    ))
                 });
             }
             *received += n as u64;
@@ -483,6 +490,9 @@ fn decide(sent: io::Result<()>, received: Result<(), Fail>) -> Result<(), (&'sta
             Err(("reading the echo", Fail::Wrong(Outcome::Mismatch, d)))
         }
         (Err(e), _) => Err(("sending the payload", Fail::Io(e))),
+        (Ok(()), Err(Fail::Ended(d))) => {
+            Err(("reading the echo", Fail::Wrong(Outcome::Mismatch, d)))
+        }
         (Ok(()), Err(f)) => Err(("reading the echo", f)),
         (Ok(()), Ok(())) => Ok(()),
     }
@@ -510,5 +520,15 @@ mod tests {
             Err((_, Fail::Wrong(Outcome::ClosedWithoutReply, _)))
         ));
         assert!(decide(Ok(()), Ok(())).is_ok());
+        // A reply cut short while our write drew a reset is the reset.
+        let ended = || Fail::Ended("reply ended after 1 of 2 bytes".into());
+        assert!(matches!(
+            decide(Err(reset()), Err(ended())),
+            Err((_, Fail::Io(_)))
+        ));
+        assert!(matches!(
+            decide(Ok(()), Err(ended())),
+            Err((_, Fail::Wrong(Outcome::Mismatch, _)))
+        ));
     }
 }
