@@ -10,6 +10,10 @@
 #
 # Both users are in system:masters; authorization is RBAC (see README.md).
 #
+# KUBE_BIND_ADDRESS=IP serves the API on IP instead of 127.0.0.1 (an address
+# of this host, e.g. a veth's host side, so a process in a network namespace
+# can reach the API: tools/peers). etcd stays on 127.0.0.1.
+#
 # KUBE_CONTROLLERS=namespace,garbagecollector (a kube-controller-manager
 # --controllers list) also starts kube-controller-manager with just those
 # controllers (built on demand: KUBE_BUILD_KCM=1 build.sh, ~2.5 min extra).
@@ -36,6 +40,7 @@ if [[ ! -x "$bin/kube-apiserver" || ! -x "$bin/etcd" ]] || [[ -n "$controllers" 
 fi
 
 started=$SECONDS
+bind_address="${KUBE_BIND_ADDRESS:-127.0.0.1}"
 service_cidr="${KUBE_SERVICE_CIDR:-10.96.0.0/16}"
 service_ip="${KUBE_SERVICE_IP:-10.96.0.1}" # first address of the range: the kubernetes Service
 
@@ -62,7 +67,7 @@ free_port() {
   for _ in $(seq 1 200); do
     p=$((port_low + RANDOM % (ephemeral_low - port_low)))
     [[ "$used_ports" == *" $p "* ]] && continue
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && ! (exec 3<>"/dev/tcp/$bind_address/$p") 2>/dev/null; then
       used_ports+="$p "
       printf -v "$1" '%s' "$p"
       return
@@ -84,7 +89,7 @@ mkdir -p "$pki"
 basicConstraints = CA:FALSE
 keyUsage = digitalSignature, keyEncipherment
 extendedKeyUsage = serverAuth
-subjectAltName = IP:127.0.0.1, IP:$service_ip, DNS:localhost, DNS:kubernetes, DNS:kubernetes.default, DNS:kubernetes.default.svc, DNS:kubernetes.default.svc.cluster.local
+subjectAltName = IP:127.0.0.1, IP:$bind_address, IP:$service_ip, DNS:localhost, DNS:kubernetes, DNS:kubernetes.default, DNS:kubernetes.default.svc, DNS:kubernetes.default.svc.cluster.local
 EOF
   openssl x509 -req -in apiserver.csr -CA ca.crt -CAkey ca.key -CAcreateserial \
     -out apiserver.crt -days 2 -extfile apiserver.ext 2>/dev/null
@@ -136,12 +141,12 @@ curl -sf "$etcd_endpoint/health" 2>/dev/null | grep -q '"health":"true"' || fail
 
 # --- kube-apiserver --------------------------------------------------------------
 free_port api_port
-server="https://127.0.0.1:$api_port"
+server="https://$bind_address:$api_port"
 kube_apiserver_cmd=(
   "$bin/kube-apiserver"
   --etcd-servers "$etcd_endpoint"
-  --bind-address 127.0.0.1
-  --advertise-address 127.0.0.1
+  --bind-address "$bind_address"
+  --advertise-address "$bind_address"
   --endpoint-reconciler-type none
   --secure-port "$api_port"
   --cert-dir "$pki"

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# with-peer.sh PEER CMD [ARGS...]: a third-party Gateway API implementation
+# against a real API server, then CMD, then everything stopped and removed
+# (trap: also on failure and Ctrl-C). PEER: envoy-gateway.
+#
+#   1. network namespace gwl4-peer-PEER (netns.sh): the peer and everything
+#      it launches run there, on 10.249.I.2, so its listeners never collide
+#      with anything else on the machine
+#   2. kube-apiserver + etcd (tools/kube/start.sh) serving on 10.249.I.1, the
+#      host's side of the namespace, so the peer reaches it; the standard
+#      channel Gateway API CRDs (PEER_CRDS=experimental for the other)
+#   3. the peer (tools/peers/PEER/start.sh), its GatewayClass Accepted
+#   4. CMD with KUBECONFIG (admin), GWL4_KUBE_DIR, GWL4_PEER_CLASS (the
+#      GatewayClass), GWL4_PEER_ADDRESS and GWL4_PEER_LOG set
+#
+# Exits with CMD's exit code; when CMD fails the peer's log tail is printed.
+# KUBE_KEEP_DIR=1 keeps the directory (logs) for reading.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+[[ $# -ge 2 ]] || { echo "usage: with-peer.sh envoy-gateway CMD [ARGS...]" >&2; exit 2; }
+peer="$1"
+shift
+case "$peer" in
+envoy-gateway) index=1 class=eg short=eg ;;
+*) echo "with-peer.sh: unknown peer $peer (known: envoy-gateway)" >&2; exit 2 ;;
+esac
+netns="gwl4-peer-$short"
+host_ip="10.249.$index.1" peer_ip="10.249.$index.2"
+
+dir="$(mktemp -d "${TMPDIR:-/tmp}/gwl4-peer.XXXXXX")"
+cleanup() {
+  "$here/$peer/stop.sh" "$dir" "$netns" || true
+  KUBE_KEEP_DIR=1 "$here/../kube/stop.sh" "$dir/kube" || true
+  "$here/netns.sh" down "$short" "$index" || true
+  if [[ "${KUBE_KEEP_DIR:-0}" == 1 ]]; then
+    echo "with-peer.sh: kept $dir" >&2
+  else
+    rm -rf "$dir"
+  fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+"$here/$peer/build.sh" >&2
+"$here/netns.sh" up "$short" "$index"
+KUBE_BIND_ADDRESS="$host_ip" KUBE_CONTROLLERS="${KUBE_CONTROLLERS:-namespace,garbagecollector}" \
+  "$here/../kube/start.sh" "$dir/kube"
+"$here/../kube/install-crds.sh" "$dir/kube/kubeconfig" "${PEER_CRDS:-standard}"
+"$here/$peer/start.sh" "$dir" "$dir/kube/kubeconfig" "$netns" "$peer_ip"
+
+rc=0
+KUBECONFIG="$dir/kube/kubeconfig" GWL4_KUBE_DIR="$dir/kube" GWL4_PEER_CLASS="$class" \
+  GWL4_PEER_ADDRESS="$peer_ip" GWL4_PEER_LOG="$dir/$peer.log" "$@" || rc=$?
+if [[ $rc != 0 ]]; then
+  echo "with-peer.sh: '$*' exited with $rc; last lines of the $peer log:" >&2
+  tail -n 30 "$dir/$peer.log" >&2 || true
+fi
+exit "$rc"
