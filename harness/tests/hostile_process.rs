@@ -88,6 +88,7 @@ fn a_gateway_that_ignores_sigterm_is_killed_after_the_grace() {
     );
     // The grace was given (a lower bound only).
     assert!(r.took >= Duration::from_secs(3), "{:?}", r.took);
+    assert!(r.assert_targets_free() > 0, "no traffic target:\n{}", r.all);
 }
 
 #[test]
@@ -116,4 +117,5 @@ fn a_forked_child_keeping_a_listener_is_killed_with_the_gateway() {
         "port {port} still listened on: {:?}",
         tcp_listeners(port)
     );
+    assert!(r.assert_targets_free() > 0, "no traffic target:\n{}", r.all);
 }

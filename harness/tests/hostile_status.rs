@@ -115,4 +115,5 @@ fn a_status_file_rewritten_in_place_is_reread_not_fatal() {
     );
     assert_eq!(r.code, Some(0), "{}", r.all);
     assert!(!r.all.contains("status document"), "{}", r.all);
+    assert!(r.assert_targets_free() > 0, "no traffic target:\n{}", r.all);
 }

@@ -13,7 +13,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{HostileRun, run_hostile, tcp_listeners};
+use common::{HostileRun, run_hostile};
 
 /// Short probe deadlines so a one-byte-per-second gateway costs seconds:
 /// a probe of 1 MiB then ends within 2 s + 4 s (RequestTimeout plus 1 s per
@@ -34,18 +34,8 @@ fn run(mode: &str, test: &str) -> HostileRun {
     assert_eq!(r.code, Some(1), "{}", r.all);
     assert!(r.all.contains(&format!("FAILED   {test}")), "{}", r.all);
     assert!(r.left_in_tmp().is_empty(), "left: {:?}", r.left_in_tmp());
-    // The gateway's address and port, from "connection(s) to A:P".
-    let target = r
-        .all
-        .split("connection(s) to ")
-        .nth(1)
-        .and_then(|s| s.split_whitespace().next())
-        .and_then(|s| s.parse::<std::net::SocketAddrV4>().ok())
-        .unwrap_or_else(|| panic!("no target in the output:\n{}", r.all));
-    assert!(
-        !tcp_listeners(target.port()).contains(target.ip()),
-        "{target} still listens"
-    );
+    // The gateway's listener is gone with it.
+    assert!(r.assert_targets_free() > 0, "no traffic target:\n{}", r.all);
     r
 }
 

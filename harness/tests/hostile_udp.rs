@@ -29,6 +29,8 @@ fn run(mode: &str, test: &str, code: i32) -> HostileRun {
     );
     assert_eq!(r.code, Some(code), "{}", r.all);
     assert!(r.left_in_tmp().is_empty(), "left: {:?}", r.left_in_tmp());
+    // The gateway's sockets are gone with it.
+    assert!(r.assert_targets_free() > 0, "no traffic target:\n{}", r.all);
     r
 }
 

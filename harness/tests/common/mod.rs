@@ -299,6 +299,52 @@ pub fn run_hostile(
 }
 
 impl HostileRun {
+    /// The gateway addresses its traffic steps went to ("connection(s) to
+    /// A:P", "datagram(s) to A:P" in the output or report.json), with
+    /// whether each is UDP.
+    pub fn targets(&self) -> Vec<(std::net::SocketAddrV4, bool)> {
+        let report = std::fs::read_to_string(self.dir.path().join("gwl4-reports/report.json"))
+            .unwrap_or_default();
+        let mut out = Vec::new();
+        let markers = [
+            ("connection(s) to ", false),
+            ("datagram(s) to ", true),
+            ("datagrams to ", true),
+        ];
+        for (marker, udp) in markers {
+            for text in [&self.all, &report] {
+                for part in text.split(marker).skip(1) {
+                    let addr = part.split(|c: char| !(c.is_ascii_digit() || c == '.' || c == ':'));
+                    let addr = addr.into_iter().next().map(|a| a.trim_end_matches(':'));
+                    if let Some(a) = addr.and_then(|a| a.parse().ok())
+                        && !out.contains(&(a, udp))
+                    {
+                        out.push((a, udp));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Asserts nothing is bound any more on the addresses the traffic went
+    /// to; returns how many were checked.
+    pub fn assert_targets_free(&self) -> usize {
+        let targets = self.targets();
+        for (addr, udp) in &targets {
+            let bound = if *udp {
+                udp_bound(addr.port())
+            } else {
+                tcp_listeners(addr.port())
+            };
+            assert!(
+                !bound.contains(addr.ip()),
+                "{addr} (udp: {udp}) is still bound"
+            );
+        }
+        targets.len()
+    }
+
     /// Entries gwl4 left in its TMPDIR (its run directory `gwl4-*`).
     pub fn left_in_tmp(&self) -> Vec<String> {
         std::fs::read_dir(self.dir.path().join("tmp"))
@@ -311,7 +357,17 @@ impl HostileRun {
 
 /// The IPv4 addresses with a TCP listener on `port`, from /proc/net/tcp.
 pub fn tcp_listeners(port: u16) -> Vec<std::net::Ipv4Addr> {
-    std::fs::read_to_string("/proc/net/tcp")
+    sockets("/proc/net/tcp", port, Some("0A"))
+}
+
+/// The IPv4 addresses with a UDP socket bound on `port`, from /proc/net/udp.
+pub fn udp_bound(port: u16) -> Vec<std::net::Ipv4Addr> {
+    sockets("/proc/net/udp", port, None)
+}
+
+/// Local addresses of the sockets in `table` on `port` (in `state`, if given).
+fn sockets(table: &str, port: u16, state: Option<&str>) -> Vec<std::net::Ipv4Addr> {
+    std::fs::read_to_string(table)
         .unwrap_or_default()
         .lines()
         .skip(1)
@@ -319,7 +375,7 @@ pub fn tcp_listeners(port: u16) -> Vec<std::net::Ipv4Addr> {
             let cols: Vec<&str> = line.split_whitespace().collect();
             // local_address is hex ADDR:PORT, ADDR in host byte order; 0A is LISTEN.
             let (addr, p) = cols.get(1)?.split_once(':')?;
-            let listening = cols.get(3) == Some(&"0A");
+            let listening = state.is_none_or(|st| cols.get(3) == Some(&st));
             let ip = u32::from_str_radix(addr, 16).ok()?.to_le_bytes();
             (listening && u16::from_str_radix(p, 16).ok()? == port).then(|| ip.into())
         })
