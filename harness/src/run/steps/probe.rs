@@ -122,19 +122,22 @@ fn payload(n: u64) -> Vec<u8> {
     (0..n).map(|i| (i % 251) as u8).collect()
 }
 
-/// Whether a probe's outcome is the spec's "actively reject": for TCP the
-/// connection is refused, reset, or accepted and closed without a byte from
+/// Whether a probe is the spec's "actively reject": for TCP the
+/// connection is refused, reset, or accepted and closed, without a byte from
 /// any backend (TCPRouteRule.BackendRefs says "MUST actively reject
 /// connection attempts" and no more: neither forwarded nor left hanging,
-/// which a timeout would be); for UDP the datagram got no reply (or an ICMP
-/// refusal).
-pub fn is_rejection(protocol: Protocol, outcome: Outcome) -> bool {
+/// which a timeout would be; a reset after part of an echo came back was
+/// forwarded, so it is not one); for UDP the datagram got no reply (or an
+/// ICMP refusal).
+pub fn is_rejection(protocol: Protocol, p: &Probe) -> bool {
     match protocol {
-        Protocol::Tcp => matches!(
-            outcome,
-            Outcome::Refused | Outcome::Reset | Outcome::ClosedWithoutReply
-        ),
-        Protocol::Udp => matches!(outcome, Outcome::Timeout | Outcome::Refused),
+        Protocol::Tcp => {
+            matches!(
+                p.outcome,
+                Outcome::Refused | Outcome::Reset | Outcome::ClosedWithoutReply
+            ) && p.evidence.bytes_received == 0
+        }
+        Protocol::Udp => matches!(p.outcome, Outcome::Timeout | Outcome::Refused),
     }
 }
 
@@ -148,7 +151,7 @@ pub fn judge(
     let want = expect.outcome.unwrap_or(ExpectedOutcome::Ok);
     let outcome_ok = match want {
         ExpectedOutcome::Ok => p.outcome == Outcome::Ok,
-        ExpectedOutcome::Rejected => is_rejection(protocol, p.outcome),
+        ExpectedOutcome::Rejected => is_rejection(protocol, p),
         ExpectedOutcome::RefusedOrReset => matches!(p.outcome, Outcome::Refused | Outcome::Reset),
         ExpectedOutcome::Refused => p.outcome == Outcome::Refused,
         ExpectedOutcome::Reset => p.outcome == Outcome::Reset,
@@ -289,4 +292,43 @@ pub fn traffic_evidence(sample: &Sample) -> Evidence {
             .collect(),
         latency,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::traffic::Evidence;
+
+    fn probe(outcome: Outcome, bytes_received: u64) -> Probe {
+        Probe {
+            outcome,
+            evidence: Evidence {
+                bytes_received,
+                ..Evidence::default()
+            },
+            reply: None,
+        }
+    }
+
+    #[test]
+    fn a_tcp_rejection_carries_no_byte_from_a_backend() {
+        for outcome in [
+            Outcome::Refused,
+            Outcome::Reset,
+            Outcome::ClosedWithoutReply,
+        ] {
+            assert!(
+                is_rejection(Protocol::Tcp, &probe(outcome, 0)),
+                "{outcome:?}"
+            );
+            // Part of an echo came back, then the reset: it was forwarded.
+            assert!(
+                !is_rejection(Protocol::Tcp, &probe(outcome, 100)),
+                "{outcome:?}"
+            );
+        }
+        assert!(!is_rejection(Protocol::Tcp, &probe(Outcome::Timeout, 0)));
+        assert!(is_rejection(Protocol::Udp, &probe(Outcome::Timeout, 0)));
+        assert!(!is_rejection(Protocol::Udp, &probe(Outcome::Ok, 10)));
+    }
 }

@@ -298,7 +298,6 @@ pub async fn rejection<W: World>(ctx: &Ctx<'_, W>, step: &Rejection) -> StepRepo
         Err(e) => return StepReport::fail(summary, format!("gwl4 could not send: {e}")),
     };
     let traffic_ev = traffic_evidence(&sample);
-    let rejected_outcome = |o: Outcome| probe::is_rejection(protocol, o);
     // UDP: replies that stop for good partway (a session limit) are not
     // rejections; judge the share on the flows before them.
     let answered: Vec<bool> = sample.probes.iter().map(|p| p.is_ok()).collect();
@@ -310,7 +309,7 @@ pub async fn rejection<W: World>(ctx: &Ctx<'_, W>, step: &Rejection) -> StepRepo
     let mut wrong = Vec::new();
     let mut rejected = 0u64;
     for p in &sample.probes[..judged] {
-        if rejected_outcome(p.outcome) {
+        if probe::is_rejection(protocol, p) {
             rejected += 1;
         } else if !p.is_ok()
             || !p
