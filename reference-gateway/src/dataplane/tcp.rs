@@ -1,5 +1,7 @@
 //! TCP listeners: accept, choose a backend by weight, connect, proxy.
 
+use std::cell::RefCell;
+use std::fs::File;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -51,6 +53,7 @@ pub(crate) async fn serve(listener: std::net::TcpListener, shared: Arc<Shared>, 
     // sound, and the replacement is `unsafe`, which this workspace forbids.
     #[allow(deprecated)]
     let registered = AsyncFd::with_interest(listener, Interest::READABLE);
+    keep_spare();
     let listener = match registered {
         Ok(listener) => listener,
         Err(error) => {
@@ -65,13 +68,29 @@ pub(crate) async fn serve(listener: std::net::TcpListener, shared: Arc<Shared>, 
             accepted = listener.async_io(Interest::READABLE, accept) => match accepted {
                 Ok(accepted) => accepted,
                 Err(error) => {
-                    // Typically EMFILE: back off instead of spinning.
+                    let refused = if at_fd_limit(&error) {
+                        refuse_queued(listener.get_ref())
+                    } else {
+                        0
+                    };
+                    if refused > 0 {
+                        Metrics::reason(&ctx.metrics.tcp_rejected, &shared.name, "fd_limit")
+                            .inc_by(refused as u64);
+                        warn!(
+                            listener = %shared.name, %error, refused,
+                            "out of descriptors: queued connections reset"
+                        );
+                        continue;
+                    }
+                    // EMFILE without a spare, or another error: back off
+                    // instead of spinning on a listener that stays readable.
                     warn!(listener = %shared.name, %error, "accept failed");
                     tokio::time::sleep(Duration::from_millis(20)).await;
                     continue;
                 }
             },
         };
+        keep_spare();
         let state = shared.state.load_full();
         let decision = state.decide(
             &mut rand::rng(),
@@ -94,6 +113,55 @@ pub(crate) async fn serve(listener: std::net::TcpListener, shared: Arc<Shared>, 
             }
         }
     }
+}
+
+thread_local! {
+    /// A descriptor this worker keeps in reserve for [`refuse_queued`].
+    static SPARE: RefCell<Option<File>> = const { RefCell::new(None) };
+}
+
+/// Opens this worker's spare descriptor if it has none (at start, and
+/// after each accept, when one has just been free).
+fn keep_spare() {
+    SPARE.with_borrow_mut(|spare| {
+        if spare.is_none() {
+            *spare = File::open("/dev/null").ok();
+        }
+    });
+}
+
+/// Whether accept failed for want of a descriptor (process or system).
+fn at_fd_limit(error: &io::Error) -> bool {
+    matches!(error.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
+}
+
+/// At the open-files limit, `accept` fails and the kernel keeps completed
+/// connections in the listen queue, where their clients hang (measured:
+/// 39 of 80 clients got no answer within 1 s, `fault_fd_exhaustion`)
+/// until a descriptor frees up, if ever. Instead, as libuv does
+/// (`uv__emfile_trick`), close this worker's spare descriptor, accept and
+/// reset every queued connection with it (at most a listen queue's worth),
+/// and reopen the spare: clients fail fast and can retry elsewhere. Costs
+/// one descriptor per worker. Returns how many were reset; 0 if there was
+/// no spare or another thread took its slot first (the caller then backs
+/// off).
+fn refuse_queued(listener: &std::net::TcpListener) -> usize {
+    SPARE.with_borrow_mut(|spare| {
+        if spare.take().is_none() {
+            return 0;
+        }
+        let mut refused = 0;
+        // Ends at WouldBlock (queue empty) or EMFILE (slot taken).
+        while refused < 4096 {
+            let Ok((socket, _)) = accept(listener) else {
+                break;
+            };
+            reset(&socket);
+            refused += 1;
+        }
+        *spare = File::open("/dev/null").ok();
+        refused
+    })
 }
 
 /// Accepts a connection, non-blocking but not yet registered with the

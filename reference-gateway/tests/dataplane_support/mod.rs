@@ -153,3 +153,158 @@ pub async fn eventually(what: &str, mut pred: impl FnMut() -> bool) {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
+
+// The gateway binary as a child process, and what /proc says about it: for
+// the fault tests, whose figures (memory, CPU, descriptors) are about the
+// process, and whose descriptors must not count against the test's own.
+
+/// The `reference-gateway` binary running as a child; killed on drop.
+pub struct GatewayProcess {
+    pub child: tokio::process::Child,
+    pub pid: i32,
+    /// Its admin API (`/readyz`, `/status`, `/metrics`).
+    pub admin: SocketAddr,
+    /// Keeps the config file (or directory) alive as long as the process.
+    pub _dir: Option<tempfile::TempDir>,
+}
+
+/// Starts `reference-gateway serve-config` on `config` (written to a
+/// temporary file) with `flags`, and waits until it is ready.
+pub async fn serve_config(config: &Config, flags: &[&str]) -> GatewayProcess {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("config.yaml");
+    std::fs::write(&file, serde_yaml::to_string(config).unwrap()).unwrap();
+    let mut args: Vec<std::ffi::OsString> = vec![
+        "serve-config".into(),
+        "--admin-address".into(),
+        "127.0.0.1:0".into(),
+        "--drain-period".into(),
+        "1s".into(),
+        "--config".into(),
+        file.into(),
+    ];
+    args.extend(flags.iter().map(Into::into));
+    let mut gateway = spawn_gateway(&args).await;
+    gateway._dir = Some(dir);
+    gateway
+}
+
+/// Starts the binary with `args` (a mode and its flags; the admin address
+/// must be port 0 or fixed), reads its admin line, waits for `/readyz`.
+pub async fn spawn_gateway(args: &[std::ffi::OsString]) -> GatewayProcess {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_reference-gateway"))
+        .args(args)
+        .env("RUST_LOG", "error")
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the gateway binary starts");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = tokio::time::timeout(GUARD, lines.next_line())
+        .await
+        .expect("the admin line in time")
+        .unwrap()
+        .expect("the admin line");
+    let admin: SocketAddr = line
+        .strip_prefix("admin http://")
+        .expect("admin line")
+        .parse()
+        .unwrap();
+    let pid = i32::try_from(child.id().unwrap()).unwrap();
+    let deadline = tokio::time::Instant::now() + GUARD;
+    while http_get(admin, "/readyz").await.0 != 200 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "gateway never ready"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    GatewayProcess {
+        child,
+        pid,
+        admin,
+        _dir: None,
+    }
+}
+
+/// A plain HTTP/1.1 GET: the status code and the body.
+pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    use tokio::io::AsyncReadExt;
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .await
+        .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    (
+        head.split_whitespace().nth(1).unwrap().parse().unwrap(),
+        body.to_owned(),
+    )
+}
+
+/// Sum of a metric's samples (over all labels) from `/metrics` (a
+/// counter's name ends in `_total`).
+pub async fn metric_sum(admin: SocketAddr, name: &str) -> f64 {
+    metric_where(admin, name, |_| true).await
+}
+
+/// Sum of a metric's samples whose labels satisfy `pred`.
+pub async fn metric_where(
+    admin: SocketAddr,
+    name: &str,
+    pred: impl Fn(&prometheus_parse::Labels) -> bool,
+) -> f64 {
+    let text = http_get(admin, "/metrics").await.1;
+    let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned()))).unwrap();
+    scrape
+        .samples
+        .iter()
+        .filter(|s| s.metric == name && pred(&s.labels))
+        .map(|s| match s.value {
+            prometheus_parse::Value::Counter(v)
+            | prometheus_parse::Value::Gauge(v)
+            | prometheus_parse::Value::Untyped(v) => v,
+            _ => 0.0,
+        })
+        .sum()
+}
+
+/// A field of `/proc/<pid>/status` in KiB (`VmRSS`, `VmHWM`).
+pub fn proc_status_kib(pid: i32, field: &str) -> u64 {
+    let path = format!("/proc/{pid}/status");
+    let text = std::fs::read_to_string(&path).unwrap();
+    text.lines()
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+        .unwrap_or_else(|| panic!("{path}: no {field} line"))
+}
+
+/// CPU time (user + system, all threads) the process has used so far.
+/// `/proc/<pid>/stat` counts in USER_HZ ticks, 100 per second on every
+/// Linux architecture this runs on.
+pub fn cpu_time(pid: i32) -> Duration {
+    let path = format!("/proc/{pid}/stat");
+    let text = std::fs::read_to_string(&path).unwrap();
+    // Fields after the command name (which may hold spaces) in parentheses:
+    // utime and stime are fields 14 and 15, the 12th and 13th after it.
+    let after = &text[text.rfind(')').unwrap() + 2..];
+    let fields: Vec<u64> = after
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .map(|f| f.parse().unwrap())
+        .collect();
+    Duration::from_millis((fields[0] + fields[1]) * 10)
+}
+
+/// How many descriptors the process has open.
+pub fn open_fds(pid: i32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .count()
+}
