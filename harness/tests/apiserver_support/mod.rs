@@ -138,7 +138,7 @@ impl Controller {
     /// Whether it still runs (has not exited).
     pub fn is_running(&self) -> bool {
         std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))
-            .is_ok_and(|stat| !stat.split(' ').nth(2).is_some_and(|state| state == "Z"))
+            .is_ok_and(|stat| stat.split(' ').nth(2).is_none_or(|state| state != "Z"))
     }
 
     /// The end of its log.
