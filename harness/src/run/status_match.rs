@@ -98,7 +98,10 @@ pub fn evaluate(
                 })
                 .unwrap_or_default();
             if names.is_empty() {
-                problems.push("status.supportedFeatures is empty".into());
+                problems.push(
+                    "status.supportedFeatures is empty (GEP-2162: implementations must publish the supported features before Accepting the GatewayClass, or in the same operation)"
+                        .into(),
+                );
             } else if names.windows(2).any(|w| w[0] > w[1]) {
                 problems.push(format!(
                     "status.supportedFeatures is not sorted by name: {names:?}"

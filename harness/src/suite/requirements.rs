@@ -224,7 +224,7 @@ pub fn coverage_markdown(registry: &Registry, catalog: &[TestSpec]) -> String {
          when this file is stale, when a test cites a row that does not exist, or when a \
          `must` row has neither a test nor a stated reason. Quotes are from Gateway API \
          {} (the `sigs.k8s.io/gateway-api` and `sigs.k8s.io/gateway-api/conformance` Go \
-         modules), GEP-2644 and GEP-2645; `gwl4` rows are gwl4's own recommendations.\n\n",
+         modules), GEP-2644, GEP-2645 and GEP-2162; `gwl4` rows are gwl4's own recommendations.\n\n",
         registry.gateway_api_version
     ));
     out.push_str("| level | rows | covered by a test |\n|---|---:|---:|\n");
