@@ -271,7 +271,9 @@ pub async fn metric_where(
             | prometheus_parse::Value::Untyped(v) => v,
             _ => 0.0,
         })
-        .sum()
+        // An empty f64 sum is -0.0; adding 0.0 prints it as 0.
+        .sum::<f64>()
+        + 0.0
 }
 
 /// A field of `/proc/<pid>/status` in KiB (`VmRSS`, `VmHWM`).
