@@ -17,7 +17,8 @@
 //! that case is dropped and its flow re-balanced on its next datagram.
 //!
 //! Modules: `select` (weighted random backend choice, and why), `tcp`
-//! (accept, connect, reset), `copy` (buffered copy or opt-in splice, half-close),
+//! (accept, connect, reset; at the open-files limit, queued connections
+//! reset rather than left waiting), `copy` (buffered copy or opt-in splice, half-close),
 //! `udp` (sessions, idle timeout, the bounded table's LRU policy), `state`
 //! (what a listener serves and what survives a reload), `workers` (the
 //! per-core runtimes TCP runs on, and why), [`metrics`].
