@@ -1,6 +1,6 @@
 //! TCP listeners: accept, choose a backend by weight, connect, proxy.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fs::File;
 use std::io;
 use std::net::SocketAddr;
@@ -76,10 +76,12 @@ pub(crate) async fn serve(listener: std::net::TcpListener, shared: Arc<Shared>, 
                     if refused > 0 {
                         Metrics::reason(&ctx.metrics.tcp_rejected, &shared.name, "fd_limit")
                             .inc_by(refused as u64);
-                        warn!(
-                            listener = %shared.name, %error, refused,
-                            "out of descriptors: queued connections reset"
-                        );
+                        if warning_due() {
+                            warn!(
+                                listener = %shared.name, %error, refused,
+                                "out of descriptors: queued connections reset (one line a second at most)"
+                            );
+                        }
                         continue;
                     }
                     // EMFILE without a spare, or another error: back off
@@ -128,6 +130,25 @@ fn keep_spare() {
             *spare = File::open("/dev/null").ok();
         }
     });
+}
+
+thread_local! {
+    /// When this worker last warned about resetting at the limit.
+    static WARNED: Cell<Option<tokio::time::Instant>> = const { Cell::new(None) };
+}
+
+/// Whether this worker may warn again: at the limit, every new connection
+/// can be a reset, and a line each would flood the log (the
+/// `fd_limit` rejection counter counts them all).
+fn warning_due() -> bool {
+    let now = tokio::time::Instant::now();
+    let due = WARNED
+        .get()
+        .is_none_or(|last| now.duration_since(last) >= Duration::from_secs(1));
+    if due {
+        WARNED.set(Some(now));
+    }
+    due
 }
 
 /// Whether accept failed for want of a descriptor (process or system).
