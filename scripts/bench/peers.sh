@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Envoy Gateway (tools/peers) next to the reference gateway, measured by
+# `gwl4 bench` in one run on the same network path: both gateways run in the
+# peer's network namespace (10.249.1.2), in front of the same two echo
+# backends on the namespace's host side (10.249.1.1: bench-v1 on TCP 15000 /
+# UDP 15001, bench-v2 on TCP 15010), with a 70/30 TCP split and a UDP route;
+# each is judged against those backends reached directly. Envoy Gateway gets
+# its configuration the way users give it: a Gateway, a TCPRoute, a UDPRoute,
+# Services and EndpointSlices through the API server.
+#
+#   scripts/bench/peers.sh [--short] [-- extra gwl4 bench flags]
+#
+# Needs what tools/peers needs (root, Go, pip). Environment: GWL4 (a built
+# gwl4, skips the release build), BENCH_OUT (output dir, default
+# bench-out/peers). Output: <out>/<gateway>/bench.{json,html}, <out>/table.md.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+out=${BENCH_OUT:-$repo/bench-out/peers}
+short=()
+extra=()
+while [ $# -gt 0 ]; do
+  case $1 in
+    --short) short=(--short) ;;
+    --) shift; extra=("$@"); break ;;
+    *) echo "unknown flag $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+if [ -z "${GWL4:-}" ]; then
+  cargo build --release -p harness --manifest-path "$repo/Cargo.toml"
+  GWL4=$repo/target/release/gwl4
+fi
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+
+# The part that runs with the peer up (with-peer.sh sets KUBECONFIG etc.).
+if [ -n "${GWL4_PEER_CLASS:-}" ]; then
+  gwl4=$GWL4
+  # shellcheck source=lib.sh
+  source "$here/lib.sh"
+  # shellcheck source=../../tools/kube/lib.sh
+  source "$repo/tools/kube/lib.sh"
+  kube_load "$KUBECONFIG"
+  host=10.249.1.1 gw=$GWL4_PEER_ADDRESS netns=gwl4-peer-eg
+  for v in 1 2; do
+    port=$((15000 + (v - 1) * 10))
+    "$gwl4" echo-server --bind "$host" --tcp-port "$port" --udp-port $((port + 1)) \
+      --service bench-v$v --pod bench-v$v-0 --namespace gwl4-bench >"$out/echo-v$v.log" 2>&1 &
+    pids+=($!)
+    wait_tcp "$host" "$port"
+  done
+  sed -e "s/{ADDRESS}/$host/g" -e "s/{CLASS}/$GWL4_PEER_CLASS/g" "$here/peers.yaml" >"$out/peers.yaml"
+  kube_apply_file "$out/peers.yaml" gwl4-bench || { echo "could not apply $out/peers.yaml" >&2; exit 1; }
+  # Envoy Gateway: ready once its TCP route answers.
+  for _ in $(seq 1 600); do
+    reply=$(timeout 2 bash -c "exec 3<>/dev/tcp/$gw/16000; echo 'HELLO x' >&3; head -n 1 <&3" 2>/dev/null || true)
+    [[ "$reply" == *bench-v* ]] && break
+    sleep 0.1
+  done
+  [[ "$reply" == *bench-v* ]] || { echo "Envoy Gateway's route never answered on $gw:16000" >&2; exit 1; }
+  envoy_pid=$(ip netns pids "$netns" | while read -r p; do
+    [[ "$(tr '\0' ' ' </proc/"$p"/cmdline)" == *"--service-cluster gwl4-bench/bench "* ]] && echo "$p"; done | head -n1)
+
+  # The reference gateway's data plane, same namespace, same backends.
+  sed -e "s/127.0.3.23/$gw/g" -e "s/127.0.3.1:/$host:/g" -e "s/127.0.3.2:15000/$host:15010/g" \
+    "$here/reference-gateway.yaml" | sed -e "s/port: 16000/port: 17000/" -e "s/port: 16001/port: 17001/" >"$out/reference-gateway.yaml"
+  ip netns exec "$netns" "$gwl4" reference-gateway serve-config --config "$out/reference-gateway.yaml" \
+    >"$out/reference-gateway.log" 2>&1 &
+  pids+=($!)
+  wait_tcp "$gw" 17000
+  ref_pid=$(ip netns pids "$netns" | while read -r p; do
+    [[ "$(tr '\0' ' ' </proc/"$p"/cmdline)" == *"serve-config"* ]] && echo "$p"; done | head -n1)
+
+  run() { # label port pid
+    echo "== $1 ($(cut -d' ' -f1-3 /proc/loadavg))"
+    "$gwl4" bench --label "$1" --gateway-tcp "$gw:$2" --direct-tcp "$host:15000" \
+      --gateway-udp "$gw:$(($2 + 1))" --direct-udp "$host:15001" --udp-rate 35000 \
+      --weights bench-v1=70,bench-v2=30 --gateway-pid "$3" --idle-connections 5000 \
+      --report-dir "$out/$1" "${short[@]}" "${extra[@]}" || echo "$1: gwl4 bench failed (exit $?)"
+  }
+  run reference-gateway 17000 "$ref_pid"
+  settle 15000
+  run envoy-gateway 16000 "$envoy_pid"
+  python3 "$here/table.py" "$out" | tee "$out/table.md"
+  exit 0
+fi
+
+GWL4=$GWL4 BENCH_OUT=$out exec "$repo/tools/peers/with-peer.sh" envoy-gateway "$0" "${short[@]}" -- "${extra[@]}"
