@@ -224,6 +224,15 @@ async fn outage(kube_dir: PathBuf, name: &'static str) -> String {
     err
 }
 
+/// Removes the pod networks this process made, also when the test panics.
+struct RemoveOnDrop;
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        harness::cluster::local::netns::remove_all_live();
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs a real API server: tools/kube/with-apiserver.sh (run by .ci/run)"]
 async fn runs_and_routes_survive_api_server_and_etcd_restarts() {
@@ -239,6 +248,9 @@ async fn runs_and_routes_survive_api_server_and_etcd_restarts() {
     // pod bridge (EndpointSlices may not hold loopback addresses).
     let block = claim_block();
     let network = PodNetwork::create(block.n).await.unwrap();
+    // A failing assertion must not leave the bridge for the next test's
+    // leftover check to trip on.
+    let _bridge = RemoveOnDrop;
     let mut config = echo_server::Config::loopback(echo_server::Identity {
         pod: "echo-0".into(),
         namespace: ns.clone(),
