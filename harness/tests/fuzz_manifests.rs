@@ -14,10 +14,6 @@
 //! The properties share one file because they share the generators and the
 //! checks.
 
-// The per-case time bound runs validation on a plain thread: no async code here.
-#![allow(clippy::disallowed_types)]
-
-use std::sync::mpsc;
 use std::time::Duration;
 
 use harness::cluster::ObjectKey;
@@ -28,6 +24,7 @@ use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::FileFailurePersistence;
 use serde_json::{Value, json};
+use yaml_fuzz::{ObjectEdit, apply_object_edit, bounded};
 
 /// Generous: validation takes microseconds; only a hang gets near this.
 const BOUND: Duration = Duration::from_secs(20);
@@ -56,23 +53,6 @@ fn catalog() -> &'static [Value] {
         assert!(out.len() > 50, "the catalog is missing: {}", out.len());
         out
     })
-}
-
-/// Runs `f` on its own thread and fails the case if it takes longer than
-/// [`BOUND`]; a panic inside `f` is re-raised here, so proptest sees it.
-fn bounded<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel();
-    let thread = std::thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    match rx.recv_timeout(BOUND) {
-        Ok(value) => value,
-        Err(mpsc::RecvTimeoutError::Disconnected) => match thread.join() {
-            Err(panic) => std::panic::resume_unwind(panic),
-            Ok(()) => unreachable!("the thread ended without sending"),
-        },
-        Err(mpsc::RecvTimeoutError::Timeout) => panic!("validation took more than {BOUND:?}"),
-    }
 }
 
 /// Checks that `message` is `field: text` and that the field is a path into
@@ -122,12 +102,12 @@ fn assert_names_field(object: &Value, message: &str) {
 /// patch names the object, then the field of the patched object.
 fn check(object: Value, patch: Value) {
     let v = object.clone();
-    match bounded(move || validate::object(&v, "ns")) {
+    match bounded(BOUND, move || validate::object(&v, "ns")) {
         Err(message) => assert_names_field(&object, &message),
         Ok(()) => {
             let key = ObjectKey::of(&object, "ns");
             let (k, p) = (key.clone(), patch.clone());
-            let (stored, patched) = bounded(move || {
+            let (stored, patched) = bounded(BOUND, move || {
                 let mut store = Store::default();
                 store.apply(object, "ns", NOW);
                 // Twice: the second apply is an update of a stored object.
@@ -197,77 +177,15 @@ fn odd_value() -> impl Strategy<Value = Value> {
     ]
 }
 
-/// Every node of `v`, as (JSON pointer, parent pointer, key in the parent).
-fn nodes(v: &Value, at: &str, out: &mut Vec<(String, String, String)>) {
-    let children: Vec<(String, &Value)> = match v {
-        Value::Object(m) => m.iter().map(|(k, c)| (k.clone(), c)).collect(),
-        Value::Array(a) => a
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (i.to_string(), c))
-            .collect(),
-        _ => return,
-    };
-    for (key, child) in children {
-        let path = format!("{at}/{}", key.replace('~', "~0").replace('/', "~1"));
-        out.push((path.clone(), at.to_string(), key));
-        nodes(child, &path, out);
-    }
-}
-
-/// One change to an object.
-#[derive(Debug, Clone)]
-enum Edit {
-    Remove(Index),
-    Replace(Index, Value),
-    /// Repeat a list's items (or wrap a value in a list) up to n items.
-    Repeat(Index, usize),
-    Rename(Index, String),
-}
-
-fn edit() -> impl Strategy<Value = Edit> {
+/// One change to an object: fields removed, replaced or renamed, and
+/// lists repeated past their limits.
+fn edit() -> impl Strategy<Value = ObjectEdit> {
     prop_oneof![
-        2 => any::<Index>().prop_map(Edit::Remove),
-        4 => (any::<Index>(), odd_value()).prop_map(|(i, v)| Edit::Replace(i, v)),
-        1 => (any::<Index>(), 0..70usize).prop_map(|(i, n)| Edit::Repeat(i, n)),
-        1 => (any::<Index>(), "[a-zA-Z]{0,12}").prop_map(|(i, k)| Edit::Rename(i, k)),
+        2 => any::<Index>().prop_map(ObjectEdit::Remove),
+        4 => (any::<Index>(), odd_value()).prop_map(|(i, v)| ObjectEdit::Replace(i, v)),
+        1 => (any::<Index>(), 0..70usize).prop_map(|(i, n)| ObjectEdit::Repeat(i, n)),
+        1 => (any::<Index>(), "[a-zA-Z]{0,12}").prop_map(|(i, k)| ObjectEdit::Rename(i, k)),
     ]
-}
-
-fn apply_edit(v: &mut Value, edit: &Edit) {
-    let mut all = Vec::new();
-    nodes(v, "", &mut all);
-    let index = match edit {
-        Edit::Remove(i) | Edit::Replace(i, _) | Edit::Repeat(i, _) | Edit::Rename(i, _) => i,
-    };
-    if all.is_empty() {
-        return;
-    }
-    let (path, parent, key) = all[index.index(all.len())].clone();
-    match edit {
-        Edit::Remove(_) | Edit::Rename(..) => {
-            let removed = match v.pointer_mut(&parent) {
-                Some(Value::Object(m)) => m.remove(&key),
-                Some(Value::Array(a)) => Some(a.remove(key.parse().unwrap())),
-                _ => None,
-            };
-            if let (Edit::Rename(_, new), Some(value), Some(Value::Object(m))) =
-                (edit, removed, v.pointer_mut(&parent))
-            {
-                m.insert(new.clone(), value);
-            }
-        }
-        Edit::Replace(_, value) => *v.pointer_mut(&path).unwrap() = value.clone(),
-        Edit::Repeat(_, n) => {
-            let node = v.pointer_mut(&path).unwrap();
-            let items = match node.take() {
-                Value::Array(a) if !a.is_empty() => a,
-                Value::Array(_) => vec![Value::Null],
-                other => vec![other],
-            };
-            *node = Value::Array(items.iter().cycle().take(*n).cloned().collect());
-        }
-    }
 }
 
 /// A catalog manifest with one to four edits.
@@ -278,7 +196,7 @@ fn mutated() -> impl Strategy<Value = Value> {
     )
         .prop_map(|(mut v, edits)| {
             for e in &edits {
-                apply_edit(&mut v, e);
+                apply_object_edit(&mut v, e);
             }
             v
         })

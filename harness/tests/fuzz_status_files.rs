@@ -16,11 +16,7 @@
 //! The properties share one file (and one test binary) because they share
 //! the documents, the mutations and the checks.
 
-// The per-case time bound runs the parser on a plain thread: no async code here.
-#![allow(clippy::disallowed_types)]
-
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
 use std::time::Duration;
 
 use harness::cluster::ObjectKey;
@@ -28,6 +24,7 @@ use harness::cluster::local::status_file::{MAX_STATUS_BYTES, StatusFileError, pa
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
 use serde_json::{Value, json};
+use yaml_fuzz::bounded;
 
 /// Generous: a parse takes microseconds; only a hang gets near this.
 const BOUND: Duration = Duration::from_secs(20);
@@ -65,13 +62,6 @@ fn documents() -> Vec<(ObjectKey, String)> {
 
 /// YAML fragments to splice in.
 fn odd_fragments() -> Vec<String> {
-    let laughs = (1..10)
-        .map(|i| {
-            let prev = format!("*l{}", i - 1);
-            format!("l{i}: &l{i} [{}]", vec![prev; 9].join(","))
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
     vec![
         "---\n".into(),
         "...\n".into(),
@@ -98,7 +88,7 @@ fn odd_fragments() -> Vec<String> {
         "\u{feff}".into(),
         format!("deep: {}{}\n", "[".repeat(5000), "]".repeat(5000)),
         format!("deep: {}\n", "{a: ".repeat(500) + "1" + &"}".repeat(500)),
-        format!("l0: &l0 [x]\n{laughs}\n"),
+        yaml_fuzz::lines::alias_bomb() + "\n",
     ]
 }
 
@@ -160,23 +150,6 @@ fn mutation() -> impl Strategy<Value = Mutation> {
     ]
 }
 
-/// Runs `f` on its own thread and fails the case if it takes longer than
-/// [`BOUND`]; a panic inside `f` is re-raised here, so proptest sees it.
-fn bounded<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel();
-    let thread = std::thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    match rx.recv_timeout(BOUND) {
-        Ok(value) => value,
-        Err(mpsc::RecvTimeoutError::Disconnected) => match thread.join() {
-            Err(panic) => std::panic::resume_unwind(panic),
-            Ok(()) => unreachable!("the thread ended without sending"),
-        },
-        Err(mpsc::RecvTimeoutError::Timeout) => panic!("reading took more than {BOUND:?}"),
-    }
-}
-
 /// What the reader promises, whatever the bytes.
 fn check(path: &Path, result: Result<Option<Value>, StatusFileError>) {
     match result {
@@ -202,7 +175,7 @@ fn check(path: &Path, result: Result<Option<Value>, StatusFileError>) {
 fn parse_bounded(key: ObjectKey, bytes: Vec<u8>) {
     let path = PathBuf::from(format!("/status/{}/{}.yaml", key.kind, key.name));
     let p = path.clone();
-    let result = bounded(move || parse(&p, &bytes, &key));
+    let result = bounded(BOUND, move || parse(&p, &bytes, &key));
     check(&path, result);
 }
 
@@ -249,7 +222,7 @@ proptest! {
         let total = bytes.len() as u64;
         std::fs::write(&path, &bytes).unwrap();
         let p = path.clone();
-        let result = bounded(move || read(&p, &key));
+        let result = bounded(BOUND, move || read(&p, &key));
         match &result {
             Err(StatusFileError::TooLarge(m)) => prop_assert!(total > MAX_STATUS_BYTES, "{m}"),
             Ok(Some(_)) => prop_assert!(total <= MAX_STATUS_BYTES),

@@ -16,13 +16,9 @@
 //! The properties share one file because they share the golden inputs, the
 //! mutations and the checks.
 
-// The per-case time bound runs the parser on a plain thread: no async code here.
-#![allow(clippy::disallowed_types)]
-
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
 use std::time::Duration;
 
 use proptest::prelude::*;
@@ -32,6 +28,7 @@ use reference_gateway::model::{ParseError, Problem, documents};
 use reference_gateway::provider::file::{parse_config, read_config_dir};
 use reference_gateway::translate::translate;
 use serde_json::{Value, json};
+use yaml_fuzz::{LineEdit, ObjectEdit, apply_line_edit, apply_object_edit, bounded, line_edit};
 
 /// Generous: a parse takes milliseconds; only a hang gets near this.
 const BOUND: Duration = Duration::from_secs(20);
@@ -62,23 +59,6 @@ fn golden() -> &'static [(String, String)] {
         assert!(files.len() > 20, "testdata is missing: {}", files.len());
         files
     })
-}
-
-/// Runs `f` on its own thread and fails the case if it takes longer than
-/// [`BOUND`]; a panic inside `f` is re-raised here, so proptest sees it.
-fn bounded<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel();
-    let thread = std::thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    match rx.recv_timeout(BOUND) {
-        Ok(value) => value,
-        Err(mpsc::RecvTimeoutError::Disconnected) => match thread.join() {
-            Err(panic) => std::panic::resume_unwind(panic),
-            Ok(()) => unreachable!("the thread ended without sending"),
-        },
-        Err(mpsc::RecvTimeoutError::Timeout) => panic!("took more than {BOUND:?}"),
-    }
 }
 
 /// Checks a refusal against what `ParseError` promises.
@@ -131,7 +111,7 @@ fn check_dir(files: Vec<(String, String)>) -> Option<ParseError> {
         std::fs::write(dir.path().join(name), text).unwrap();
     }
     let path = dir.path().to_path_buf();
-    let (read, parsed) = bounded(move || {
+    let (read, parsed) = bounded(BOUND, move || {
         let read = read_config_dir(&path).expect("the directory reads");
         let bind = IpAddr::V4(Ipv4Addr::LOCALHOST);
         let parsed = parse_config(&read, bind).map(|snapshot| {
@@ -150,59 +130,30 @@ fn check_dir(files: Vec<(String, String)>) -> Option<ParseError> {
     }
 }
 
-/// Scalars of every YAML type, and ones that stress the typed fields
-/// (ports, weights, timestamps, quantities, addresses).
+/// Scalars that stress the typed fields (ports, weights, timestamps,
+/// quantities, addresses) and kinds, added to the generic ones.
 const ODD_SCALARS: &[&str] = &[
-    "",
-    "~",
-    "true",
-    "-1",
-    "0",
-    "0.5",
-    "1e400",
-    ".nan",
     "65536",
     "2147483648",
-    "18446744073709551616",
-    "-9223372036854775809",
     "2026-13-45T99:99:99Z",
     "not-a-time",
     "::1",
     "999.1.1.1",
-    "[]",
-    "{}",
-    "[[]]",
-    "\"\\u0000\"",
     "'\u{202e}x'",
-    "é̀́",
-    "!!binary aGVsbG8=",
-    "!!int x",
-    "!custom {}",
-    "*undefined",
-    "&a x",
-    "|",
-    "'unterminated",
-    "{unclosed: [",
-    "? complex",
     "TCP",
     "UDP",
     "Service",
 ];
 
+/// The generic odd scalars and the config's.
+fn odd_scalars() -> Vec<&'static str> {
+    [yaml_fuzz::ODD_SCALARS, ODD_SCALARS].concat()
+}
+
+/// Lines of API objects' own fields to insert, added to the generic ones.
 fn odd_lines() -> Vec<String> {
-    let laughs = (1..10)
-        .map(|i| {
-            let prev = format!("*l{}", i - 1);
-            format!("l{i}: &l{i} [{}]", vec![prev; 9].join(","))
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
     vec![
-        "---".into(),
         "--- # comment".into(),
-        "--- {a: 1}".into(),
-        "...".into(),
-        "\t- tab".into(),
         "kind: Gateway".into(),
         "apiVersion: v1".into(),
         "apiVersion: gateway.networking.k8s.io/v1alpha2".into(),
@@ -210,93 +161,16 @@ fn odd_lines() -> Vec<String> {
         "metadata: {name: [1]}".into(),
         "spec: {rules: [{}, {}]}".into(),
         "status: {}".into(),
-        format!("deep: {}{}", "[".repeat(2000), "]".repeat(2000)),
-        format!("deep: {}", "{a: ".repeat(500) + "1" + &"}".repeat(500)),
-        format!("l0: &l0 [x]\n{laughs}"),
-        format!("long: {}", "x".repeat(100_000)),
-        "\u{0}".into(),
         "\u{feff}kind: Service".into(),
-        "<<: *undefined".into(),
-        "? [a, b]\n: c".into(),
     ]
 }
 
-/// One line edit.
-#[derive(Debug, Clone)]
-enum LineEdit {
-    Delete(Index),
-    Duplicate(Index),
-    Swap(Index, Index),
-    ReplaceScalar(Index, &'static str),
-    Insert(Index, String),
-    Indent(Index, usize),
-    Dedent(Index),
-    Truncate(Index),
-    Splice(Index, String),
-}
-
-fn line_edit() -> impl Strategy<Value = LineEdit> {
-    use prop::sample::select;
-    let i = any::<Index>;
-    prop_oneof![
-        1 => i().prop_map(LineEdit::Delete),
-        1 => i().prop_map(LineEdit::Duplicate),
-        1 => (i(), i()).prop_map(|(a, b)| LineEdit::Swap(a, b)),
-        3 => (i(), select(ODD_SCALARS)).prop_map(|(a, s)| LineEdit::ReplaceScalar(a, s)),
-        2 => (i(), select(odd_lines())).prop_map(|(a, l)| LineEdit::Insert(a, l)),
-        1 => (i(), 1..9usize).prop_map(|(a, n)| LineEdit::Indent(a, n)),
-        1 => i().prop_map(LineEdit::Dedent),
-        1 => i().prop_map(LineEdit::Truncate),
-        1 => (i(), any::<String>()).prop_map(|(a, s)| LineEdit::Splice(a, s)),
-    ]
-}
-
-fn apply_line_edit(text: &str, edit: &LineEdit) -> String {
-    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
-    if lines.is_empty() {
-        lines.push(String::new());
-    }
-    let n = lines.len();
-    match edit {
-        LineEdit::Delete(i) => {
-            lines.remove(i.index(n));
-        }
-        LineEdit::Duplicate(i) => {
-            let at = i.index(n);
-            lines.insert(at, lines[at].clone());
-        }
-        LineEdit::Swap(a, b) => lines.swap(a.index(n), b.index(n)),
-        LineEdit::ReplaceScalar(i, s) => {
-            let line = &mut lines[i.index(n)];
-            *line = match line.find(": ") {
-                Some(at) => format!("{}: {s}", &line[..at]),
-                None => s.to_string(),
-            };
-        }
-        LineEdit::Insert(i, l) => lines.insert(i.index(n + 1), l.clone()),
-        LineEdit::Indent(i, by) => {
-            let line = &mut lines[i.index(n)];
-            *line = " ".repeat(*by) + line;
-        }
-        LineEdit::Dedent(i) => {
-            let line = &mut lines[i.index(n)];
-            *line = line.trim_start().to_string();
-        }
-        LineEdit::Truncate(i) => {
-            let keep = i.index(text.len() + 1);
-            let cut = (0..=keep).rev().find(|c| text.is_char_boundary(*c));
-            return text[..cut.unwrap_or(0)].to_string();
-        }
-        LineEdit::Splice(i, s) => {
-            let line = &mut lines[i.index(n)];
-            let at = (0..=line.len() / 2)
-                .rev()
-                .find(|c| line.is_char_boundary(*c))
-                .unwrap_or(0);
-            line.insert_str(at, s);
-        }
-    }
-    lines.join("\n") + "\n"
+/// One line edit, with the generic odd scalars and lines and the config's.
+fn config_line_edit() -> impl Strategy<Value = LineEdit> {
+    line_edit(
+        odd_scalars(),
+        [yaml_fuzz::odd_lines(), odd_lines()].concat(),
+    )
 }
 
 /// Values of every JSON type and of sizes that cross the limits.
@@ -317,7 +191,7 @@ fn odd_value() -> impl Strategy<Value = Value> {
         .prop_map(|n| json!(n)),
         Just(json!(u64::MAX)),
         prop::sample::select(vec![0.5f64, -0.0, 1e308]).prop_map(|f| json!(f)),
-        prop::sample::select(ODD_SCALARS.to_vec()).prop_map(|s| json!(s)),
+        prop::sample::select(odd_scalars()).prop_map(|s| json!(s)),
         "[a-zA-Z0-9./:_-]{0,80}".prop_map(Value::String),
         Just(json!([])),
         Just(json!({})),
@@ -330,93 +204,22 @@ fn odd_value() -> impl Strategy<Value = Value> {
     ]
 }
 
-/// Every node of `v`, as (JSON pointer, parent pointer, key in the parent).
-fn nodes(v: &Value, at: &str, out: &mut Vec<(String, String, String)>) {
-    let children: Vec<(String, &Value)> = match v {
-        Value::Object(m) => m.iter().map(|(k, c)| (k.clone(), c)).collect(),
-        Value::Array(a) => a
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (i.to_string(), c))
-            .collect(),
-        _ => return,
-    };
-    for (key, child) in children {
-        let path = format!("{at}/{}", key.replace('~', "~0").replace('/', "~1"));
-        out.push((path.clone(), at.to_string(), key));
-        nodes(child, &path, out);
-    }
-}
-
-/// One change to an object of a document.
-#[derive(Debug, Clone)]
-enum ValueEdit {
-    Remove(Index),
-    Replace(Index, Value),
-    Rename(Index, String),
-    /// Copy one scalar over another of the same type (a name, port or
-    /// weight taken from elsewhere): such files mostly parse, so this
-    /// reaches `translate` with crossed references.
-    Copy(Index, Index),
-}
-
-fn value_edit() -> impl Strategy<Value = ValueEdit> {
+/// One change to an object of a document: removed, replaced or renamed
+/// fields, and scalars copied over others.
+fn value_edit() -> impl Strategy<Value = ObjectEdit> {
     prop_oneof![
-        2 => any::<Index>().prop_map(ValueEdit::Remove),
-        4 => (any::<Index>(), odd_value()).prop_map(|(i, v)| ValueEdit::Replace(i, v)),
-        1 => (any::<Index>(), "[a-zA-Z]{0,12}").prop_map(|(i, k)| ValueEdit::Rename(i, k)),
-        4 => (any::<Index>(), any::<Index>()).prop_map(|(a, b)| ValueEdit::Copy(a, b)),
+        2 => any::<Index>().prop_map(ObjectEdit::Remove),
+        4 => (any::<Index>(), odd_value()).prop_map(|(i, v)| ObjectEdit::Replace(i, v)),
+        1 => (any::<Index>(), "[a-zA-Z]{0,12}").prop_map(|(i, k)| ObjectEdit::Rename(i, k)),
+        4 => (any::<Index>(), any::<Index>()).prop_map(|(a, b)| ObjectEdit::Copy(a, b)),
     ]
-}
-
-fn apply_value_edit(v: &mut Value, edit: &ValueEdit) {
-    let mut all = Vec::new();
-    nodes(v, "", &mut all);
-    if all.is_empty() {
-        return;
-    }
-    let index = match edit {
-        ValueEdit::Remove(i)
-        | ValueEdit::Replace(i, _)
-        | ValueEdit::Rename(i, _)
-        | ValueEdit::Copy(i, _) => i,
-    };
-    let (path, parent, key) = all[index.index(all.len())].clone();
-    match edit {
-        ValueEdit::Replace(_, value) => *v.pointer_mut(&path).unwrap() = value.clone(),
-        ValueEdit::Copy(_, from) => {
-            let source = v.pointer(&all[from.index(all.len())].0).unwrap().clone();
-            let target = v.pointer_mut(&path).unwrap();
-            let same = matches!(
-                (&source, &*target),
-                (Value::String(_), Value::String(_))
-                    | (Value::Number(_), Value::Number(_))
-                    | (Value::Bool(_), Value::Bool(_))
-            );
-            if same {
-                *target = source;
-            }
-        }
-        ValueEdit::Remove(_) | ValueEdit::Rename(..) => {
-            let removed = match v.pointer_mut(&parent) {
-                Some(Value::Object(m)) => m.remove(&key),
-                Some(Value::Array(a)) => Some(a.remove(key.parse().unwrap())),
-                _ => None,
-            };
-            if let (ValueEdit::Rename(_, new), Some(value), Some(Value::Object(m))) =
-                (edit, removed, v.pointer_mut(&parent))
-            {
-                m.insert(new.clone(), value);
-            }
-        }
-    }
 }
 
 /// A golden input with one to four line edits.
 fn line_mutated() -> impl Strategy<Value = (String, String)> {
     (
         prop::sample::select(golden()),
-        prop::collection::vec(line_edit(), 1..5),
+        prop::collection::vec(config_line_edit(), 1..5),
     )
         .prop_map(|((name, text), edits)| {
             let text = edits.iter().fold(text, |t, e| apply_line_edit(&t, e));
@@ -440,7 +243,7 @@ fn value_mutated() -> impl Strategy<Value = (String, String)> {
             if !docs.is_empty() {
                 for (which, edit) in &edits {
                     let n = docs.len();
-                    apply_value_edit(&mut docs[which.index(n)], edit);
+                    apply_object_edit(&mut docs[which.index(n)], edit);
                 }
             }
             let text = docs
