@@ -13,7 +13,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{HostileRun, run_hostile, tcp_listeners, tcp_suite};
+use common::{HostileRun, run_hostile_suite, tcp_listeners};
 
 const TIMEOUTS: &str =
     "GatewayMustHaveCondition:4;GatewayMustHaveAddress:4;RequestTimeout:2;MaxTimeToConsistency:4";
@@ -21,30 +21,8 @@ const BOUND: Duration = Duration::from_secs(90);
 
 /// Runs the one-test suite `name` (assert the Gateway, `more` steps, then
 /// TCP through it) against `--mode <mode> <gateway_args>`.
-fn run(mode: &str, gateway_args: &str, name: &'static str, more: &'static str) -> HostileRun {
-    let lower = name.to_lowercase();
-    let steps = format!(
-        "  - assert: {{kind: Gateway, name: {lower}-gw, conditions: [Accepted, Programmed], hasAddress: true}}\n\
-         {more}\
-         \x20 - tcp: {{gateway: {lower}-gw, listener: tcp, connections: 3, expect: {{backend: {lower}-echo}}}}\n"
-    );
-    let r = run_hostile(
-        mode,
-        gateway_args,
-        |dir| {
-            let suites = tcp_suite(dir, name, &steps);
-            vec![
-                "--suite-dir".into(),
-                suites.display().to_string(),
-                "--exact".into(),
-                name.into(),
-            ]
-        },
-        &["--timeout-config-overrides", TIMEOUTS],
-        BOUND,
-    );
-    assert!(r.left_in_tmp().is_empty(), "left: {:?}", r.left_in_tmp());
-    r
+fn run(mode: &str, gateway_args: &str, name: &str, more: &str) -> HostileRun {
+    run_hostile_suite(mode, gateway_args, name, more, TIMEOUTS, BOUND)
 }
 
 #[test]

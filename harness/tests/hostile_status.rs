@@ -12,7 +12,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{HostileRun, run_hostile, tcp_suite};
+use common::{HostileRun, run_hostile_suite};
 
 /// Every status wait is 4 s, so a failing assert ends quickly; the bound
 /// leaves room for a loaded machine.
@@ -21,34 +21,8 @@ const BOUND: Duration = Duration::from_secs(90);
 
 /// Runs the one-test suite `name` (assert the Gateway, maybe `more` steps,
 /// then TCP through it) against `--mode <mode>`.
-fn run(mode: &str, name: &'static str, more: &'static str) -> HostileRun {
-    let lower = name.to_lowercase();
-    let steps = format!(
-        "  - assert: {{kind: Gateway, name: {lower}-gw, conditions: [Accepted, Programmed], hasAddress: true}}\n\
-         {more}\
-         \x20 - tcp: {{gateway: {lower}-gw, listener: tcp, connections: 3, expect: {{backend: {lower}-echo}}}}\n"
-    );
-    let run = run_hostile(
-        mode,
-        "",
-        |dir| {
-            let suites = tcp_suite(dir, name, &steps);
-            vec![
-                "--suite-dir".into(),
-                suites.display().to_string(),
-                "--exact".into(),
-                name.into(),
-            ]
-        },
-        &["--timeout-config-overrides", TIMEOUTS],
-        BOUND,
-    );
-    assert!(
-        run.left_in_tmp().is_empty(),
-        "left in TMPDIR: {:?}",
-        run.left_in_tmp()
-    );
-    run
+fn run(mode: &str, name: &str, more: &str) -> HostileRun {
+    run_hostile_suite(mode, "", name, more, TIMEOUTS, BOUND)
 }
 
 #[test]

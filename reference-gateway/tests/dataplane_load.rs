@@ -6,55 +6,19 @@
 mod dataplane_support;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
 use dataplane_support::*;
 use rand::{Rng, SeedableRng};
 use reference_gateway::config::Protocol;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
-use tokio::process::Command;
 use tokio::sync::{Barrier, Semaphore};
 
 const CONNECTIONS: usize = 5_000;
 const PAYLOAD: usize = 64 * 1024;
 const FLOWS: usize = 10_000;
-
-async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
-    let mut stream = TcpStream::connect(addr).await.unwrap();
-    stream
-        .write_all(
-            format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").as_bytes(),
-        )
-        .await
-        .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").unwrap();
-    (
-        head.split_whitespace().nth(1).unwrap().parse().unwrap(),
-        body.to_owned(),
-    )
-}
-
-/// Sum of a metric's samples whose labels include `labels`.
-async fn metric_sum(admin: SocketAddr, name: &str) -> f64 {
-    let text = get(admin, "/metrics").await.1;
-    let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned()))).unwrap();
-    scrape
-        .samples
-        .iter()
-        .filter(|s| s.metric == name)
-        .map(|s| match s.value {
-            prometheus_parse::Value::Counter(v)
-            | prometheus_parse::Value::Gauge(v)
-            | prometheus_parse::Value::Untyped(v) => v,
-            _ => 0.0,
-        })
-        .sum()
-}
 
 async fn metric_reaches(admin: SocketAddr, name: &str, want: f64) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
@@ -94,35 +58,8 @@ async fn five_thousand_tcp_connections_and_ten_thousand_udp_flows() {
             ],
         ),
     ]);
-    let dir = tempfile::tempdir().unwrap();
-    let config_file = dir.path().join("config.yaml");
-    std::fs::write(&config_file, serde_yaml::to_string(&cfg).unwrap()).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_reference-gateway"))
-        .args([
-            "serve-config",
-            "--admin-address",
-            "127.0.0.1:0",
-            "--drain-period",
-            "1s",
-            "--config",
-        ])
-        .arg(&config_file)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let line = lines.next_line().await.unwrap().expect("admin line");
-    let admin: SocketAddr = line.strip_prefix("admin http://").unwrap().parse().unwrap();
-    let deadline = tokio::time::Instant::now() + GUARD;
-    while get(admin, "/readyz").await.0 != 200 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "gateway never ready"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let mut gateway_process = serve_config(&cfg, &[]).await;
+    let admin = gateway_process.admin;
     let gateway = SocketAddr::new(LOCALHOST, port);
 
     // TCP: all connections open at once (checked on the gateway's own
@@ -235,7 +172,7 @@ async fn five_thousand_tcp_connections_and_ten_thousand_udp_flows() {
     );
     drop(sockets);
 
-    let pid = child.id().unwrap().to_string();
+    let pid = gateway_process.pid.to_string();
     assert!(
         std::process::Command::new("kill")
             .args(["-TERM", &pid])
@@ -244,7 +181,7 @@ async fn five_thousand_tcp_connections_and_ten_thousand_udp_flows() {
             .success()
     );
     assert!(
-        tokio::time::timeout(GUARD, child.wait())
+        tokio::time::timeout(GUARD, gateway_process.child.wait())
             .await
             .unwrap()
             .unwrap()

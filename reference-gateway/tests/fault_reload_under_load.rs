@@ -17,7 +17,6 @@
 mod dataplane_support;
 
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
@@ -37,51 +36,11 @@ const CYCLES: u32 = 100;
 /// Clients opening new connections on A in a loop during the reloads.
 const NEW_CLIENTS: usize = 4;
 
-fn service(name: &str, port: u16) -> String {
-    format!(
-        r#"apiVersion: v1
-kind: Service
-metadata: {{name: {name}, namespace: {NS}}}
-spec:
-  ports:
-  - {{name: tcp, port: 3000, protocol: TCP}}
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata:
-  name: {name}-1
-  namespace: {NS}
-  labels: {{kubernetes.io/service-name: {name}}}
-addressType: IPv4
-endpoints:
-- addresses: ["127.0.0.1"]
-ports:
-- {{name: tcp, port: {port}, protocol: TCP}}
-"#
-    )
-}
-
 /// Everything but route B: the Gateway with listeners `a` and `b`, the
 /// two backends' Services, and route A to `v1`.
 fn base_objects(a: u16, b: u16, v1: u16, v2: u16) -> String {
     format!(
-        r#"apiVersion: v1
-kind: Namespace
-metadata: {{name: {NS}}}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {{name: gwl4, generation: 1}}
-spec: {{controllerName: gwl4.dev/reference-gateway}}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {{name: gw, namespace: {NS}, generation: 1}}
-spec:
-  gatewayClassName: gwl4
-  listeners:
-  - {{name: a, port: {a}, protocol: TCP}}
-  - {{name: b, port: {b}, protocol: TCP}}
+        r#"{}
 ---
 apiVersion: gateway.networking.k8s.io/v1alpha2
 kind: TCPRoute
@@ -95,8 +54,9 @@ spec:
 ---
 {}
 "#,
-        service("v1", v1),
-        service("v2", v2)
+        gateway_yaml(NS, &[("a", a, "TCP"), ("b", b, "TCP")]),
+        service_yaml(NS, "v1", v1, None),
+        service_yaml(NS, "v2", v2, None)
     )
 }
 
@@ -112,16 +72,6 @@ spec:
   - backendRefs: [{{name: {backend}, port: 3000}}]
 "#
     )
-}
-
-/// Replaces `path` atomically, as the harness does.
-fn write_atomic(path: &Path, text: &str) {
-    let temp = path.with_file_name(format!(
-        ".{}.tmp",
-        path.file_name().unwrap().to_str().unwrap()
-    ));
-    std::fs::write(&temp, text).unwrap();
-    std::fs::rename(&temp, path).unwrap();
 }
 
 /// Polls new connections to B until they reach `want` (a service name),

@@ -5,12 +5,9 @@ mod dataplane_support;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
 use dataplane_support::*;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
 use tokio::process::{Child, Command};
 
 const NS: &str = "gwl4-e2e";
@@ -23,55 +20,10 @@ struct Ports {
     v2: (u16, u16),
 }
 
-fn service(name: &str, (tcp, udp): (u16, u16)) -> String {
-    format!(
-        r#"apiVersion: v1
-kind: Service
-metadata: {{name: {name}, namespace: {NS}}}
-spec:
-  ports:
-  - {{name: tcp, port: 3000, protocol: TCP}}
-  - {{name: udp, port: 3001, protocol: UDP}}
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata:
-  name: {name}-1
-  namespace: {NS}
-  labels: {{kubernetes.io/service-name: {name}}}
-addressType: IPv4
-endpoints:
-- addresses: ["127.0.0.1"]
-ports:
-- {{name: tcp, port: {tcp}, protocol: TCP}}
-- {{name: udp, port: {udp}, protocol: UDP}}
-"#
-    )
-}
-
 /// Every object; the TCPRoute goes to `tcp_backend` at `generation`.
 fn objects(p: &Ports, tcp_backend: &str, generation: u32, with_udp_route: bool) -> String {
-    let gateway = p.gateway;
-    let busy = p.busy;
     let mut yaml = format!(
-        r#"apiVersion: v1
-kind: Namespace
-metadata: {{name: {NS}}}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {{name: gwl4, generation: 1}}
-spec: {{controllerName: gwl4.dev/reference-gateway}}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {{name: gw, namespace: {NS}, generation: 1}}
-spec:
-  gatewayClassName: gwl4
-  listeners:
-  - {{name: tcp, port: {gateway}, protocol: TCP}}
-  - {{name: udp, port: {gateway}, protocol: UDP}}
-  - {{name: busy, port: {busy}, protocol: TCP}}
+        r#"{}
 ---
 apiVersion: gateway.networking.k8s.io/v1
 kind: TCPRoute
@@ -85,8 +37,16 @@ spec:
 ---
 {}
 "#,
-        service("v1", p.v1),
-        service("v2", p.v2)
+        gateway_yaml(
+            NS,
+            &[
+                ("tcp", p.gateway, "TCP"),
+                ("udp", p.gateway, "UDP"),
+                ("busy", p.busy, "TCP")
+            ]
+        ),
+        service_yaml(NS, "v1", p.v1.0, Some(p.v1.1)),
+        service_yaml(NS, "v2", p.v2.0, Some(p.v2.1))
     );
     if with_udp_route {
         yaml.push_str(&format!(
@@ -104,63 +64,23 @@ spec:
     yaml
 }
 
-/// Replaces `path` atomically, as the harness does.
-fn write_atomic(path: &Path, text: &str) {
-    let temp = path.with_file_name(format!(
-        ".{}.tmp",
-        path.file_name().unwrap().to_str().unwrap()
-    ));
-    std::fs::write(&temp, text).unwrap();
-    std::fs::rename(&temp, path).unwrap();
-}
-
 async fn start(config_dir: &Path, status_dir: &Path) -> (Child, SocketAddr) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_reference-gateway"))
-        .args([
-            "standalone",
-            "--bind-address",
-            "127.0.0.1",
-            "--admin-address",
-            "127.0.0.1:0",
-        ])
-        .args(["--reload-debounce", "50ms", "--drain-period", "1s"])
-        .arg("--config-dir")
-        .arg(config_dir)
-        .arg("--status-dir")
-        .arg(status_dir)
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("the gateway binary starts");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let line = tokio::time::timeout(GUARD, lines.next_line())
-        .await
-        .unwrap()
-        .unwrap()
-        .expect("the admin line");
-    let admin = line
-        .strip_prefix("admin http://")
-        .expect("admin line")
-        .parse()
-        .unwrap();
-    (child, admin)
-}
-
-async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
-    let mut stream = TcpStream::connect(addr).await.unwrap();
-    stream
-        .write_all(
-            format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").as_bytes(),
-        )
-        .await
-        .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").unwrap();
-    (
-        head.split_whitespace().nth(1).unwrap().parse().unwrap(),
-        body.to_owned(),
+    start_gateway(
+        Command::new(env!("CARGO_BIN_EXE_reference-gateway"))
+            .args([
+                "standalone",
+                "--bind-address",
+                "127.0.0.1",
+                "--admin-address",
+                "127.0.0.1:0",
+            ])
+            .args(["--reload-debounce", "50ms", "--drain-period", "1s"])
+            .arg("--config-dir")
+            .arg(config_dir)
+            .arg("--status-dir")
+            .arg(status_dir),
     )
+    .await
 }
 
 /// Polls a status file until `pred` holds for its YAML (the file is
@@ -254,7 +174,7 @@ async fn yaml_in_status_out_traffic_follows_changes() {
     .await;
     let accepted_since = route_accepted(&route)["lastTransitionTime"].clone();
     assert!(accepted_since.is_string());
-    assert_eq!(get(admin, "/readyz").await.0, 200);
+    assert_eq!(http_get(admin, "/readyz").await.0, 200);
 
     // Traffic.
     let tcp_addr = SocketAddr::new(LOCALHOST, ports.gateway);
@@ -283,7 +203,7 @@ async fn yaml_in_status_out_traffic_follows_changes() {
     let deadline = tokio::time::Instant::now() + GUARD;
     let error = loop {
         let report: serde_json::Value =
-            serde_json::from_str(&get(admin, "/status").await.1).unwrap();
+            serde_json::from_str(&http_get(admin, "/status").await.1).unwrap();
         if let Some(error) = report["lastError"].as_str() {
             break error.to_owned();
         }
@@ -312,7 +232,8 @@ async fn yaml_in_status_out_traffic_follows_changes() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let report: serde_json::Value = serde_json::from_str(&get(admin, "/status").await.1).unwrap();
+    let report: serde_json::Value =
+        serde_json::from_str(&http_get(admin, "/status").await.1).unwrap();
     assert!(report["lastError"].is_null(), "{report}");
 
     // SIGTERM: a clean exit after the drain.
@@ -346,7 +267,7 @@ async fn not_ready_until_a_config_parses() {
     let deadline = tokio::time::Instant::now() + GUARD;
     let error = loop {
         let report: serde_json::Value =
-            serde_json::from_str(&get(admin, "/status").await.1).unwrap();
+            serde_json::from_str(&http_get(admin, "/status").await.1).unwrap();
         if let Some(error) = report["lastError"].as_str() {
             break error.to_owned();
         }
@@ -358,13 +279,13 @@ async fn not_ready_until_a_config_parses() {
     };
     // The second document starts on line 5.
     assert!(error.contains("gateway.yaml:5"), "{error}");
-    assert_eq!(get(admin, "/readyz").await.0, 503);
+    assert_eq!(http_get(admin, "/readyz").await.0, 503);
     write_atomic(
         &file,
         "apiVersion: gateway.networking.k8s.io/v1\nkind: GatewayClass\nmetadata: {name: gwl4}\nspec: {controllerName: gwl4.dev/reference-gateway}\n",
     );
     let deadline = tokio::time::Instant::now() + GUARD;
-    while get(admin, "/readyz").await.0 != 200 {
+    while http_get(admin, "/readyz").await.0 != 200 {
         assert!(tokio::time::Instant::now() < deadline, "never ready");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

@@ -298,6 +298,66 @@ pub fn run_hostile(
     }
 }
 
+/// Runs the one-test user suite `name` ([`tcp_suite`]: assert its Gateway,
+/// the `more` steps, then TCP through it) against `--mode <mode>
+/// <gateway_args>` with `timeouts` as `--timeout-config-overrides`, and
+/// checks gwl4 left nothing in its TMPDIR.
+pub fn run_hostile_suite(
+    mode: &str,
+    gateway_args: &str,
+    name: &str,
+    more: &str,
+    timeouts: &str,
+    bound: std::time::Duration,
+) -> HostileRun {
+    let lower = name.to_lowercase();
+    let steps = format!(
+        "  - assert: {{kind: Gateway, name: {lower}-gw, conditions: [Accepted, Programmed], hasAddress: true}}\n\
+         {more}\
+         \x20 - tcp: {{gateway: {lower}-gw, listener: tcp, connections: 3, expect: {{backend: {lower}-echo}}}}\n"
+    );
+    let r = run_hostile(
+        mode,
+        gateway_args,
+        |dir| {
+            let suites = tcp_suite(dir, name, &steps);
+            vec![
+                "--suite-dir".into(),
+                suites.display().to_string(),
+                "--exact".into(),
+                name.into(),
+            ]
+        },
+        &["--timeout-config-overrides", timeouts],
+        bound,
+    );
+    assert!(r.left_in_tmp().is_empty(), "left: {:?}", r.left_in_tmp());
+    r
+}
+
+/// Runs the catalog test `test` with `--strict` (so its recommended level
+/// fails the run too) against `--mode <mode>` with `timeouts` as
+/// `--timeout-config-overrides`, and checks nothing is left: not in TMPDIR,
+/// nor bound on the addresses the traffic went to (the gateway's sockets
+/// are gone with it).
+pub fn run_hostile_catalog_test(
+    mode: &str,
+    test: &str,
+    timeouts: &str,
+    bound: std::time::Duration,
+) -> HostileRun {
+    let r = run_hostile(
+        mode,
+        "",
+        |_| vec!["--exact".into(), test.into()],
+        &["--strict", "--timeout-config-overrides", timeouts],
+        bound,
+    );
+    assert!(r.left_in_tmp().is_empty(), "left: {:?}", r.left_in_tmp());
+    assert!(r.assert_targets_free() > 0, "no traffic target:\n{}", r.all);
+    r
+}
+
 impl HostileRun {
     /// The gateway addresses its traffic steps went to ("connection(s) to
     /// A:P", "datagram(s) to A:P" in the output or report.json), with

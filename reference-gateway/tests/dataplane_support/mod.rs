@@ -189,13 +189,14 @@ pub async fn serve_config(config: &Config, flags: &[&str]) -> GatewayProcess {
     gateway
 }
 
-/// Starts the binary with `args` (a mode and its flags; the admin address
-/// must be port 0 or fixed), reads its admin line, waits for `/readyz`.
-pub async fn spawn_gateway(args: &[std::ffi::OsString]) -> GatewayProcess {
+/// Starts `command` (the binary with its mode and flags; the admin address
+/// must be port 0 or fixed) and reads its admin line; does not wait for
+/// `/readyz`, so a test can see the gateway not ready yet.
+pub async fn start_gateway(
+    command: &mut tokio::process::Command,
+) -> (tokio::process::Child, SocketAddr) {
     use tokio::io::AsyncBufReadExt;
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_reference-gateway"))
-        .args(args)
-        .env("RUST_LOG", "error")
+    let mut child = command
         .stdout(std::process::Stdio::piped())
         .kill_on_drop(true)
         .spawn()
@@ -206,11 +207,23 @@ pub async fn spawn_gateway(args: &[std::ffi::OsString]) -> GatewayProcess {
         .expect("the admin line in time")
         .unwrap()
         .expect("the admin line");
-    let admin: SocketAddr = line
+    let admin = line
         .strip_prefix("admin http://")
         .expect("admin line")
         .parse()
         .unwrap();
+    (child, admin)
+}
+
+/// Starts the binary with `args` (a mode and its flags; the admin address
+/// must be port 0 or fixed), reads its admin line, waits for `/readyz`.
+pub async fn spawn_gateway(args: &[std::ffi::OsString]) -> GatewayProcess {
+    let (child, admin) = start_gateway(
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_reference-gateway"))
+            .args(args)
+            .env("RUST_LOG", "error"),
+    )
+    .await;
     let pid = i32::try_from(child.id().unwrap()).unwrap();
     let deadline = tokio::time::Instant::now() + GUARD;
     while http_get(admin, "/readyz").await.0 != 200 {
@@ -226,6 +239,77 @@ pub async fn spawn_gateway(args: &[std::ffi::OsString]) -> GatewayProcess {
         admin,
         _dir: None,
     }
+}
+
+/// Replaces `path` atomically (a temporary file renamed over it), as the
+/// harness does, so the gateway never reads half a file.
+pub fn write_atomic(path: &std::path::Path, text: &str) {
+    let temp = path.with_file_name(format!(
+        ".{}.tmp",
+        path.file_name().unwrap().to_str().unwrap()
+    ));
+    std::fs::write(&temp, text).unwrap();
+    std::fs::rename(&temp, path).unwrap();
+}
+
+/// The Namespace `ns`, the GatewayClass `gwl4` and its Gateway `gw` in
+/// `ns` with `listeners` as (name, port, protocol), for a standalone config
+/// directory; no trailing `---`.
+pub fn gateway_yaml(ns: &str, listeners: &[(&str, u16, &str)]) -> String {
+    let listeners: String = listeners
+        .iter()
+        .map(|(name, port, protocol)| {
+            format!("\n  - {{name: {name}, port: {port}, protocol: {protocol}}}")
+        })
+        .collect();
+    format!(
+        r#"apiVersion: v1
+kind: Namespace
+metadata: {{name: {ns}}}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {{name: gwl4, generation: 1}}
+spec: {{controllerName: gwl4.dev/reference-gateway}}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {{name: gw, namespace: {ns}, generation: 1}}
+spec:
+  gatewayClassName: gwl4
+  listeners:{listeners}"#
+    )
+}
+
+/// A Service `name` in `ns` (TCP port 3000, and UDP port 3001 when `udp`
+/// is given) and its EndpointSlice: one endpoint on 127.0.0.1 at the
+/// echo backend's `tcp` (and `udp`) port. For a standalone config directory.
+pub fn service_yaml(ns: &str, name: &str, tcp: u16, udp: Option<u16>) -> String {
+    let mut ports = "  - {name: tcp, port: 3000, protocol: TCP}\n".to_string();
+    let mut endpoint_ports = format!("- {{name: tcp, port: {tcp}, protocol: TCP}}\n");
+    if let Some(udp) = udp {
+        ports.push_str("  - {name: udp, port: 3001, protocol: UDP}\n");
+        endpoint_ports.push_str(&format!("- {{name: udp, port: {udp}, protocol: UDP}}\n"));
+    }
+    format!(
+        r#"apiVersion: v1
+kind: Service
+metadata: {{name: {name}, namespace: {ns}}}
+spec:
+  ports:
+{ports}---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: {name}-1
+  namespace: {ns}
+  labels: {{kubernetes.io/service-name: {name}}}
+addressType: IPv4
+endpoints:
+- addresses: ["127.0.0.1"]
+ports:
+{endpoint_ports}"#
+    )
 }
 
 /// A plain HTTP/1.1 GET: the status code and the body.
