@@ -23,6 +23,8 @@
 //!   appears), `ignore-sigterm`, `fork-listener` (a child process that
 //!   ignores SIGTERM and listens on `--port P` outlives the gateway).
 
+mod config_dir;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -30,6 +32,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use config_dir::{load, ns, of};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
@@ -67,34 +70,6 @@ fn args() -> Args {
         }
     }
     a
-}
-
-fn load(dir: &Path) -> Vec<Value> {
-    let mut paths: Vec<_> = std::fs::read_dir(dir)
-        .map(|r| r.flatten().map(|e| e.path()).collect())
-        .unwrap_or_default();
-    paths.sort();
-    let mut out = Vec::new();
-    for p in paths
-        .iter()
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-    {
-        let text = std::fs::read_to_string(p).unwrap_or_default();
-        for doc in serde_yaml::Deserializer::from_str(&text) {
-            if let Ok(v) = <Value as serde::Deserialize>::deserialize(doc) {
-                out.push(v);
-            }
-        }
-    }
-    out
-}
-
-fn of<'a>(objs: &'a [Value], kind: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
-    objs.iter().filter(move |o| o["kind"] == kind)
-}
-
-fn ns(o: &Value) -> &str {
-    o["metadata"]["namespace"].as_str().unwrap_or("default")
 }
 
 /// The endpoints of the first backendRef of each `kind` route parented to `gw`.

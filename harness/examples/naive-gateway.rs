@@ -7,6 +7,8 @@
 //! weights** (weight 0 included). With `--no-status` it never writes status.
 //! TCP only; ~the smallest thing that looks like a gateway.
 
+mod config_dir;
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -14,6 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use config_dir::{load, ns, of};
 use serde_json::{Value, json};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -42,34 +45,6 @@ fn args() -> Args {
         }
     }
     a
-}
-
-fn load(dir: &Path) -> Vec<Value> {
-    let mut out = Vec::new();
-    let mut paths: Vec<_> = std::fs::read_dir(dir)
-        .map(|r| r.flatten().map(|e| e.path()).collect())
-        .unwrap_or_default();
-    paths.sort();
-    for p in paths
-        .into_iter()
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-    {
-        let text = std::fs::read_to_string(&p).unwrap_or_default();
-        for doc in serde_yaml::Deserializer::from_str(&text) {
-            if let Ok(v) = <Value as serde::Deserialize>::deserialize(doc) {
-                out.push(v);
-            }
-        }
-    }
-    out
-}
-
-fn of<'a>(objs: &'a [Value], kind: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
-    objs.iter().filter(move |o| o["kind"] == kind)
-}
-
-fn ns(o: &Value) -> &str {
-    o["metadata"]["namespace"].as_str().unwrap_or("default")
 }
 
 fn cond(t: &str, generation: &Value) -> Value {
