@@ -39,14 +39,10 @@ else
 fi
 
 # One loopback block for the reference gateway's pool, claimed as gwl4
-# claims one (an flock on /tmp/gwl4-loopback-N.lock), so no other run on
-# the machine binds these addresses meanwhile.
-for n in $(seq 199 -1 100); do
-  exec {lock}>"/tmp/gwl4-loopback-$n.lock"
-  if flock -n "$lock"; then block=$n; break; fi
-  exec {lock}>&-
-done
-[[ -n "${block:-}" ]] || { echo "catalog-speed.sh: no free loopback block" >&2; exit 2; }
+# claims one, so no other run on the machine binds these addresses meanwhile.
+# shellcheck source=../../tools/kube/lib.sh
+source "$root/tools/kube/lib.sh"
+kube_claim_loopback_block block
 
 failed=0
 seconds() { # CMD...: runs CMD (output to $WORK/out), prints its wall time in seconds and exit code
@@ -68,15 +64,8 @@ kube_rounds() {
   # shellcheck source=../../tools/kube/lib.sh
   source "$root/tools/kube/lib.sh"
   kube_load "$KUBECONFIG"
-  kube_apply_file "$root/manifests/reference-gateway/30-gatewayclass.yaml"
-  "$GWL4" reference-gateway kube --kubeconfig "$GWL4_CONTROLLER_KUBECONFIG" \
-    --address-source "$ADDRESS" >"$GWL4_KUBE_DIR/controller.log" 2>&1 &
-  local controller=$! i t line
-  for i in $(seq 100); do
-    kube_curl "$KUBE_SERVER/apis/gateway.networking.k8s.io/v1/gatewayclasses/gwl4-reference" |
-      jq -e '.status.conditions[]? | select(.type == "Accepted" and .status == "True")' >/dev/null && break
-    sleep 0.2
-  done
+  kube_start_reference_gateway "$GWL4" "$ADDRESS" "$GWL4_KUBE_DIR/controller.log"
+  local controller=$KUBE_CONTROLLER_PID i t line
   for i in $(seq "$ROUNDS"); do
     for t in $THREADS; do
       local flags=(--gateway-class gwl4-reference --workloads local --strict --report-dir "$WORK/kube")

@@ -115,3 +115,40 @@ kube_apply_file() {
     kube_apply_doc "$doc" "$manager" >/dev/null || return 1
   done < <(kube_split_docs "$file")
 }
+
+# kube_claim_loopback_block VAR: set VAR to a loopback block n (127.1.n.0/24
+# is then ours) claimed as gwl4 claims one, an flock on
+# /tmp/gwl4-loopback-n.lock held until this shell exits, so no other gwl4 run
+# on the machine binds those addresses meanwhile.
+kube_claim_loopback_block() {
+  local n lock
+  for n in $(seq 199 -1 100); do
+    exec {lock}>"/tmp/gwl4-loopback-$n.lock"
+    if flock -n "$lock"; then
+      printf -v "$1" '%s' "$n"
+      return 0
+    fi
+    exec {lock}>&-
+  done
+  kube_die "no free loopback block"
+}
+
+# kube_start_reference_gateway GWL4 ADDRESS_SOURCE LOG: apply the bundled
+# GatewayClass, start the reference gateway's Kubernetes provider out of
+# cluster as gwl4-controller (GWL4_CONTROLLER_KUBECONFIG, from
+# with-apiserver.sh), logging to LOG, and wait (20 s at most) until it has
+# accepted the class. Sets KUBE_CONTROLLER_PID. Needs kube_load first.
+kube_start_reference_gateway() {
+  local gwl4="$1" address="$2" log="$3" here_lib
+  here_lib="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+  kube_apply_file "$here_lib/../../manifests/reference-gateway/30-gatewayclass.yaml" || kube_die "could not apply the GatewayClass"
+  "$gwl4" reference-gateway kube --kubeconfig "$GWL4_CONTROLLER_KUBECONFIG" \
+    --address-source "$address" >"$log" 2>&1 &
+  KUBE_CONTROLLER_PID=$!
+  for _ in $(seq 100); do
+    kube_curl "$KUBE_SERVER/apis/gateway.networking.k8s.io/v1/gatewayclasses/gwl4-reference" |
+      jq -e '.status.conditions[]? | select(.type == "Accepted" and .status == "True")' >/dev/null && return 0
+    sleep 0.2
+  done
+  kube_die "GatewayClass gwl4-reference not Accepted within 20s (see $log)"
+}
