@@ -15,7 +15,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use http::{Request, Response, StatusCode};
@@ -89,13 +89,13 @@ impl<B> Policy<Request<Body>, Response<B>, BoxError> for Retry {
     ) -> Option<Self::Future> {
         let Some((why, after)) = transient(result) else {
             if let Some(since) = self.since {
-                outage().recovered(since.elapsed());
+                outage_recovered(since.elapsed());
             }
             return None;
         };
         let since = *self.since.get_or_insert_with(Instant::now);
         let pause = self.next_pause(since.elapsed(), after)?;
-        outage().failed(&format!("{} {}: {why}", req.method(), req.uri().path()));
+        outage_failed(&format!("{} {}: {why}", req.method(), req.uri().path()));
         Some(Box::pin(tokio::time::sleep(pause)))
     }
 
@@ -115,42 +115,25 @@ impl<B> Policy<Request<Body>, Response<B>, BoxError> for Retry {
     }
 }
 
-/// What the run says about an outage: one line when requests start
-/// failing, one when they are answered again (not one per request: tests
-/// run side by side and would repeat it).
-#[derive(Debug, Default)]
-struct Outage {
-    /// Whether a failure has been reported and no recovery since.
-    reported: bool,
-}
+/// Whether an outage has been reported and no recovery since: the run says
+/// one line when requests start failing and one when they are answered
+/// again, not one per request (tests run side by side and would repeat it).
+static OUTAGE_REPORTED: AtomicBool = AtomicBool::new(false);
 
-fn outage() -> OutageHandle {
-    static OUTAGE: Mutex<Outage> = Mutex::new(Outage { reported: false });
-    OutageHandle(&OUTAGE)
-}
-
-struct OutageHandle(&'static Mutex<Outage>);
-
-impl OutageHandle {
-    fn failed(&self, what: &str) {
-        let mut o = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        if !o.reported {
-            o.reported = true;
-            eprintln!(
-                "gwl4: the API server did not answer ({what}); retrying each call for up to {}s",
-                RETRY_FOR.as_secs()
-            );
-        }
+fn outage_failed(what: &str) {
+    if !OUTAGE_REPORTED.swap(true, Ordering::AcqRel) {
+        eprintln!(
+            "gwl4: the API server did not answer ({what}); retrying each call for up to {}s",
+            RETRY_FOR.as_secs()
+        );
     }
+}
 
-    fn recovered(&self, after: Duration) {
-        let mut o = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        if o.reported {
-            o.reported = false;
-            eprintln!(
-                "gwl4: the API server answers again (a call succeeded after {after:.1?} of retries)"
-            );
-        }
+fn outage_recovered(after: Duration) {
+    if OUTAGE_REPORTED.swap(false, Ordering::AcqRel) {
+        eprintln!(
+            "gwl4: the API server answers again (a call succeeded after {after:.1?} of retries)"
+        );
     }
 }
 
