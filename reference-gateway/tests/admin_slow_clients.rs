@@ -8,10 +8,13 @@
 //!
 //! Three tests in one file: they share the server set-up.
 
+mod dataplane_support;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use dataplane_support::http_get;
 use prometheus_client::registry::Registry;
 use reference_gateway::admin::{self, Admin, Limits};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -44,18 +47,12 @@ async fn closed_by_server(stream: &mut TcpStream) {
         .ok();
 }
 
-async fn healthz(addr: SocketAddr) -> String {
-    let mut stream = TcpStream::connect(addr).await.unwrap();
-    stream
-        .write_all(b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+/// `GET /healthz`'s status code; panics after [`GUARD`].
+async fn healthz(addr: SocketAddr) -> u16 {
+    tokio::time::timeout(GUARD, http_get(addr, "/healthz"))
         .await
-        .unwrap();
-    let mut response = String::new();
-    tokio::time::timeout(GUARD, stream.read_to_string(&mut response))
-        .await
-        .unwrap()
-        .unwrap();
-    response
+        .expect("/healthz answered in time")
+        .0
 }
 
 #[tokio::test]
@@ -67,7 +64,7 @@ async fn a_silent_connection_is_closed_after_its_lifetime() {
     .await;
     let mut idle = TcpStream::connect(addr).await.unwrap();
     closed_by_server(&mut idle).await;
-    assert!(healthz(addr).await.starts_with("HTTP/1.1 200"));
+    assert_eq!(healthz(addr).await, 200);
 }
 
 #[tokio::test]
@@ -108,7 +105,7 @@ async fn more_idle_connections_than_the_limit_close_the_oldest_not_the_probe() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     // A probe beyond the limit is answered.
-    assert!(healthz(addr).await.starts_with("HTTP/1.1 200"));
+    assert_eq!(healthz(addr).await, 200);
     // The seven oldest made room (for the six newer idle ones and the
     // probe); they are closed, well before their lifetime.
     for stream in idle.iter_mut().take(7) {
