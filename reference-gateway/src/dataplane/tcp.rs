@@ -86,8 +86,16 @@ pub(crate) async fn serve(listener: std::net::TcpListener, shared: Arc<Shared>, 
                     }
                     // EMFILE without a spare, or another error: back off
                     // instead of spinning on a listener that stays readable.
-                    warn!(listener = %shared.name, %error, "accept failed");
+                    if !at_fd_limit(&error) || warning_due() {
+                        warn!(listener = %shared.name, %error, "accept failed");
+                    }
                     tokio::time::sleep(Duration::from_millis(20)).await;
+                    // The spare is lost when another worker took the slot
+                    // it freed (`refuse_queued`); take one again as soon as
+                    // a descriptor is free, or queued clients would hang
+                    // once every worker had lost its spare (seen in CI:
+                    // 16 of 80 clients hung, `fault_fd_exhaustion`).
+                    keep_spare();
                     continue;
                 }
             },
