@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # with-peer.sh PEER CMD [ARGS...]: a third-party Gateway API implementation
 # against a real API server, then CMD, then everything stopped and removed
-# (trap: also on failure and Ctrl-C). PEER: envoy-gateway.
+# (trap: also on failure and Ctrl-C). PEER: envoy-gateway or traefik.
 #
 #   1. network namespace gwl4-peer-PEER (netns.sh): the peer and everything
 #      it launches run there, on 10.249.I.2, so its listeners never collide
 #      with anything else on the machine
 #   2. kube-apiserver + etcd (tools/kube/start.sh) serving on 10.249.I.1, the
 #      host's side of the namespace, so the peer reaches it; the standard
-#      channel Gateway API CRDs (PEER_CRDS=experimental for the other)
+#      channel Gateway API CRDs (experimental for traefik; PEER_CRDS overrides)
 #   3. the peer (tools/peers/PEER/start.sh), its GatewayClass Accepted
 #   4. CMD with KUBECONFIG (admin), GWL4_KUBE_DIR, GWL4_PEER_CLASS (the
 #      GatewayClass), GWL4_PEER_ADDRESS and GWL4_PEER_LOG set
@@ -18,12 +18,14 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-[[ $# -ge 2 ]] || { echo "usage: with-peer.sh envoy-gateway CMD [ARGS...]" >&2; exit 2; }
+[[ $# -ge 2 ]] || { echo "usage: with-peer.sh envoy-gateway|traefik CMD [ARGS...]" >&2; exit 2; }
 peer="$1"
 shift
 case "$peer" in
-envoy-gateway) index=1 class=eg short=eg ;;
-*) echo "with-peer.sh: unknown peer $peer (known: envoy-gateway)" >&2; exit 2 ;;
+envoy-gateway) index=1 class=eg short=eg crds=standard ;;
+# Traefik v3.7 reads TCPRoute as v1alpha2, served by the experimental CRDs only.
+traefik) index=2 class=traefik short=traefik crds=experimental ;;
+*) echo "with-peer.sh: unknown peer $peer (known: envoy-gateway, traefik)" >&2; exit 2 ;;
 esac
 netns="gwl4-peer-$short"
 host_ip="10.249.$index.1" peer_ip="10.249.$index.2"
@@ -47,7 +49,7 @@ trap 'exit 143' TERM
 "$here/netns.sh" up "$short" "$index"
 KUBE_BIND_ADDRESS="$host_ip" KUBE_CONTROLLERS="${KUBE_CONTROLLERS:-namespace,garbagecollector}" \
   "$here/../kube/start.sh" "$dir/kube"
-"$here/../kube/install-crds.sh" "$dir/kube/kubeconfig" "${PEER_CRDS:-standard}"
+"$here/../kube/install-crds.sh" "$dir/kube/kubeconfig" "${PEER_CRDS:-$crds}"
 "$here/$peer/start.sh" "$dir" "$dir/kube/kubeconfig" "$netns" "$peer_ip"
 
 rc=0

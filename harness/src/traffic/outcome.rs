@@ -25,6 +25,11 @@ pub enum Outcome {
     /// The peer closed the connection (EOF) before sending any reply: a
     /// gateway that accepts and then closes.
     ClosedWithoutReply,
+    /// TCP: the peer sent bytes no echo backend sends (not an identity
+    /// reply), then closed or reset the connection within RequestTimeout:
+    /// the gateway's own answer, such as the `HTTP/1.1 400 Bad Request`
+    /// Traefik gives on a port with no TCP route. Nothing was forwarded.
+    ClosedAfterForeignReply,
     /// Nothing (or no progress) within the deadline.
     Timeout,
     /// No route: host or network unreachable.
@@ -36,11 +41,12 @@ pub enum Outcome {
 
 impl Outcome {
     /// Every outcome, in declaration order.
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 8] = [
         Self::Ok,
         Self::Refused,
         Self::Reset,
         Self::ClosedWithoutReply,
+        Self::ClosedAfterForeignReply,
         Self::Timeout,
         Self::Unreachable,
         Self::Mismatch,
@@ -53,6 +59,7 @@ impl Outcome {
             Self::Refused => "refused",
             Self::Reset => "reset",
             Self::ClosedWithoutReply => "closedWithoutReply",
+            Self::ClosedAfterForeignReply => "closedAfterForeignReply",
             Self::Timeout => "timeout",
             Self::Unreachable => "unreachable",
             Self::Mismatch => "mismatch",

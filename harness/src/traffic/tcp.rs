@@ -223,6 +223,18 @@ impl Tcp {
                 None,
             ));
         }
+        if !line.starts_with(b"{") {
+            // No echo backend sends this (an identity reply is a JSON
+            // object): when the peer then ends the connection, this was the
+            // gateway's own answer and nothing was forwarded.
+            reader.set_limit(MAX_REPLY_LINE);
+            if let Some(end) = self.ends_after(&mut reader, &mut line).await {
+                attempt.evidence.bytes_received = line.len() as u64;
+                let detail = format!("{end} after a reply no backend sends: {}", excerpt(&line));
+                return Ok(attempt.finish(Outcome::ClosedAfterForeignReply, detail, None));
+            }
+            attempt.evidence.bytes_received = line.len() as u64;
+        }
         if line.last() != Some(&b'\n') {
             let detail = format!("identity reply not newline-terminated: {}", excerpt(&line));
             return Ok(attempt.finish(Outcome::Mismatch, detail, None));
@@ -240,6 +252,34 @@ impl Tcp {
                 let detail = format!("not an identity reply ({e}): {}", excerpt(&line));
                 Ok(attempt.finish(Outcome::Mismatch, detail, None))
             }
+        }
+    }
+
+    /// Reads on (into `got`, at most [`MAX_REPLY_LINE`] more bytes) until
+    /// the peer closes or resets the connection, within the io timeout:
+    /// how it ended, or `None` if it stayed open or kept talking.
+    async fn ends_after<R: AsyncRead + Unpin>(
+        &self,
+        r: &mut R,
+        got: &mut Vec<u8>,
+    ) -> Option<&'static str> {
+        let before = got.len();
+        let read = deadline(self.io_timeout, "close", async {
+            let mut buf = [0u8; 4096];
+            loop {
+                let n = r.read(&mut buf).await?;
+                if n == 0 {
+                    return io::Result::Ok(());
+                }
+                got.extend_from_slice(&buf[..n]);
+            }
+        })
+        .await;
+        match read {
+            // EOF: but only a real close, not the end of the read limit.
+            Ok(()) if ((got.len() - before) as u64) < MAX_REPLY_LINE => Some("closed"),
+            Err(e) if classify(&e) == Some(Outcome::Reset) => Some("reset"),
+            _ => None,
         }
     }
 

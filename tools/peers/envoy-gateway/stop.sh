@@ -8,6 +8,8 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=../../kube/lib.sh
 source "$here/../../kube/lib.sh"
+# shellcheck source=../lib.sh
+source "$here/../lib.sh"
 [[ $# == 2 ]] || kube_die "usage: stop.sh DIR NETNS"
 dir="$1" netns="$2"
 
@@ -15,20 +17,7 @@ if [[ -f "$dir/standin.pid" ]]; then
   kill -TERM -- "-$(cat "$dir/standin.pid")" 2>/dev/null || true
   rm -f "$dir/standin.pid"
 fi
-pids() { ip netns pids "$netns" 2>/dev/null || true; }
-if [[ -n "$(pids)" ]]; then
-  # shellcheck disable=SC2046 # one pid per word
-  kill -TERM $(pids) 2>/dev/null || true
-  for _ in $(seq 1 100); do
-    [[ -z "$(pids)" ]] && break
-    sleep 0.1
-  done
-  if [[ -n "$(pids)" ]]; then
-    echo "stop.sh: processes in $netns ignored TERM for 10s; killing them" >&2
-    # shellcheck disable=SC2046
-    kill -KILL $(pids) 2>/dev/null || true
-  fi
-fi
+peer_stop_processes "$netns"
 rm -f "$dir/envoy-gateway.pid"
 if [[ -f "$dir/envoy-gateway/made-certs-dir" ]]; then
   others="$(find /run/gwl4-peers -maxdepth 1 -name 'gwl4-peer-*' ! -name "$netns" 2>/dev/null || true)"

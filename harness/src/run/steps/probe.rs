@@ -127,16 +127,20 @@ fn payload(n: u64) -> Vec<u8> {
 /// any backend (TCPRouteRule.BackendRefs says "MUST actively reject
 /// connection attempts" and no more: neither forwarded nor left hanging,
 /// which a timeout would be; a reset after part of an echo came back was
-/// forwarded, so it is not one); for UDP the datagram got no reply (or an
-/// ICMP refusal).
+/// forwarded, so it is not one; bytes no backend sends followed by the end
+/// of the connection were the gateway's own answer, as the spec's HTTP
+/// rejection is a 404 reply); for UDP the datagram got no reply (or an ICMP
+/// refusal).
 pub fn is_rejection(protocol: Protocol, p: &Probe) -> bool {
     match protocol {
-        Protocol::Tcp => {
-            matches!(
-                p.outcome,
-                Outcome::Refused | Outcome::Reset | Outcome::ClosedWithoutReply
-            ) && p.evidence.bytes_received == 0
-        }
+        Protocol::Tcp => match p.outcome {
+            Outcome::Refused | Outcome::Reset | Outcome::ClosedWithoutReply => {
+                p.evidence.bytes_received == 0
+            }
+            // Bytes, but none a backend sends: not forwarded.
+            Outcome::ClosedAfterForeignReply => true,
+            _ => false,
+        },
         Protocol::Udp => matches!(p.outcome, Outcome::Timeout | Outcome::Refused),
     }
 }
@@ -328,6 +332,13 @@ mod tests {
             );
         }
         assert!(!is_rejection(Protocol::Tcp, &probe(Outcome::Timeout, 0)));
+        // The gateway's own answer, then the end: nothing was forwarded.
+        assert!(is_rejection(
+            Protocol::Tcp,
+            &probe(Outcome::ClosedAfterForeignReply, 100)
+        ));
+        // Bytes a backend might have sent are not a rejection.
+        assert!(!is_rejection(Protocol::Tcp, &probe(Outcome::Mismatch, 100)));
         assert!(is_rejection(Protocol::Udp, &probe(Outcome::Timeout, 0)));
         assert!(!is_rejection(Protocol::Udp, &probe(Outcome::Ok, 10)));
     }

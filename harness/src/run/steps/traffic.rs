@@ -119,26 +119,45 @@ async fn judged<W: World>(
         .with(ev)
 }
 
-/// The spec's "actively reject" is met by accept-then-close too; gwl4
-/// recommends a refusal or reset (`gwl4-reject-by-refusal-or-reset`): a
-/// warning when any rejection was an accept-then-close.
-pub fn accept_then_close(report: StepReport, probes: &[Probe]) -> StepReport {
-    let closed = probes
-        .iter()
-        .filter(|p| p.outcome == traffic::Outcome::ClosedWithoutReply)
-        .count();
-    if closed == 0 {
-        return report;
+/// The spec's "actively reject" is met by accept-then-close too, and by
+/// the gateway's own answer before it closes (for HTTP the spec's
+/// rejection is a 404 reply); gwl4 recommends a refusal or reset
+/// (`gwl4-reject-by-refusal-or-reset`): a warning for each of the two when
+/// any rejection took that form.
+pub fn accept_then_close(mut report: StepReport, probes: &[Probe]) -> StepReport {
+    let count = |o: traffic::Outcome| probes.iter().filter(|p| p.outcome == o).count();
+    let closed = count(traffic::Outcome::ClosedWithoutReply);
+    if closed > 0 {
+        report = report.warn(
+            reports::Level::Recommended,
+            format!(
+                "{closed} of {} connections were rejected by accepting and then closing (closedWithoutReply), \
+                 which the spec's \"actively reject\" allows; gwl4 recommends refusing or resetting them \
+                 (gwl4-reject-by-refusal-or-reset), which a client reads as a rejection at once",
+                probes.len()
+            ),
+        );
     }
-    report.warn(
-        reports::Level::Recommended,
-        format!(
-            "{closed} of {} connections were rejected by accepting and then closing (closedWithoutReply), \
-             which the spec's \"actively reject\" allows; gwl4 recommends refusing or resetting them \
-             (gwl4-reject-by-refusal-or-reset), which a client reads as a rejection at once",
-            probes.len()
-        ),
-    )
+    let answered = count(traffic::Outcome::ClosedAfterForeignReply);
+    if answered > 0 {
+        let first = probes
+            .iter()
+            .find(|p| p.outcome == traffic::Outcome::ClosedAfterForeignReply)
+            .map(|p| p.evidence.detail.as_str())
+            .unwrap_or_default();
+        report = report.warn(
+            reports::Level::Recommended,
+            format!(
+                "{answered} of {} connections were rejected by the gateway answering with bytes no backend \
+                 sends and then ending the connection (closedAfterForeignReply; first: {first}): nothing was \
+                 forwarded, which \"MUST be rejected\" allows (for HTTP the spec's rejection is a 404 reply); \
+                 gwl4 recommends refusing or resetting them (gwl4-reject-by-refusal-or-reset): a TCP client \
+                 cannot tell such bytes from its server's",
+                probes.len()
+            ),
+        );
+    }
+    report
 }
 
 /// A failed traffic step with conditions and direct-backend diagnosis.
