@@ -17,3 +17,21 @@ peer_stop_processes() {
   # shellcheck disable=SC2046
   kill -KILL $(pids) 2>/dev/null || true
 }
+
+# peer_wait_accepted NAME CLASS PIDFILE LOG: wait up to 60 s until
+# GatewayClass CLASS is Accepted (kube_load done), exiting with the tail of
+# LOG if the peer (pid in PIDFILE) dies or the time runs out. NAME is how
+# messages call the peer.
+peer_wait_accepted() {
+  local name="$1" class="$2" pidfile="$3" log="$4"
+  for _ in $(seq 1 600); do
+    kube_alive "$(cat "$pidfile")" || { tail -n 30 "$log" >&2; kube_die "$name exited"; }
+    if kube_curl --fail "$KUBE_SERVER/apis/gateway.networking.k8s.io/v1/gatewayclasses/$class" 2>/dev/null |
+      jq -e '.status.conditions[]? | select(.type == "Accepted" and .status == "True")' >/dev/null; then
+      return 0
+    fi
+    sleep 0.1
+  done
+  tail -n 30 "$log" >&2
+  kube_die "GatewayClass $class was not Accepted within 60s"
+}

@@ -27,6 +27,8 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=../../kube/lib.sh
 source "$here/../../kube/lib.sh"
+# shellcheck source=../lib.sh
+source "$here/../lib.sh"
 [[ $# == 4 ]] || kube_die "usage: start.sh DIR KUBECONFIG NETNS ADDRESS"
 dir="$1" kubeconfig="$2" netns="$3" address="$4"
 bin="$(cd "$here/.." && pwd)/bin"
@@ -125,14 +127,5 @@ echo $! >"$dir/envoy-gateway.pid"
 setsid "$here/standin.sh" "$kubeconfig" "$address" </dev/null >"$dir/standin.log" 2>&1 &
 echo $! >"$dir/standin.pid"
 
-for _ in $(seq 1 600); do
-  kube_alive "$(cat "$dir/envoy-gateway.pid")" || { tail -n 30 "$dir/envoy-gateway.log" >&2; kube_die "envoy-gateway exited"; }
-  if kube_curl --fail "$KUBE_SERVER/apis/gateway.networking.k8s.io/v1/gatewayclasses/eg" 2>/dev/null |
-    jq -e '.status.conditions[]? | select(.type == "Accepted" and .status == "True")' >/dev/null; then
-    echo "start.sh: Envoy Gateway runs in $netns; GatewayClass eg is Accepted; Gateways get $address" >&2
-    exit 0
-  fi
-  sleep 0.1
-done
-tail -n 30 "$dir/envoy-gateway.log" >&2
-kube_die "GatewayClass eg was not Accepted within 60s"
+peer_wait_accepted envoy-gateway eg "$dir/envoy-gateway.pid" "$dir/envoy-gateway.log"
+echo "start.sh: Envoy Gateway runs in $netns; GatewayClass eg is Accepted; Gateways get $address" >&2

@@ -27,6 +27,8 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=../../kube/lib.sh
 source "$here/../../kube/lib.sh"
+# shellcheck source=../lib.sh
+source "$here/../lib.sh"
 [[ $# == 4 ]] || kube_die "usage: start.sh DIR KUBECONFIG NETNS ADDRESS"
 dir="$1" kubeconfig="$2" netns="$3" address="$4"
 bin="$(cd "$here/.." && pwd)/bin"
@@ -58,14 +60,5 @@ setsid ip netns exec "$netns" env KUBECONFIG="$kubeconfig" HOME="$dir" "$bin/tra
   </dev/null >"$dir/traefik.log" 2>&1 &
 echo $! >"$dir/traefik.pid"
 
-for _ in $(seq 1 600); do
-  kube_alive "$(cat "$dir/traefik.pid")" || { tail -n 30 "$dir/traefik.log" >&2; kube_die "traefik exited"; }
-  if kube_curl --fail "$KUBE_SERVER/apis/gateway.networking.k8s.io/v1/gatewayclasses/traefik" 2>/dev/null |
-    jq -e '.status.conditions[]? | select(.type == "Accepted" and .status == "True")' >/dev/null; then
-    echo "start.sh: Traefik runs in $netns; GatewayClass traefik is Accepted; Gateways get $address" >&2
-    exit 0
-  fi
-  sleep 0.1
-done
-tail -n 30 "$dir/traefik.log" >&2
-kube_die "GatewayClass traefik was not Accepted within 60s"
+peer_wait_accepted traefik traefik "$dir/traefik.pid" "$dir/traefik.log"
+echo "start.sh: Traefik runs in $netns; GatewayClass traefik is Accepted; Gateways get $address" >&2
