@@ -6,6 +6,12 @@
 #
 #   tools/kube/build.sh            # kube-apiserver + etcd
 #   KUBE_BUILD_KCM=1 tools/kube/build.sh   # also kube-controller-manager
+#   KUBE_BUILD_NODE=1 tools/kube/build.sh  # also the node tier (with-node.sh):
+#       kubelet and kube-proxy (node/, v1.35.4), kube-scheduler (apiserver/),
+#       the CNI plugins bridge, host-local, loopback, portmap (cni/, into
+#       bin/cni/), and the image archives (images/build-images.sh, bin/images/)
+#
+# KUBE_BUILD_NODE=1 implies KUBE_BUILD_KCM=1 (the node needs its controllers).
 #
 # Every Go build runs under `nice -n 19`: the machine is shared.
 set -euo pipefail
@@ -31,14 +37,14 @@ up_to_date() {
   [[ -x "$bin/$1" && -f "$bin/$1.stamp" && "$(cat "$bin/$1.stamp")" == "$(stamp "$2")" ]]
 }
 
-build_k8s() { # NAME (a command under k8s.io/kubernetes/cmd/)
-  local name="$1" mod="$here/apiserver"
+build_k8s() { # NAME [MODULE_DIR] (a command under k8s.io/kubernetes/cmd/)
+  local name="$1" mod="${2:-$here/apiserver}"
   if up_to_date "$name" "$mod"; then
     echo "build.sh: $name is up to date"
     return
   fi
   local version major minor
-  version="$(cd "$mod" && go list -m -f '{{.Version}}' k8s.io/kubernetes)" # v1.36.3
+  version="$(cd "$mod" && go list -m -f '{{.Version}}' k8s.io/kubernetes)" # v1.36.3 (node/: v1.35.4)
   major="${version#v}"; major="${major%%.*}"
   minor="${version#v*.}"; minor="${minor%%.*}"
   local pkg=k8s.io/component-base/version
@@ -68,8 +74,41 @@ build_etcd() {
   echo "build.sh: built etcd in $((SECONDS - start))s"
 }
 
+# The CNI plugins into bin/cni/, one stamp (bin/cni/plugins.stamp) for the
+# four: they come from one module.
+cni_plugins=(main/bridge ipam/host-local main/loopback meta/portmap)
+build_cni() {
+  local mod="$here/cni" p version ok=1
+  for p in "${cni_plugins[@]}"; do [[ -x "$bin/cni/${p#*/}" ]] || ok=""; done
+  if [[ -n "$ok" && -f "$bin/cni/plugins.stamp" && "$(cat "$bin/cni/plugins.stamp")" == "$(stamp "$mod")" ]]; then
+    echo "build.sh: CNI plugins are up to date"
+    return
+  fi
+  mkdir -p "$bin/cni"
+  version="$(cd "$mod" && go list -m -f '{{.Version}}' github.com/containernetworking/plugins)"
+  echo "build.sh: building CNI plugins $version"
+  local start=$SECONDS
+  for p in "${cni_plugins[@]}"; do
+    (cd "$mod" && nice -n 19 go build -trimpath -o "$bin/cni/${p#*/}.tmp" \
+      -ldflags "-s -w -X github.com/containernetworking/plugins/pkg/utils/buildversion.BuildVersion=$version" \
+      "github.com/containernetworking/plugins/plugins/$p")
+    mv "$bin/cni/${p#*/}.tmp" "$bin/cni/${p#*/}"
+  done
+  stamp "$mod" >"$bin/cni/plugins.stamp"
+  echo "build.sh: built CNI plugins in $((SECONDS - start))s"
+}
+
 build_etcd
 build_k8s kube-apiserver
-if [[ "${KUBE_BUILD_KCM:-0}" == 1 ]]; then
+if [[ "${KUBE_BUILD_KCM:-0}" == 1 || "${KUBE_BUILD_NODE:-0}" == 1 ]]; then
   build_k8s kube-controller-manager
+fi
+if [[ "${KUBE_BUILD_NODE:-0}" == 1 ]]; then
+  build_k8s kube-scheduler
+  build_k8s kubelet "$here/node"
+  build_k8s kube-proxy "$here/node"
+  build_cni
+  # The Rust images are built when their binaries exist (start-node.sh
+  # refreshes them, and requires echo-server, on every start).
+  ECHO_REQUIRED=0 "$here/images/build-images.sh"
 fi
