@@ -25,9 +25,22 @@ use tokio::net::{TcpListener, TcpStream};
 
 /// Connections to the backend that does not read.
 const STUCK: usize = 64;
-/// The most a client tries to write (a gateway that buffered without
-/// bound would take it all).
-const CAP: usize = 32 << 20;
+/// The most a client tries to write: more than the kernel can hold on the
+/// path (a gateway that buffered without bound would take it all). Each of
+/// the four sockets on it (client send, gateway receive, gateway send,
+/// backend receive) may autotune up to the `tcp_rmem`/`tcp_wmem` maximum,
+/// 32 MiB and 4 MiB here: with a fixed 32 MiB cap one client, on a loaded
+/// machine, wrote it all before its writes stalled (the kernel buffers
+/// could hold it; the gateway's memory stayed bounded).
+fn cap() -> usize {
+    let max = |name: &str| -> usize {
+        std::fs::read_to_string(format!("/proc/sys/net/ipv4/{name}"))
+            .ok()
+            .and_then(|s| s.split_whitespace().nth(2)?.parse().ok())
+            .unwrap_or(32 << 20)
+    };
+    2 * (max("tcp_rmem") + max("tcp_wmem")) + (1 << 20)
+}
 /// A write that makes no progress for this long means the path is full.
 const STALL: Duration = Duration::from_secs(1);
 /// The gateway's read buffer: the most a pushed-back direction keeps.
@@ -37,12 +50,12 @@ const HEALTHY: usize = 20;
 /// Bytes each healthy echo moves.
 const PAYLOAD: usize = 1 << 20;
 
-/// Writes to `stream` until a write stalls for [`STALL`] or [`CAP`] bytes
+/// Writes to `stream` until a write stalls for [`STALL`] or `cap` bytes
 /// are out; returns how many bytes were written.
-async fn fill(mut stream: TcpStream) -> (TcpStream, usize) {
+async fn fill(mut stream: TcpStream, cap: usize) -> (TcpStream, usize) {
     let chunk = vec![0x5a_u8; 64 * 1024];
     let mut written = 0;
-    while written < CAP {
+    while written < cap {
         match tokio::time::timeout(STALL, stream.write(&chunk)).await {
             Ok(Ok(n)) => written += n,
             Ok(Err(error)) => panic!("a stuck connection failed: {error}"),
@@ -112,7 +125,7 @@ async fn a_backend_that_stops_reading_costs_bounded_memory_and_spares_other_conn
         .map(|_| {
             tokio::spawn(async move {
                 let stream = TcpStream::connect(stuck_gateway).await.unwrap();
-                fill(stream).await
+                fill(stream, cap()).await
             })
         })
         .collect();
@@ -126,8 +139,9 @@ async fn a_backend_that_stops_reading_costs_bounded_memory_and_spares_other_conn
     let filled = started.elapsed();
     let total: usize = written.iter().sum();
     assert!(
-        written.iter().all(|&n| n < CAP),
-        "a client wrote all {CAP} bytes: nothing pushed back"
+        written.iter().all(|&n| n < cap()),
+        "a client wrote all {} bytes: nothing pushed back",
+        cap()
     );
     let stuck_rss = proc_status_kib(gateway.pid, "VmRSS");
     let per_connection = stuck_rss.saturating_sub(baseline) / STUCK as u64;
