@@ -368,7 +368,7 @@ pub async fn rejection<W: World>(ctx: &Ctx<'_, W>, step: &Rejection) -> StepRepo
         report = report.with(Evidence::Rejection(ev));
     }
     if protocol == Protocol::Tcp {
-        report = super::traffic::accept_then_close(report, &sample.probes[..judged]);
+        report = super::traffic::rejection_warnings(report, &sample.probes[..judged]);
     }
     if protocol == Protocol::Udp {
         let tries: Vec<u32> = sample.probes[..judged]

@@ -99,7 +99,7 @@ async fn judged<W: World>(
     if misses.is_empty() {
         let report = StepReport::pass(summary).with(ev);
         if expect.outcome == Some(ExpectedOutcome::Rejected) && r.protocol == Protocol::Tcp {
-            return accept_then_close(report, &sample.probes);
+            return rejection_warnings(report, &sample.probes);
         }
         return report;
     }
@@ -124,7 +124,7 @@ async fn judged<W: World>(
 /// rejection is a 404 reply); gwl4 recommends a refusal or reset
 /// (`gwl4-reject-by-refusal-or-reset`): a warning for each of the two when
 /// any rejection took that form.
-pub fn accept_then_close(mut report: StepReport, probes: &[Probe]) -> StepReport {
+pub fn rejection_warnings(mut report: StepReport, probes: &[Probe]) -> StepReport {
     let count = |o: traffic::Outcome| probes.iter().filter(|p| p.outcome == o).count();
     let closed = count(traffic::Outcome::ClosedWithoutReply);
     if closed > 0 {
