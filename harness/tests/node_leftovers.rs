@@ -176,6 +176,32 @@ fn run_dir(output: &str) -> PathBuf {
         .to_path_buf()
 }
 
+/// Waits (30 s at most) until a process of process group `group` runs
+/// `cmdline` (NUL-separated, as in /proc/PID/cmdline).
+fn wait_for_command(group: Pid, cmdline: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let found = std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
+            let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
+            // "PID (COMM) STATE PPID PGRP ...": COMM may hold spaces.
+            let pgrp = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(2))
+                .and_then(|p| p.parse::<i32>().ok());
+            pgrp == Some(group.as_raw())
+                && std::fs::read(e.path().join("cmdline")).unwrap_or_default() == cmdline.as_bytes()
+        });
+        if found {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no {cmdline:?} in process group {group} after 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 #[test]
 #[ignore = "needs the node tier: root, containerd, runc, tools/kube/build.sh with KUBE_BUILD_NODE=1"]
 fn with_node_leaves_nothing_behind() {
@@ -231,6 +257,10 @@ fn with_node_leaves_nothing_behind() {
         kubeconfig.is_some_and(|k| Path::new(k).is_file()),
         "no kubeconfig at {kubeconfig:?}"
     );
+    // The ready line comes just before with-node.sh forks the command; a
+    // SIGINT in between can miss `sleep` (not yet exec'd), and bash then
+    // waits for it to end before acting on its own (600 s). Wait until it runs.
+    wait_for_command(group, "sleep\x00600\x00");
     eprintln!("node ready after {:.1?}; SIGINT", started.elapsed());
     let interrupted = Instant::now();
     killpg(group, Signal::SIGINT).unwrap();

@@ -4,7 +4,8 @@
 # a few fixed paths hold (README.md, "A node"): the bridge cni-gwl4n0
 # (10.244.0.1/24, the pod network), the API server tier (start.sh DIR/api,
 # serving on 10.244.0.1 so Pods reach it through the kubernetes Service
-# 10.97.0.1), containerd with its own root, state and socket, the images of
+# 10.97.0.1), kube-controller-manager with the controllers a node needs,
+# containerd with its own root, state and socket, the images of
 # tools/kube/bin/images imported, the kubelet (v1.35.4), kube-proxy (iptables
 # mode) and kube-scheduler; then waits until the Node is Ready and checks the
 # network with two echo Pods (host to Pod, Pod to Pod, a ClusterIP through
@@ -40,7 +41,7 @@ say() { echo "start-node.sh: $* ($((SECONDS - t0))s)" >&2; }
 fail() {
   echo "start-node.sh: $*" >&2
   local log
-  for log in "$run"/containerd.log "$run"/kubelet.log "$run"/kube-proxy.log "$run"/kube-scheduler.log; do
+  for log in "$run"/containerd.log "$run"/kubelet.log "$run"/kube-proxy.log "$run"/kube-scheduler.log "$run"/kube-controller-manager.log; do
     [[ -f "$log" ]] && { echo "--- last lines of $log:" >&2; tail -n 20 "$log" >&2; }
   done
   exit 1
@@ -82,9 +83,19 @@ mkdir -p "$run"/{cni/net.d,cni/ipam,kubelet,pod-logs}
 sub "$here/node/etc/cni.conflist.in" "$run/cni/net.d/10-gwl4n.conflist"
 
 # --- API server, controllers ------------------------------------------------------
+# kube-controller-manager is started here rather than by start.sh
+# (KUBE_CONTROLLERS): it needs --root-ca-file, or root-ca-cert-publisher
+# publishes an empty kube-root-ca.crt (start.sh's kubeconfigs name the CA by
+# path, which the controller manager does not read for it) and in-cluster
+# clients fail ("no root trust anchors were provided").
 KUBE_BIND_ADDRESS="$NODE_IP" KUBE_SERVICE_CIDR="$NODE_SERVICE_CIDR" KUBE_SERVICE_IP="$NODE_SERVICE_IP" \
-  KUBE_CONTROLLERS="$NODE_CONTROLLERS" "$here/start.sh" "$run/api"
+  KUBE_CONTROLLERS="" "$here/start.sh" "$run/api"
 kube_load "$run/api/kubeconfig"
+setsid "$bin/kube-controller-manager" --kubeconfig "$run/api/kubeconfig" --controllers "$NODE_CONTROLLERS" \
+  --root-ca-file "$run/api/pki/ca.crt" --leader-elect=false --secure-port 0 \
+  --service-cluster-ip-range "$NODE_SERVICE_CIDR" --profiling=false --v "${KUBE_CONTROLLER_MANAGER_V:-1}" \
+  </dev/null >"$run/kube-controller-manager.log" 2>&1 &
+echo $! >"$run/kube-controller-manager.pid"
 # The apiserver runs with --endpoint-reconciler-type none (start.sh); publish
 # its address for the kubernetes Service ourselves, so in-cluster clients
 # (KUBERNETES_SERVICE_HOST=10.97.0.1) reach it through kube-proxy.
@@ -142,7 +153,7 @@ echo $! >"$run/kube-scheduler.pid"
 # until then the scheduler places nothing).
 ready=""
 for _ in $(seq 600); do
-  for p in kubelet kube-proxy kube-scheduler containerd; do
+  for p in kubelet kube-proxy kube-scheduler kube-controller-manager containerd; do
     kube_alive "$(cat "$run/$p.pid")" || fail "$p exited"
   done
   if kube_curl "$KUBE_SERVER/api/v1/nodes/$NODE_NAME" 2>/dev/null | jq -e '

@@ -9,8 +9,8 @@
 #  3. the kubelet stops; containers it did not stop are killed and deleted
 #     through containerd; containerd stops; shims and processes left in the
 #     kubepods cgroups are killed;
-#  4. the API server tier (stop.sh DIR/api), while its address (the
-#     bridge's) still exists;
+#  4. kube-controller-manager, then the API server tier (stop.sh DIR/api),
+#     while its address (the bridge's) still exists;
 #  5. what the kernel and fixed paths still hold, only what start-node.sh
 #     found absent (DIR/before): KUBE-*/CNI-* iptables chains and the rules
 #     jumping to them (kubelet's KUBE-FIREWALL, KUBE-KUBELET-CANARY, CNI's),
@@ -143,6 +143,7 @@ fi
 # --- 4. the API server tier, before its address (the bridge's) goes away: without
 # it kube-apiserver's shutdown hangs on its own loopback client until stop.sh's
 # 10 s KILL ---------------------------------------------------------------------------
+stop kube-controller-manager
 if [[ -d "$run/api" ]]; then
   KUBE_KEEP_DIR="${KUBE_KEEP_DIR:-0}" "$here/stop.sh" "$run/api"
 fi

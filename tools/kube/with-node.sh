@@ -17,7 +17,9 @@
 # does: bash runs the trap once its foreground command has ended). Exits with
 # CMD's exit code (130 after SIGINT, 143 after SIGTERM; 2 when containerd or
 # runc is missing, 1 when the node did not come up). Before CMD starts, one
-# line on stderr begins with "with-node.sh: node ready".
+# line on stderr begins with "with-node.sh: node ready". A SIGINT in the
+# instant between that line and CMD's exec can miss CMD; bash then acts on it
+# only when CMD ends (harness/tests/node_leftovers.rs waits until CMD runs).
 #
 # One node per machine: an flock on /tmp/gwl4-node.lock (waits for the
 # holder). KUBE_KEEP_DIR=1 keeps the directory (logs) after teardown.
