@@ -219,6 +219,14 @@ const HEAD: &str = "name: T\ndescription: d\nlevel: must\nspec: [{level: must, s
 /// `within: 307445734561825861m` overflowed `n * 60` seconds (a panic in
 /// debug builds); it is now an error naming the field. Durations are
 /// bounded (a day) so running the test cannot overflow `Instant + within`.
+/// libyaml counts U+2028 as a line break; the error named line 3 of a
+/// one-line file.
+#[test]
+fn regression_unicode_line_separator_is_not_a_line() {
+    let err = check("random.yaml", "?\u{2028}¡").unwrap_err();
+    assert!(err.starts_with("random.yaml:1: "), "{err}");
+}
+
 #[test]
 fn regression_duration_in_minutes_overflow() {
     let text = format!(

@@ -146,7 +146,7 @@ pub fn parse(source_name: &str, text: &str) -> Result<TestSpec, SuiteError> {
         let line = e
             .inner()
             .location()
-            .map(|l| l.line())
+            .map(|l| newline_line(text, l.line()))
             .unwrap_or_else(|| lines.of_path(&path));
         let message = strip_location(&e.inner().to_string());
         invalid(line, &path, message)
@@ -497,6 +497,28 @@ fn check_step(step: &Step) -> Result<(), String> {
 /// Line numbers (1-based) where each YAML document starts: after each
 /// `---`, and after each `...` (document end) unless a `---` opens the
 /// next document explicitly.
+/// The line, counting `\n` as every other line number here and editors do,
+/// that holds libyaml's 1-based line `yaml_line`: libyaml also breaks lines
+/// at a lone CR, NEL, LS and PS (YAML 1.1), so `?\u{2028}¡` was reported at
+/// line 3 of a one-line file (found by `fuzz_suite`).
+fn newline_line(text: &str, yaml_line: usize) -> usize {
+    let (mut yaml, mut newline) = (1, 1);
+    let mut chars = text.chars().peekable();
+    while yaml < yaml_line {
+        let Some(c) = chars.next() else { break };
+        match c {
+            '\n' => (yaml, newline) = (yaml + 1, newline + 1),
+            '\r' if chars.peek() == Some(&'\n') => {
+                chars.next();
+                (yaml, newline) = (yaml + 1, newline + 1);
+            }
+            '\r' | '\u{85}' | '\u{2028}' | '\u{2029}' => yaml += 1,
+            _ => {}
+        }
+    }
+    newline
+}
+
 fn document_lines(text: &str) -> Vec<usize> {
     let mut starts = vec![1];
     // At the file's start and after `...`, a `---` opens the document that
