@@ -68,7 +68,8 @@ pub(crate) async fn serve(listener: std::net::TcpListener, shared: Arc<Shared>, 
             accepted = listener.async_io(Interest::READABLE, accept) => match accepted {
                 Ok(accepted) => accepted,
                 Err(error) => {
-                    let refused = if at_fd_limit(&error) {
+                    let at_limit = at_fd_limit(&error);
+                    let refused = if at_limit {
                         refuse_queued(listener.get_ref())
                     } else {
                         0
@@ -86,7 +87,7 @@ pub(crate) async fn serve(listener: std::net::TcpListener, shared: Arc<Shared>, 
                     }
                     // EMFILE without a spare, or another error: back off
                     // instead of spinning on a listener that stays readable.
-                    if !at_fd_limit(&error) || warning_due() {
+                    if !at_limit || warning_due() {
                         warn!(listener = %shared.name, %error, "accept failed");
                     }
                     tokio::time::sleep(Duration::from_millis(20)).await;
