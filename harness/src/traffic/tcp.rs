@@ -255,29 +255,18 @@ impl Tcp {
         }
     }
 
-    /// Reads on (into `got`, at most [`MAX_REPLY_LINE`] more bytes) until
-    /// the peer closes or resets the connection, within the io timeout:
-    /// how it ended, or `None` if it stayed open or kept talking.
+    /// Reads on (into `got`, as far as `r`'s limit allows) until the peer
+    /// closes or resets the connection, within the io timeout: how it
+    /// ended, or `None` if it stayed open or kept talking.
     async fn ends_after<R: AsyncRead + Unpin>(
         &self,
-        r: &mut R,
+        r: &mut tokio::io::Take<R>,
         got: &mut Vec<u8>,
     ) -> Option<&'static str> {
-        let before = got.len();
-        let read = deadline(self.io_timeout, "close", async {
-            let mut buf = [0u8; 4096];
-            loop {
-                let n = r.read(&mut buf).await?;
-                if n == 0 {
-                    return io::Result::Ok(());
-                }
-                got.extend_from_slice(&buf[..n]);
-            }
-        })
-        .await;
-        match read {
+        let room = r.limit();
+        match deadline(self.io_timeout, "close", r.read_to_end(got)).await {
             // EOF: but only a real close, not the end of the read limit.
-            Ok(()) if ((got.len() - before) as u64) < MAX_REPLY_LINE => Some("closed"),
+            Ok(n) if (n as u64) < room => Some("closed"),
             Err(e) if classify(&e) == Some(Outcome::Reset) => Some("reset"),
             _ => None,
         }
