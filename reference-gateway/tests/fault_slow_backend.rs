@@ -120,12 +120,13 @@ async fn a_backend_that_stops_reading_costs_bounded_memory_and_spares_other_conn
     let baseline = proc_status_kib(gateway.pid, "VmRSS");
 
     // Fill every stuck connection until its writes stall.
+    let cap = cap();
     let started = tokio::time::Instant::now();
     let fills: Vec<_> = (0..STUCK)
         .map(|_| {
             tokio::spawn(async move {
                 let stream = TcpStream::connect(stuck_gateway).await.unwrap();
-                fill(stream, cap()).await
+                fill(stream, cap).await
             })
         })
         .collect();
@@ -139,9 +140,8 @@ async fn a_backend_that_stops_reading_costs_bounded_memory_and_spares_other_conn
     let filled = started.elapsed();
     let total: usize = written.iter().sum();
     assert!(
-        written.iter().all(|&n| n < cap()),
-        "a client wrote all {} bytes: nothing pushed back",
-        cap()
+        written.iter().all(|&n| n < cap),
+        "a client wrote all {cap} bytes: nothing pushed back"
     );
     let stuck_rss = proc_status_kib(gateway.pid, "VmRSS");
     let per_connection = stuck_rss.saturating_sub(baseline) / STUCK as u64;
