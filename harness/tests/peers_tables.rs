@@ -7,12 +7,10 @@ mod peers_support;
 
 #[test]
 fn every_peer_table_is_readable_and_covers_the_catalog() {
-    let catalog: Vec<String> = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../suites"))
-        .unwrap()
-        .flat_map(|d| std::fs::read_dir(d.unwrap().path()).into_iter().flatten())
-        .map(|f| f.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-        .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
+    let catalog: Vec<String> = harness::suite::load::builtin()
+        .expect("the catalog loads")
+        .into_iter()
+        .map(|t| t.name)
         .collect();
     for peer in ["envoy-gateway", "traefik"] {
         let table = peers_support::recorded(peer);
