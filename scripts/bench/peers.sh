@@ -47,11 +47,20 @@ if [ -n "${GWL4_PEER_CLASS:-}" ]; then
   # shellcheck source=../../tools/kube/lib.sh
   source "$repo/tools/kube/lib.sh"
   kube_load "$KUBECONFIG"
-  gw=$GWL4_PEER_ADDRESS host=${GWL4_PEER_ADDRESS%.2}.1
+  gw=$GWL4_PEER_ADDRESS host=${GWL4_PEER_ADDRESS%.2}.1 netns=$GWL4_PEER_NETNS
+  # udp: whether the peer serves UDPRoute; match: how its data-plane
+  # process's command line reads.
   case $peer in
-  envoy-gateway) netns=gwl4-peer-eg udp=1 ;;
-  traefik) netns=gwl4-peer-traefik udp=0 ;;
+  envoy-gateway) udp=1 match="--service-cluster gwl4-bench/bench " ;;
+  traefik) udp=0 match="traefik " ;;
   esac
+  # netns_pid TEXT: the first process in the namespace whose command line
+  # contains TEXT.
+  netns_pid() {
+    ip netns pids "$netns" | while read -r p; do
+      [[ "$(tr '\0' ' ' </proc/"$p"/cmdline)" == *"$1"* ]] && echo "$p"
+    done | head -n1
+  }
   for v in 1 2; do
     port=$((15000 + (v - 1) * 10))
     "$gwl4" echo-server --bind "$host" --tcp-port "$port" --udp-port $((port + 1)) \
@@ -80,12 +89,7 @@ PY
     sleep 0.1
   done
   [[ "$reply" == *bench-v* ]] || { echo "$peer's route never answered on $gw:16000" >&2; exit 1; }
-  case $peer in
-  envoy-gateway) match="--service-cluster gwl4-bench/bench " ;;
-  traefik) match="traefik " ;;
-  esac
-  peer_pid=$(ip netns pids "$netns" | while read -r p; do
-    [[ "$(tr '\0' ' ' </proc/"$p"/cmdline)" == *"$match"* ]] && echo "$p"; done | head -n1)
+  peer_pid=$(netns_pid "$match")
 
   # The reference gateway's data plane, same namespace, same backends.
   sed -e "s/127.0.3.23/$gw/g" -e "s/127.0.3.1:/$host:/g" -e "s/127.0.3.2:15000/$host:15010/g" \
@@ -94,8 +98,7 @@ PY
     >"$out/reference-gateway.log" 2>&1 &
   pids+=($!)
   wait_tcp "$gw" 17000
-  ref_pid=$(ip netns pids "$netns" | while read -r p; do
-    [[ "$(tr '\0' ' ' </proc/"$p"/cmdline)" == *"serve-config"* ]] && echo "$p"; done | head -n1)
+  ref_pid=$(netns_pid serve-config)
 
   run() { # label port pid
     echo "== $1 ($(cut -d' ' -f1-3 /proc/loadavg))"

@@ -11,7 +11,7 @@
 #      channel Gateway API CRDs (experimental for traefik; PEER_CRDS overrides)
 #   3. the peer (tools/peers/PEER/start.sh), its GatewayClass Accepted
 #   4. CMD with KUBECONFIG (admin), GWL4_KUBE_DIR, GWL4_PEER_CLASS (the
-#      GatewayClass), GWL4_PEER_ADDRESS and GWL4_PEER_LOG set
+#      GatewayClass), GWL4_PEER_ADDRESS, GWL4_PEER_NETNS and GWL4_PEER_LOG set
 #
 # Exits with CMD's exit code; when CMD fails the peer's log tail is printed.
 # KUBE_KEEP_DIR=1 keeps the directory (logs) for reading.
@@ -54,7 +54,7 @@ KUBE_BIND_ADDRESS="$host_ip" KUBE_CONTROLLERS="${KUBE_CONTROLLERS:-namespace,gar
 
 rc=0
 KUBECONFIG="$dir/kube/kubeconfig" GWL4_KUBE_DIR="$dir/kube" GWL4_PEER_CLASS="$class" \
-  GWL4_PEER_ADDRESS="$peer_ip" GWL4_PEER_LOG="$dir/$peer.log" "$@" || rc=$?
+  GWL4_PEER_ADDRESS="$peer_ip" GWL4_PEER_NETNS="$netns" GWL4_PEER_LOG="$dir/$peer.log" "$@" || rc=$?
 if [[ $rc != 0 ]]; then
   echo "with-peer.sh: '$*' exited with $rc; last lines of the $peer log:" >&2
   tail -n 30 "$dir/$peer.log" >&2 || true
