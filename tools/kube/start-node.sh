@@ -18,7 +18,8 @@
 # Needs root, containerd and runc (exit 2 without them: apt-get install -y
 # containerd runc iptables), iptables, ip, nsenter, curl, jq, openssl.
 # Binaries: KUBE_BUILD_NODE=1 tools/kube/build.sh (run here if one is
-# missing); the images are refreshed from target/release on every start.
+# missing); the images are refreshed on every start from target/release, or
+# from GWL4_IMAGE_BINARIES (images/build-images.sh).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

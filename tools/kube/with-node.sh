@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# with-node.sh CMD [ARGS...]
+# with-node.sh [--crds standard|experimental] CMD [ARGS...]
 #
 # Run CMD against a one-node Kubernetes cluster on this machine (the node
 # test tier, issue #22; README.md, "A node"): start-node.sh brings up the API
 # server tier with the controllers a node needs, containerd, the kubelet,
 # kube-proxy and kube-scheduler in a fresh temporary directory, imports the
 # images (pause, ghcr.io/gwl4/echo-server:local and, when
-# target/release/reference-gateway exists, ghcr.io/gwl4/reference-gateway:latest),
-# waits until the Node is Ready and the network works; then CMD runs with
+# target/release/reference-gateway exists, ghcr.io/gwl4/reference-gateway:latest;
+# GWL4_IMAGE_BINARIES=target/debug takes both from the debug build),
+# waits until the Node is Ready and the network works, installs the Gateway
+# API CRDs of one channel if --crds says so; then CMD runs with
 #   KUBECONFIG                 admin kubeconfig (user gwl4-admin)
 #   GWL4_KUBE_DIR              the API server tier's directory
 #   GWL4_CONTROLLER_KUBECONFIG kubeconfig of user gwl4-controller
@@ -30,7 +32,12 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$here/lib.sh"
 # shellcheck source=node/node.sh
 source "$here/node/node.sh"
-[[ $# -ge 1 ]] || { echo "usage: with-node.sh CMD [ARGS...]" >&2; exit 2; }
+crds=""
+if [[ "${1:-}" == --crds ]]; then
+  crds="${2:?--crds needs standard or experimental}"
+  shift 2
+fi
+[[ $# -ge 1 ]] || { echo "usage: with-node.sh [--crds standard|experimental] CMD [ARGS...]" >&2; exit 2; }
 node_prerequisites
 
 # fd 9: the lock, closed for every child (a leftover process holding it
@@ -55,6 +62,9 @@ trap 'exit 143' TERM
 
 started=$SECONDS
 "$here/start-node.sh" "$dir" 9>&-
+if [[ -n "$crds" ]]; then
+  "$here/install-crds.sh" "$dir/api/kubeconfig" "$crds" 9>&-
+fi
 echo "with-node.sh: node ready in $((SECONDS - started))s; KUBECONFIG=$dir/api/kubeconfig; running: $*" >&2
 
 rc=0

@@ -4,8 +4,14 @@
 # tools/kube/bin/images/ without a registry or a container builder:
 #
 #   pause.tar              gwl4.test/pause:local, the pod sandbox (pause/main.go, static Go)
-#   echo-server.tar        ghcr.io/gwl4/echo-server:local from target/release/echo-server
-#   reference-gateway.tar  ghcr.io/gwl4/reference-gateway:latest from target/release/reference-gateway
+#   echo-server.tar        ghcr.io/gwl4/echo-server:local from $GWL4_IMAGE_BINARIES/echo-server
+#   reference-gateway.tar  ghcr.io/gwl4/reference-gateway:latest from $GWL4_IMAGE_BINARIES/reference-gateway
+#
+# GWL4_IMAGE_BINARIES is the directory the Rust binaries come from (a
+# relative path is taken from the repository's root): target/release by
+# default; .ci/run sets target/debug, which its
+# `cargo test --workspace` has just built (a release build would cost CI
+# ~6 more minutes; dependencies are optimised in debug builds too).
 #
 # The Rust binaries are glibc-linked, as in their Dockerfiles (distroless
 # cc-debian12): each image holds the binary, the shared libraries `ldd` lists
@@ -14,6 +20,7 @@
 # Cmd, user 65532:65532 and ports are those of echo-server/Dockerfile and
 # reference-gateway/Dockerfile. Build the binaries first:
 #   cargo build --release -p echo-server -p reference-gateway
+# (or, with GWL4_IMAGE_BINARIES=target/debug, without --release)
 # A Rust binary that is missing is skipped with a warning (echo-server is
 # required by with-node.sh's network check; ECHO_REQUIRED=0 lifts that).
 #
@@ -26,6 +33,8 @@ repo="$(cd "$here/../../.." && pwd)"
 out="$here/../bin/images"
 mkdir -p "$out"
 out="$(cd "$out" && pwd)"
+binaries="${GWL4_IMAGE_BINARIES:-target/release}"
+[[ $binaries == /* ]] || binaries="$repo/$binaries"
 export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS="${GOFLAGS:--mod=readonly}"
 
 # The two Go programs (stdlib only), rebuilt when their sources change.
@@ -84,7 +93,7 @@ rust_image() {
   local name="$1" ref="$2" binary="$3" files
   shift 3
   if [[ ! -x "$binary" ]]; then
-    echo "build-images.sh: warning: $binary is missing (cargo build --release -p $name); no $name image" >&2
+    echo "build-images.sh: warning: $binary is missing (cargo build --release -p $name, or GWL4_IMAGE_BINARIES); no $name image" >&2
     rm -f "$out/$name.tar" "$out/$name.tar.stamp"
     return 1
   fi
@@ -94,10 +103,10 @@ rust_image() {
 }
 
 image pause gwl4.test/pause:local -entrypoint /pause -- "$out/pause=/pause"
-rust_image echo-server ghcr.io/gwl4/echo-server:local "$repo/target/release/echo-server" \
+rust_image echo-server ghcr.io/gwl4/echo-server:local "$binaries/echo-server" \
   -entrypoint /echo-server -port 5000/tcp -port 5001/udp ||
   [[ "${ECHO_REQUIRED:-1}" == 0 ]] || exit 1
-rust_image reference-gateway ghcr.io/gwl4/reference-gateway:latest "$repo/target/release/reference-gateway" \
+rust_image reference-gateway ghcr.io/gwl4/reference-gateway:latest "$binaries/reference-gateway" \
   -entrypoint /reference-gateway -port 9902/tcp \
   -cmd standalone -cmd --config-dir -cmd /config -cmd --status-dir -cmd /status \
   -cmd --bind-address -cmd 0.0.0.0 -cmd --admin-address -cmd 127.0.0.1:9901 \
