@@ -19,12 +19,8 @@
 mod apiserver_support;
 mod common;
 
-use apiserver_support::{host_leftovers, labelled_leftovers, session};
+use apiserver_support::{MULTI_RULE, host_leftovers, labelled_leftovers, session};
 use common::text;
-
-/// Tests whose v1alpha2 routes have two rules: not expressible where only
-/// v1 is served.
-const MULTI_RULE: [&str; 2] = ["TCPRouteMultipleRules", "UDPRouteMultipleRules"];
 
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs a real API server: tools/kube/with-apiserver.sh (run by .ci/run)"]

@@ -20,7 +20,11 @@ fn a_failing_gateway_is_blamed_after_probing_the_backend_directly() {
     );
     let all = text(&out);
     assert_eq!(out.status.code(), Some(1), "{all}");
-    // The diagnosis is a note on the failed step, in every report.
+    // The diagnosis is part of the failure: on the terminal and in every report.
+    assert!(
+        all.contains("answers directly") && all.contains("the gateway is at fault"),
+        "{all}"
+    );
     let report = std::fs::read_to_string(dir.path().join("gwl4-reports/report.json")).unwrap();
     assert!(
         report.contains("backend udp-echo at 127.") && report.contains("answers directly"),

@@ -24,60 +24,31 @@
 
 mod apiserver_support;
 mod common;
+mod node_support;
 
 use std::collections::BTreeSet;
-use std::path::Path;
 use std::time::Duration;
 
-use apiserver_support::labelled_leftovers;
+use apiserver_support::{MULTI_RULE, labelled_leftovers};
 use common::text;
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams};
-use kube::core::{GroupVersionKind, TypeMeta};
-use kube::discovery::Scope;
-use serde::Deserialize;
-use serde_json::Value;
-
-/// The namespace the manifests install the reference gateway into.
-const SYSTEM: &str = "gwl4-system";
+use kube::api::{Api, ListParams};
+use node_support::{ECHO_IMAGE, SYSTEM, gateway_log_tail};
 
 /// Namespaces whose Pods are not gwl4's.
 const NOT_GWL4: [&str; 3] = [SYSTEM, "kube-system", "default"];
 
-/// The image the node tier builds from the echo server's binary.
-const ECHO_IMAGE: &str = "ghcr.io/gwl4/echo-server:local";
-
-/// Tests whose v1alpha2 routes have two rules: not expressible where only
-/// v1 is served.
-const MULTI_RULE: [&str; 2] = ["TCPRouteMultipleRules", "UDPRouteMultipleRules"];
-
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs a node: tools/kube/with-node.sh --crds standard (run by .ci/run)"]
 async fn the_catalog_passes_with_echo_backends_as_real_pods() {
-    assert!(
-        std::env::var_os("GWL4_NODE_DIR").is_some(),
-        "GWL4_NODE_DIR is not set: run this test under tools/kube/with-node.sh --crds standard \
-         (see tools/kube/README.md, \"A node\"), as .ci/run does"
-    );
-    let tier = apiserver_support::tier();
+    let tier = node_support::tier();
     let client = apiserver_support::client(&tier).await;
     let channel = harness::cluster::kube::crds::detect(&client)
         .await
         .unwrap()
         .channel
         .unwrap_or_default();
-
-    let manifests = Path::new(env!("CARGO_MANIFEST_DIR")).join("../manifests/reference-gateway");
-    let mut files: Vec<_> = std::fs::read_dir(&manifests)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
-        .collect();
-    files.sort();
-    for file in &files {
-        apply_file(&client, file).await;
-    }
-    wait_gateway_ready(&client).await;
+    node_support::install_reference_gateway(&client).await;
 
     let listed = common::gwl4().arg("--list").output().unwrap();
     let total = String::from_utf8_lossy(&listed.stdout)
@@ -163,67 +134,6 @@ async fn the_catalog_passes_with_echo_backends_as_real_pods() {
     );
 }
 
-/// Server-side applies every document of `file`, as `kubectl apply
-/// --server-side -f file` would.
-async fn apply_file(client: &kube::Client, file: &Path) {
-    let text = std::fs::read_to_string(file).unwrap();
-    for doc in serde_yaml::Deserializer::from_str(&text) {
-        let object = Value::deserialize(doc).unwrap();
-        if object.is_null() {
-            continue;
-        }
-        let types: TypeMeta = serde_json::from_value(object.clone())
-            .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-        let gvk = GroupVersionKind::try_from(&types).unwrap();
-        let (resource, caps) = kube::discovery::pinned_kind(client, &gvk)
-            .await
-            .unwrap_or_else(|e| panic!("{}: {} is not served: {e}", file.display(), types.kind));
-        let name = object["metadata"]["name"].as_str().unwrap();
-        let api: Api<DynamicObject> = match caps.scope {
-            Scope::Namespaced => {
-                let namespace = object["metadata"]["namespace"]
-                    .as_str()
-                    .unwrap_or("default");
-                Api::namespaced_with(client.clone(), namespace, &resource)
-            }
-            Scope::Cluster => Api::all_with(client.clone(), &resource),
-        };
-        api.patch(
-            name,
-            &PatchParams::apply("gwl4-node-test").force(),
-            &Patch::Apply(&object),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{}: applying {} {name}: {e}", file.display(), types.kind));
-    }
-}
-
-/// Waits until the Deployment is Available and the class Accepted.
-async fn wait_gateway_ready(client: &kube::Client) {
-    let deployments: Api<DynamicObject> = Api::namespaced_with(
-        client.clone(),
-        SYSTEM,
-        &kube::api::ApiResource::from_gvk(&GroupVersionKind::gvk("apps", "v1", "Deployment")),
-    );
-    let info = harness::cluster::kube::resources::lookup("GatewayClass").unwrap();
-    let classes: Api<DynamicObject> = Api::all_with(client.clone(), &info.resource("v1"));
-    for _ in 0..240 {
-        let deployment =
-            serde_json::to_value(deployments.get("reference-gateway").await.unwrap()).unwrap();
-        let class = serde_json::to_value(classes.get("gwl4-reference").await.unwrap()).unwrap();
-        if harness::cluster::kube::world::deployment_available(&deployment)
-            && harness::cluster::kube::condition_true(&class, "Accepted")
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    panic!(
-        "the reference gateway's Deployment was not Available with its class Accepted after 120 s; its log:\n{}",
-        gateway_log_tail()
-    );
-}
-
 /// Pods (`namespace/name`) seen Ready in gwl4's namespaces, filled by
 /// [`ready_echo_pods`] until it is aborted.
 static READY_PODS: std::sync::Mutex<BTreeSet<String>> = std::sync::Mutex::new(BTreeSet::new());
@@ -266,44 +176,4 @@ async fn echo_pods(client: &kube::Client) -> Vec<String> {
                 .then(|| format!("{namespace}/{}", p.metadata.name.unwrap_or_default()))
         })
         .collect()
-}
-
-/// The last lines the in-cluster reference gateway logged (the kubelet's
-/// pod logs under the node's directory).
-fn gateway_log_tail() -> String {
-    let Some(node) = std::env::var_os("GWL4_NODE_DIR") else {
-        return String::new();
-    };
-    let logs = Path::new(&node).join("pod-logs");
-    let mut found = Vec::new();
-    for entry in walkdir(&logs) {
-        let name = entry.to_string_lossy();
-        if name.contains("gwl4-system_reference-gateway") && name.ends_with(".log") {
-            found.push(entry);
-        }
-    }
-    found.sort();
-    let Some(last) = found.last() else {
-        return format!("(no log under {})", logs.display());
-    };
-    let text = std::fs::read_to_string(last).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(40)..].join("\n")
-}
-
-/// Every file under `dir`.
-fn walkdir(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return out;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            out.extend(walkdir(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
 }

@@ -12,7 +12,9 @@
 //! things the machine had before do not count.
 //!
 //! Run (root, containerd and runc installed, `KUBE_BUILD_NODE=1
-//! tools/kube/build.sh` and `cargo build --release -p echo-server` done):
+//! tools/kube/build.sh` and `cargo build --release -p echo-server` done,
+//! or both with `GWL4_IMAGE_BINARIES=target/debug` and a debug build, as
+//! .ci/run does):
 //! `cargo test -p harness --test node_leftovers -- --ignored --nocapture`.
 
 // A synchronous test driving child processes: there is no async clock to pause.

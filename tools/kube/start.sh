@@ -93,6 +93,15 @@ subjectAltName = IP:127.0.0.1, IP:$bind_address, IP:$service_ip, DNS:localhost, 
 EOF
   openssl x509 -req -in apiserver.csr -CA ca.crt -CAkey ca.key -CAcreateserial \
     -out apiserver.crt -days 2 -extfile apiserver.ext 2>/dev/null
+  # The API server's client certificate towards a kubelet (the node tier's;
+  # the other tiers have none): logs, exec and port-forward go through it.
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+    -keyout kubelet-client.key -out kubelet-client.csr \
+    -subj "/O=system:masters/CN=kube-apiserver-kubelet-client" 2>/dev/null
+  printf '%s\n' 'basicConstraints = CA:FALSE' 'keyUsage = digitalSignature, keyEncipherment' \
+    'extendedKeyUsage = clientAuth' >kubelet-client.ext
+  openssl x509 -req -in kubelet-client.csr -CA ca.crt -CAkey ca.key -CAcreateserial \
+    -out kubelet-client.crt -days 2 -extfile kubelet-client.ext 2>/dev/null
   # Service-account token signing key pair.
   openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out sa.key 2>/dev/null
   openssl pkey -in sa.key -pubout -out sa.pub 2>/dev/null
@@ -159,6 +168,11 @@ kube_apiserver_cmd=(
   --service-account-key-file "$pki/sa.pub"
   --service-account-signing-key-file "$pki/sa.key"
   --service-cluster-ip-range "$service_cidr"
+  --kubelet-client-certificate "$pki/kubelet-client.crt"
+  --kubelet-client-key "$pki/kubelet-client.key"
+  # A kubelet serves at its Node's InternalIP (the node tier's --node-ip);
+  # the default tries the Node's host name first, which nothing resolves.
+  --kubelet-preferred-address-types InternalIP
   --profiling=false
   --v "${KUBE_APISERVER_V:-1}"
 )

@@ -24,6 +24,10 @@ use harness::cluster::local::addresses::{Block, claim_block};
 use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams};
 use serde_json::Value;
 
+/// Tests whose v1alpha2 routes have two rules: not expressible where only
+/// v1 is served.
+pub const MULTI_RULE: [&str; 2] = ["TCPRouteMultipleRules", "UDPRouteMultipleRules"];
+
 /// The label on everything gwl4 creates.
 pub const RUN_ID_LABEL: &str = "gwl4.dev/run-id";
 

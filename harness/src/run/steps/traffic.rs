@@ -160,7 +160,8 @@ pub fn rejection_warnings(mut report: StepReport, probes: &[Probe]) -> StepRepor
     report
 }
 
-/// A failed traffic step with conditions and direct-backend diagnosis.
+/// A failed traffic step: `why`, then the direct-backend diagnosis, with
+/// conditions and the world's diagnostics as evidence.
 pub async fn failure<W: World>(
     ctx: &Ctx<'_, W>,
     summary: String,
@@ -170,10 +171,11 @@ pub async fn failure<W: World>(
 ) -> StepReport {
     let mut names: Vec<String> = expect.backend.iter().cloned().collect();
     names.extend(expect.backend_in.iter().flatten().cloned());
+    // The direct probe's verdict is part of the failure itself, so the
+    // terminal says whose fault it is, not only the reports.
     let direct = diagnose(ctx, &names, protocol).await;
-    StepReport::fail(summary, why)
+    StepReport::fail(summary, format!("{why}\n{direct}"))
         .with(ctx.conditions_evidence().await)
-        .note(direct)
         .note(ctx.world.diagnostics())
 }
 
