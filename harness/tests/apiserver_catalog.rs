@@ -19,7 +19,9 @@
 mod apiserver_support;
 mod common;
 
-use apiserver_support::{MULTI_RULE, host_leftovers, labelled_leftovers, session};
+use apiserver_support::{
+    assert_catalog_passed, catalog_size, host_leftovers, labelled_leftovers, session,
+};
 use common::text;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -31,12 +33,7 @@ async fn the_catalog_passes_through_a_real_api_server() {
         .unwrap();
     let channel = served.channel.clone().unwrap_or_default();
 
-    let listed = common::gwl4().arg("--list").output().unwrap();
-    let total = String::from_utf8_lossy(&listed.stdout)
-        .lines()
-        .filter(|l| l.ends_with(": test"))
-        .count();
-    assert!(total > 50, "catalog listing:\n{}", text(&listed));
+    let total = catalog_size();
 
     let begin = tokio::time::Instant::now();
     let out = common::run_in(s.dir.path(), &s.args(&["--strict"]));
@@ -52,31 +49,7 @@ async fn the_catalog_passes_through_a_real_api_server() {
         "gwl4 failed; controller log tail:\n{}",
         s.controller.log_tail()
     );
-    let skipped = if channel == "standard" {
-        MULTI_RULE.len()
-    } else {
-        0
-    };
-    for summary in [
-        format!("{} passed, 0 failed, 0 warnings", total - skipped),
-        format!("0 not supported, {skipped} skipped"),
-    ] {
-        assert!(output.contains(&summary), "want {summary:?}");
-    }
-    let report: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(s.dir.path().join("gwl4-reports/report.json")).unwrap(),
-    )
-    .unwrap();
-    assert_eq!(report["run"]["gatewayAPIChannel"], channel.as_str());
-    assert_eq!(report["run"]["gatewayAPIVersion"], "v1.6.1");
-    if channel == "standard" {
-        for name in MULTI_RULE {
-            assert!(
-                output.contains(name) && output.contains("cannot hold this test's manifests"),
-                "{name} should be skipped as unexpressible in v1"
-            );
-        }
-    }
+    assert_catalog_passed(&output, s.dir.path(), &channel, total);
     assert_eq!(labelled_leftovers(&s.client).await, Vec::<String>::new());
     assert_eq!(host_leftovers(), Vec::<String>::new());
     assert!(

@@ -108,7 +108,7 @@ async fn a_denied_permission_is_named_with_the_binding_that_grants_it() {
     assert_eq!(check.status, Status::Fail);
     assert_eq!(
         check.detail,
-        "fake-user lacks 2 of the 34 permissions gwl4 needs: delete gateways.gateway.networking.k8s.io, create pods/portforward"
+        "fake-user lacks 2 of the 35 permissions gwl4 needs: delete gateways.gateway.networking.k8s.io, create pods/portforward"
     );
     let fix = check.fix.as_deref().unwrap();
     assert!(fix.contains(

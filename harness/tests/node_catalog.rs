@@ -29,11 +29,11 @@ mod node_support;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use apiserver_support::{MULTI_RULE, labelled_leftovers};
+use apiserver_support::{assert_catalog_passed, catalog_size, labelled_leftovers};
 use common::text;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, ListParams};
-use node_support::{ECHO_IMAGE, SYSTEM, gateway_log_tail};
+use node_support::{SYSTEM, gateway_log_tail};
 
 /// Namespaces whose Pods are not gwl4's.
 const NOT_GWL4: [&str; 3] = [SYSTEM, "kube-system", "default"];
@@ -50,36 +50,12 @@ async fn the_catalog_passes_with_echo_backends_as_real_pods() {
         .unwrap_or_default();
     node_support::install_reference_gateway(&client).await;
 
-    let listed = common::gwl4().arg("--list").output().unwrap();
-    let total = String::from_utf8_lossy(&listed.stdout)
-        .lines()
-        .filter(|l| l.ends_with(": test"))
-        .count();
-    assert!(total > 50, "catalog listing:\n{}", text(&listed));
+    let total = catalog_size();
 
     let watcher = tokio::spawn(ready_echo_pods(client.clone()));
     let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = tier.kubeconfig.clone();
     let begin = tokio::time::Instant::now();
-    let out = tokio::task::spawn_blocking({
-        let dir = dir.path().to_owned();
-        move || {
-            common::run_in(
-                &dir,
-                &[
-                    "--gateway-class",
-                    "gwl4-reference",
-                    "--echo-image",
-                    ECHO_IMAGE,
-                    "--kubeconfig",
-                    kubeconfig.to_str().unwrap(),
-                    "--strict",
-                ],
-            )
-        }
-    })
-    .await
-    .unwrap();
+    let out = node_support::run_gwl4(dir.path(), &tier, &["--strict"]).await;
     let wall = begin.elapsed();
     watcher.abort();
     let seen = watcher.await.unwrap_err();
@@ -95,23 +71,7 @@ async fn the_catalog_passes_with_echo_backends_as_real_pods() {
         "gwl4 failed; the reference gateway's log tail:\n{}",
         gateway_log_tail()
     );
-    let skipped = if channel == "standard" {
-        MULTI_RULE.len()
-    } else {
-        0
-    };
-    for summary in [
-        format!("{} passed, 0 failed, 0 warnings", total - skipped),
-        format!("0 not supported, {skipped} skipped"),
-    ] {
-        assert!(output.contains(&summary), "want {summary:?}");
-    }
-
-    let report: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(dir.path().join("gwl4-reports/report.json")).unwrap(),
-    )
-    .unwrap();
-    assert_eq!(report["run"]["gatewayAPIChannel"], channel.as_str());
+    assert_catalog_passed(&output, dir.path(), &channel, total);
 
     let pods = READY_PODS.lock().unwrap().clone();
     println!(

@@ -4,7 +4,7 @@
 //! real node has), and says which side is at fault. On the node tier
 //! (`tools/kube/with-node.sh`), with the in-cluster reference gateway that
 //! node_catalog.rs installs: a user suite whose TCPRoute sends everything
-//! to backend `probe-a` while the step expects `probe-b`, so the step
+//! to one backend while the step expects another, `probe-b`, so the step
 //! fails, and the diagnosis must reach `probe-b` through port-forward
 //! (a local address) and blame the gateway.
 //!
@@ -20,71 +20,11 @@ mod node_support;
 
 use common::text;
 
-/// A suite with two echo backends and a route to the first; the step
-/// expects the second.
-const SUITE: &str = r#"name: NodeDirectProbe
-description: A test of gwl4 itself; its traffic step cannot pass.
-level: must
-spec: [gep2644-basic-forwarding-core]
-features: [Gateway, TCPRoute]
-steps:
-  - assert: {kind: TCPRoute, name: probe, parent: {name: probe-gw}, conditions: [Accepted]}
-  - tcp: {gateway: probe-gw, listener: tcp, connections: 3, expect: {backend: probe-b}}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata:
-  name: probe-gw
-spec:
-  gatewayClassName: "{GATEWAY_CLASS_NAME}"
-  listeners:
-    - {name: tcp, protocol: TCP, port: 9400}
----
-apiVersion: gateway.networking.k8s.io/v1alpha2
-kind: TCPRoute
-metadata:
-  name: probe
-spec:
-  parentRefs:
-    - {name: probe-gw, sectionName: tcp}
-  rules:
-    - backendRefs:
-        - {name: probe-a, port: 8080}
-"#;
-
-/// The Deployment and Service of echo backend `name`.
-fn backend(name: &str) -> String {
-    format!(
-        r#"---
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: {name}
-spec:
-  selector: {{matchLabels: {{app: {name}}}}}
-  template:
-    metadata: {{labels: {{app: {name}}}}}
-    spec:
-      containers:
-        - name: echo
-          image: "{{ECHO_IMAGE}}"
-          args: ["--tcp-port", "3000", "--no-udp"]
-          env:
-            - {{name: SERVICE_NAME, value: {name}}}
-            - {{name: POD_NAME, valueFrom: {{fieldRef: {{fieldPath: metadata.name}}}}}}
-            - {{name: POD_NAMESPACE, valueFrom: {{fieldRef: {{fieldPath: metadata.namespace}}}}}}
-          ports: [{{name: tcp, containerPort: 3000, protocol: TCP}}]
----
-apiVersion: v1
-kind: Service
-metadata:
-  name: {name}
-spec:
-  selector: {{app: {name}}}
-  ports: [{{name: tcp, port: 8080, targetPort: 3000, protocol: TCP}}]
-"#
-    )
-}
+/// Its traffic step: the route (common::tcp_suite's) sends everything to
+/// `nodedirectprobe-echo`, the step expects `probe-b`.
+const STEPS: &str = "  - assert: {kind: TCPRoute, name: nodedirectprobe, parent: {name: nodedirectprobe-gw}, conditions: [Accepted]}
+  - tcp: {gateway: nodedirectprobe-gw, listener: tcp, connections: 3, expect: {backend: probe-b}}
+";
 
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs a node: tools/kube/with-node.sh --crds standard (run by .ci/run)"]
@@ -94,37 +34,22 @@ async fn a_failed_step_probes_the_backend_through_port_forward() {
     node_support::install_reference_gateway(&client).await;
 
     let dir = tempfile::tempdir().unwrap();
-    let suites = dir.path().join("suites");
-    std::fs::create_dir_all(&suites).unwrap();
-    std::fs::write(
-        suites.join("NodeDirectProbe.yaml"),
-        format!("{SUITE}{}{}", backend("probe-a"), backend("probe-b")),
-    )
-    .unwrap();
+    let suites = common::tcp_suite(dir.path(), "NodeDirectProbe", STEPS);
+    let file = suites.join("NodeDirectProbe.yaml");
+    let suite = std::fs::read_to_string(&file).unwrap() + &common::echo_backend("probe-b");
+    std::fs::write(&file, suite).unwrap();
 
-    let out = tokio::task::spawn_blocking({
-        let dir = dir.path().to_owned();
-        let kubeconfig = tier.kubeconfig.clone();
-        move || {
-            common::run_in(
-                &dir,
-                &[
-                    "--gateway-class",
-                    "gwl4-reference",
-                    "--echo-image",
-                    node_support::ECHO_IMAGE,
-                    "--kubeconfig",
-                    kubeconfig.to_str().unwrap(),
-                    "--suite-dir",
-                    suites.to_str().unwrap(),
-                    "--exact",
-                    "NodeDirectProbe",
-                ],
-            )
-        }
-    })
-    .await
-    .unwrap();
+    let out = node_support::run_gwl4(
+        dir.path(),
+        &tier,
+        &[
+            "--suite-dir",
+            suites.to_str().unwrap(),
+            "--exact",
+            "NodeDirectProbe",
+        ],
+    )
+    .await;
     let all = text(&out);
     println!("{all}");
     assert_eq!(out.status.code(), Some(1), "the step must fail");

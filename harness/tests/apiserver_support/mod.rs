@@ -28,6 +28,52 @@ use serde_json::Value;
 /// v1 is served.
 pub const MULTI_RULE: [&str; 2] = ["TCPRouteMultipleRules", "UDPRouteMultipleRules"];
 
+/// The number of tests in the catalog, from `gwl4 --list`.
+pub fn catalog_size() -> usize {
+    let listed = crate::common::gwl4().arg("--list").output().unwrap();
+    let total = String::from_utf8_lossy(&listed.stdout)
+        .lines()
+        .filter(|l| l.ends_with(": test"))
+        .count();
+    assert!(
+        total > 50,
+        "catalog listing:\n{}",
+        crate::common::text(&listed)
+    );
+    total
+}
+
+/// Checks what a whole-catalog run on a cluster serving Gateway API
+/// `channel` must show in `output` and its `report.json` under `dir`: all
+/// `total` tests passed, but on the standard channel the [`MULTI_RULE`]
+/// tests, skipped as unexpressible in v1.
+pub fn assert_catalog_passed(output: &str, dir: &Path, channel: &str, total: usize) {
+    let skipped = if channel == "standard" {
+        MULTI_RULE.len()
+    } else {
+        0
+    };
+    for summary in [
+        format!("{} passed, 0 failed, 0 warnings", total - skipped),
+        format!("0 not supported, {skipped} skipped"),
+    ] {
+        assert!(output.contains(&summary), "want {summary:?}");
+    }
+    let report: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("gwl4-reports/report.json")).unwrap())
+            .unwrap();
+    assert_eq!(report["run"]["gatewayAPIChannel"], channel);
+    assert_eq!(report["run"]["gatewayAPIVersion"], "v1.6.1");
+    if channel == "standard" {
+        for name in MULTI_RULE {
+            assert!(
+                output.contains(name) && output.contains("cannot hold this test's manifests"),
+                "{name} should be skipped as unexpressible in v1"
+            );
+        }
+    }
+}
+
 /// The label on everything gwl4 creates.
 pub const RUN_ID_LABEL: &str = "gwl4.dev/run-id";
 

@@ -192,22 +192,33 @@ spec:
   rules:
     - backendRefs:
         - {{name: {lower}-echo, port: 8080}}
----
+"#
+    ) + &echo_backend(&format!("{lower}-echo"));
+    std::fs::write(suites.join(format!("{name}.yaml")), text).unwrap();
+    suites
+}
+
+/// The manifests of a TCP-only echo backend `name` for a suite file: a
+/// Deployment (image `{ECHO_IMAGE}`, port 3000) and a Service `name` on
+/// port 8080, each document starting with `---`.
+pub fn echo_backend(name: &str) -> String {
+    format!(
+        r#"---
 apiVersion: apps/v1
 kind: Deployment
 metadata:
-  name: {lower}-echo
+  name: {name}
 spec:
-  selector: {{matchLabels: {{app: {lower}-echo}}}}
+  selector: {{matchLabels: {{app: {name}}}}}
   template:
-    metadata: {{labels: {{app: {lower}-echo}}}}
+    metadata: {{labels: {{app: {name}}}}}
     spec:
       containers:
         - name: echo
           image: "{{ECHO_IMAGE}}"
           args: ["--tcp-port", "3000", "--no-udp"]
           env:
-            - {{name: SERVICE_NAME, value: {lower}-echo}}
+            - {{name: SERVICE_NAME, value: {name}}}
             - {{name: POD_NAME, valueFrom: {{fieldRef: {{fieldPath: metadata.name}}}}}}
             - {{name: POD_NAMESPACE, valueFrom: {{fieldRef: {{fieldPath: metadata.namespace}}}}}}
           ports: [{{name: tcp, containerPort: 3000, protocol: TCP}}]
@@ -215,14 +226,12 @@ spec:
 apiVersion: v1
 kind: Service
 metadata:
-  name: {lower}-echo
+  name: {name}
 spec:
-  selector: {{app: {lower}-echo}}
+  selector: {{app: {name}}}
   ports: [{{name: tcp, port: 8080, targetPort: 3000, protocol: TCP}}]
 "#
-    );
-    std::fs::write(suites.join(format!("{name}.yaml")), text).unwrap();
-    suites
+    )
 }
 
 /// A finished gwl4 run against the hostile gateway.

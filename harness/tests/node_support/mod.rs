@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
+use std::process::Output;
 use std::time::Duration;
 
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
@@ -29,6 +30,29 @@ pub fn tier() -> Tier {
          (see tools/kube/README.md, \"A node\"), as .ci/run does"
     );
     apiserver_support::tier()
+}
+
+/// Runs gwl4 in `dir` (common::run_in) as a user would against this
+/// cluster: the reference gateway's class, the node's echo image, the
+/// tier's admin kubeconfig, then `extra`; off the async runtime.
+pub async fn run_gwl4(dir: &Path, tier: &Tier, extra: &[&str]) -> Output {
+    let dir = dir.to_owned();
+    let kubeconfig = tier.kubeconfig.clone();
+    let extra: Vec<String> = extra.iter().map(|a| a.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        let mut args = vec![
+            "--gateway-class",
+            "gwl4-reference",
+            "--echo-image",
+            ECHO_IMAGE,
+            "--kubeconfig",
+            kubeconfig.to_str().unwrap(),
+        ];
+        args.extend(extra.iter().map(String::as_str));
+        crate::common::run_in(&dir, &args)
+    })
+    .await
+    .unwrap()
 }
 
 /// Applies every manifest of `manifests/reference-gateway/` (in file name

@@ -52,6 +52,8 @@ pub struct Ledger {
     objects: Mutex<Vec<Created>>,
     /// The run's watches, when it has them.
     changes: std::sync::OnceLock<Arc<Changes>>,
+    /// Delete Deployments in the foreground (see [`Ledger::foreground_deployments`]).
+    foreground: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Ledger {
@@ -73,6 +75,7 @@ impl Ledger {
             client,
             objects: Mutex::new(Vec::new()),
             changes: std::sync::OnceLock::new(),
+            foreground: std::sync::atomic::AtomicBool::new(false),
         });
         let mut live = LIVE.lock().unwrap_or_else(|e| e.into_inner());
         live.retain(|w| w.strong_count() > 0);
@@ -83,6 +86,20 @@ impl Ledger {
     /// Waits for deletions on the run's watches (else it polls).
     pub fn watch_with(&self, changes: Arc<Changes>) {
         let _ = self.changes.set(changes);
+    }
+
+    /// Deletes Deployments in the foreground from now on: the Deployment
+    /// goes only once the garbage collector has removed its ReplicaSets
+    /// and Pods, so waiting for it to be gone waits for its Pods. For a
+    /// cluster that runs the Pods (`--workloads cluster`): with background
+    /// deletion the old Pods lived on after the Deployment had gone, the
+    /// next test's Service of the same name selected them, and traffic
+    /// went to Pods being torn down (seen on the node tier: connections
+    /// reset, UDP flows unanswered). Not for `--workloads local`, where a
+    /// bare API server may run no garbage collector to finish the deletion.
+    pub fn foreground_deployments(&self) {
+        self.foreground
+            .store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Records an object (once).
@@ -117,8 +134,14 @@ impl Ledger {
         let objects: Vec<Created> =
             std::mem::take(&mut *self.objects.lock().unwrap_or_else(|e| e.into_inner()));
         let mut problems = Vec::new();
+        let foreground = self.foreground.load(std::sync::atomic::Ordering::Relaxed);
         for o in objects.iter().rev() {
-            if let Err(e) = delete(&self.client, o, Duration::ZERO, None).await {
+            let params = if foreground && o.resource.kind == "Deployment" {
+                DeleteParams::foreground()
+            } else {
+                DeleteParams::background()
+            };
+            if let Err(e) = delete_with(&self.client, o, &params).await {
                 problems.push(e);
             }
         }
@@ -144,19 +167,24 @@ pub async fn delete(
     timeout: Duration,
     changes: Option<&Arc<Changes>>,
 ) -> Result<(), String> {
-    match o
-        .api(client)
-        .delete(&o.name, &DeleteParams::background())
-        .await
-    {
-        Ok(_) => {}
-        Err(kube::Error::Api(s)) if s.code == 404 => return Ok(()),
-        Err(e) => return Err(format!("deleting {o}: {e}")),
-    }
+    delete_with(client, o, &DeleteParams::background()).await?;
     if timeout.is_zero() {
         return Ok(());
     }
     wait_gone(client, o, timeout, changes).await
+}
+
+/// Sends the deletion of one object; a missing object is fine.
+async fn delete_with(
+    client: &kube::Client,
+    o: &Created,
+    params: &DeleteParams,
+) -> Result<(), String> {
+    match o.api(client).delete(&o.name, params).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+        Err(e) => Err(format!("deleting {o}: {e}")),
+    }
 }
 
 async fn wait_gone(

@@ -18,6 +18,7 @@
 
 pub mod changes;
 pub mod crds;
+pub mod endpoints;
 pub mod forward;
 pub mod ledger;
 pub mod permissions;
@@ -379,6 +380,9 @@ impl Cluster for KubeCluster {
         };
         let ledger = Ledger::new(self.client.clone());
         ledger.watch_with(self.changes.clone());
+        if self.pods.is_none() {
+            ledger.foreground_deployments();
+        }
         Ok(KubeWorld {
             changed: tokio::sync::Mutex::new(self.changes.subscribe()),
             changes: self.changes.clone(),

@@ -130,8 +130,15 @@ pub const PERMISSIONS: &[Permission] = &[
         WRITE,
         Need::Always,
     ),
-    // The direct backend probe when traffic through the gateway fails.
+    // Waiting until a Service's EndpointSlices list its Ready Pods, and the
+    // direct backend probe when traffic through the gateway fails.
     p("", "pods", &["list"], Need::ClusterWorkloads),
+    p(
+        "discovery.k8s.io",
+        "endpointslices",
+        &["list"],
+        Need::ClusterWorkloads,
+    ),
     // kube-rs port-forwards over a WebSocket (a GET); API servers from
     // 1.35 also require create for it, as for SPDY.
     p(

@@ -1,6 +1,7 @@
 //! One test's view of a real cluster: server-side apply with the `gwl4`
 //! field manager, every object labelled with the run id and recorded for
-//! deletion, Deployments waited on until available (or, with
+//! deletion, Deployments waited on until available and their Services until
+//! their EndpointSlices list the Pods ([`super::endpoints`]) (or, with
 //! `--workloads local`, run by gwl4 itself: see [`super::pods`]), status
 //! read by GET whenever the run's watches report a change
 //! ([`super::changes`]).
@@ -313,6 +314,16 @@ impl World for KubeWorld {
         }
         for p in objects.iter().filter(|p| p.info.kind == "Deployment") {
             self.wait_available(&p.key, &p.version).await?;
+        }
+        for p in objects.iter().filter(|p| p.info.kind == "Service") {
+            super::endpoints::wait_published(
+                &self.client,
+                &p.key,
+                &p.body,
+                self.settings.timeouts.namespaces_must_be_ready,
+                Duration::from_millis(100),
+            )
+            .await?;
         }
         Ok(())
     }
