@@ -16,6 +16,11 @@
 //! afterwards nothing gwl4 labelled is left in the API server and no echo
 //! Pod remains.
 //!
+//! Not in CI yet: about one run in eight fails a correct gateway, because
+//! gwl4's convergence before a counted or statistical step ("one probe
+//! meets the expectation") can be met before the gateway has loaded every
+//! backend's endpoints (README, "The node tier").
+//!
 //! Run (root; containerd, runc and iptables installed; `cargo build -p
 //! echo-server -p reference-gateway` done; `KUBE_BUILD_NODE=1
 //! tools/kube/build.sh`):
@@ -39,7 +44,7 @@ use node_support::{SYSTEM, gateway_log_tail};
 const NOT_GWL4: [&str; 3] = [SYSTEM, "kube-system", "default"];
 
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "needs a node: tools/kube/with-node.sh --crds standard (run by .ci/run)"]
+#[ignore = "needs a node: tools/kube/with-node.sh --crds standard (by hand, not in CI: README, \"The node tier\")"]
 async fn the_catalog_passes_with_echo_backends_as_real_pods() {
     let tier = node_support::tier();
     let client = apiserver_support::client(&tier).await;
