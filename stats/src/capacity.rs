@@ -54,14 +54,13 @@ pub fn cutoff(answered: &[bool]) -> Option<Cutoff> {
     })
 }
 
-/// Shortest run of unanswered flows, in the order they were started, after
+/// Shortest run of unanswered flows, in the order they finished, after
 /// which [`replies_stopped`] may say replies stopped.
 pub const STOP_RUN: usize = 50;
 
 /// Whether a sample still being taken should stop starting flows: some
-/// flow was answered, and the last `k` flows (`answered`, in the order they
-/// were started, as far as all have finished: finish order would cluster
-/// the flows that waited out their timeout together) all went unanswered, where `k` is at least [`STOP_RUN`] and long
+/// flow was answered, and the last `k` to finish (`answered`, in finish
+/// order) all went unanswered, where `k` is at least [`STOP_RUN`] and long
 /// enough that, at the drop rate seen before the run, chance would make it
 /// at most [`RUN_CHANCE`] likely. Replies have then stopped (a session
 /// limit): every further flow would wait out its timeout to show the same,
