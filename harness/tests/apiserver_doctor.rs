@@ -109,10 +109,12 @@ async fn the_doctor_passes_a_healthy_tier_and_names_what_is_wrong() {
     assert!(
         permissions.starts_with("FAIL")
             && permissions
-                .contains("system:serviceaccount:gwl4-runner:gwl4-reader lacks 31 of the 34")
+                .contains("system:serviceaccount:gwl4-runner:gwl4-reader lacks 32 of the 35")
             && permissions
                 .contains("get/create/patch/delete namespaces, get/create/patch/delete services,")
-            && permissions.contains("list pods, get/create pods/portforward"),
+            && permissions.contains(
+                "list pods, list endpointslices.discovery.k8s.io, get/create pods/portforward"
+            ),
         "{output}"
     );
     assert!(

@@ -4,7 +4,8 @@
 //! Gateway API CRDs and the versions they serve, and checks that the
 //! GatewayClass exists and is Accepted. Each test's [`KubeWorld`]
 //! server-side applies its manifests (field manager `gwl4`, label
-//! `gwl4.dev/run-id`), waits for echo Deployments, reads status by GET
+//! `gwl4.dev/run-id`), waits for echo Deployments and then for their
+//! Services' EndpointSlices to list the Pods ([`endpoints`]), reads status by GET
 //! between changes its watches report ([`changes`]; polling where watches
 //! are refused), and deletes what it created. Namespaces the run
 //! creates are deleted at the end of the run ([`KubeCluster::finish`]);
