@@ -12,9 +12,10 @@ use k8s_openapi::api::authorization::v1::{
 use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule};
 use kube::api::{
-    Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch,
-    PatchParams, PostParams,
+    Api, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams, PostParams,
 };
+use kube::core::TypeMeta;
+use kube::discovery::Scope;
 use serde_json::{Value, json};
 
 /// The accounts' namespace (`manifests/gwl4-job/00-namespace.yaml`).
@@ -28,26 +29,23 @@ pub fn documents(text: &str) -> Vec<Value> {
         .collect()
 }
 
-/// Server-side applies `doc` (or only checks it, `dry_run`) as the admin.
+/// Server-side applies `doc` (or only checks it, `dry_run`) as the admin,
+/// as `kubectl apply --server-side` would: its resource and scope come from
+/// the API server's discovery, so any kind it serves will do.
 pub async fn apply(client: &kube::Client, doc: &Value, dry_run: bool) {
-    let (group, version) = match doc["apiVersion"].as_str().unwrap().split_once('/') {
-        Some((g, v)) => (g, v),
-        None => ("", doc["apiVersion"].as_str().unwrap()),
-    };
-    let kind = doc["kind"].as_str().unwrap();
-    let plural = match kind {
-        "Namespace" => "namespaces",
-        "ServiceAccount" => "serviceaccounts",
-        "ClusterRole" => "clusterroles",
-        "ClusterRoleBinding" => "clusterrolebindings",
-        "Job" => "jobs",
-        other => panic!("no plural known for {other}"),
-    };
-    let resource =
-        ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), plural);
-    let api: Api<DynamicObject> = match doc.pointer("/metadata/namespace") {
-        Some(ns) => Api::namespaced_with(client.clone(), ns.as_str().unwrap(), &resource),
-        None => Api::all_with(client.clone(), &resource),
+    let types: TypeMeta = serde_json::from_value(doc.clone())
+        .unwrap_or_else(|e| panic!("no apiVersion and kind ({e}): {doc}"));
+    let gvk = GroupVersionKind::try_from(&types).unwrap();
+    let kind = &types.kind;
+    let (resource, caps) = kube::discovery::pinned_kind(client, &gvk)
+        .await
+        .unwrap_or_else(|e| panic!("{kind} is not served: {e}"));
+    let api: Api<DynamicObject> = match caps.scope {
+        Scope::Namespaced => {
+            let namespace = doc["metadata"]["namespace"].as_str().unwrap_or("default");
+            Api::namespaced_with(client.clone(), namespace, &resource)
+        }
+        Scope::Cluster => Api::all_with(client.clone(), &resource),
     };
     let mut params = PatchParams::apply("gwl4-tier-test").force();
     params.dry_run = dry_run;

@@ -8,11 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
 
-use kube::api::{Api, DynamicObject, Patch, PatchParams};
-use kube::core::{GroupVersionKind, TypeMeta};
-use kube::discovery::Scope;
-use serde::Deserialize;
-use serde_json::Value;
+use kube::api::{Api, DynamicObject};
+use kube::core::GroupVersionKind;
 
 use crate::apiserver_support::{self, Tier};
 
@@ -76,34 +73,8 @@ pub async fn install_reference_gateway(client: &kube::Client) {
 /// --server-side -f file` would.
 pub async fn apply_file(client: &kube::Client, file: &Path) {
     let text = std::fs::read_to_string(file).unwrap();
-    for doc in serde_yaml::Deserializer::from_str(&text) {
-        let object = Value::deserialize(doc).unwrap();
-        if object.is_null() {
-            continue;
-        }
-        let types: TypeMeta = serde_json::from_value(object.clone())
-            .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-        let gvk = GroupVersionKind::try_from(&types).unwrap();
-        let (resource, caps) = kube::discovery::pinned_kind(client, &gvk)
-            .await
-            .unwrap_or_else(|e| panic!("{}: {} is not served: {e}", file.display(), types.kind));
-        let name = object["metadata"]["name"].as_str().unwrap();
-        let api: Api<DynamicObject> = match caps.scope {
-            Scope::Namespaced => {
-                let namespace = object["metadata"]["namespace"]
-                    .as_str()
-                    .unwrap_or("default");
-                Api::namespaced_with(client.clone(), namespace, &resource)
-            }
-            Scope::Cluster => Api::all_with(client.clone(), &resource),
-        };
-        api.patch(
-            name,
-            &PatchParams::apply("gwl4-node-test").force(),
-            &Patch::Apply(&object),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{}: applying {} {name}: {e}", file.display(), types.kind));
+    for doc in apiserver_support::accounts::documents(&text) {
+        apiserver_support::accounts::apply(client, &doc, false).await;
     }
 }
 
