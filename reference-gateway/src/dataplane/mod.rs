@@ -18,7 +18,8 @@
 //!
 //! Modules: `select` (weighted random backend choice, and why), `tcp`
 //! (accept, connect, reset; at the open-files limit, queued connections
-//! reset rather than left waiting), `copy` (buffered copy or opt-in splice, half-close),
+//! reset rather than left waiting), `spare` (the descriptor kept for that,
+//! and how it is never lost), `copy` (buffered copy or opt-in splice, half-close),
 //! `udp` (sessions, idle timeout, the bounded table's LRU policy), `state`
 //! (what a listener serves and what survives a reload), `workers` (the
 //! per-core runtimes TCP runs on, and why), [`metrics`].
@@ -27,6 +28,7 @@ pub mod metrics;
 
 mod copy;
 mod select;
+mod spare;
 mod state;
 mod tcp;
 mod udp;

@@ -1,7 +1,6 @@
 //! TCP listeners: accept, choose a backend by weight, connect, proxy.
 
-use std::cell::{Cell, RefCell};
-use std::fs::File;
+use std::cell::Cell;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -14,6 +13,7 @@ use tokio::net::TcpStream;
 use tracing::{debug, warn};
 
 use super::metrics::{ListenerLabels, Metrics};
+use super::spare::SPARE;
 use super::state::{Decision, ListenerState};
 use super::{Ctx, Shared, copy, select};
 use crate::config::ListenerKey;
@@ -53,7 +53,7 @@ pub(crate) async fn serve(listener: std::net::TcpListener, shared: Arc<Shared>, 
     // sound, and the replacement is `unsafe`, which this workspace forbids.
     #[allow(deprecated)]
     let registered = AsyncFd::with_interest(listener, Interest::READABLE);
-    keep_spare();
+    SPARE.keep();
     let listener = match registered {
         Ok(listener) => listener,
         Err(error) => {
@@ -85,23 +85,19 @@ pub(crate) async fn serve(listener: std::net::TcpListener, shared: Arc<Shared>, 
                         }
                         continue;
                     }
-                    // EMFILE without a spare, or another error: back off
-                    // instead of spinning on a listener that stays readable.
+                    // EMFILE while another worker has the spare (or it is
+                    // being won back, see `spare`), or another error: back
+                    // off instead of spinning on a listener that stays
+                    // readable.
                     if !at_limit || warning_due() {
                         warn!(listener = %shared.name, %error, "accept failed");
                     }
                     tokio::time::sleep(Duration::from_millis(20)).await;
-                    // The spare is lost when another worker took the slot
-                    // it freed (`refuse_queued`); take one again as soon as
-                    // a descriptor is free, or queued clients would hang
-                    // once every worker had lost its spare (seen in CI:
-                    // 16 of 80 clients hung, `fault_fd_exhaustion`).
-                    keep_spare();
+                    SPARE.keep();
                     continue;
                 }
             },
         };
-        keep_spare();
         let state = shared.state.load_full();
         let decision = state.decide(
             &mut rand::rng(),
@@ -124,21 +120,6 @@ pub(crate) async fn serve(listener: std::net::TcpListener, shared: Arc<Shared>, 
             }
         }
     }
-}
-
-thread_local! {
-    /// A descriptor this worker keeps in reserve for [`refuse_queued`].
-    static SPARE: RefCell<Option<File>> = const { RefCell::new(None) };
-}
-
-/// Opens this worker's spare descriptor if it has none (at start, and
-/// after each accept, when one has just been free).
-fn keep_spare() {
-    SPARE.with_borrow_mut(|spare| {
-        if spare.is_none() {
-            *spare = File::open("/dev/null").ok();
-        }
-    });
 }
 
 thread_local! {
@@ -169,29 +150,28 @@ fn at_fd_limit(error: &io::Error) -> bool {
 /// connections in the listen queue, where their clients hang (measured:
 /// 39 of 80 clients got no answer within 1 s, `fault_fd_exhaustion`)
 /// until a descriptor frees up, if ever. Instead, as libuv does
-/// (`uv__emfile_trick`), close this worker's spare descriptor, accept and
+/// (`uv__emfile_trick`), close the process's spare descriptor, accept and
 /// reset every queued connection with it (at most a listen queue's worth),
 /// and reopen the spare: clients fail fast and can retry elsewhere. Costs
-/// one descriptor per worker. Returns how many were reset; 0 if there was
-/// no spare or another thread took its slot first (the caller then backs
+/// one descriptor. Returns how many were reset; 0 if another worker has
+/// the spare or another thread took its slot first (the caller then backs
 /// off).
 fn refuse_queued(listener: &std::net::TcpListener) -> usize {
-    SPARE.with_borrow_mut(|spare| {
-        if spare.take().is_none() {
-            return 0;
-        }
-        let mut refused = 0;
-        // Ends at WouldBlock (queue empty) or EMFILE (slot taken).
-        while refused < 4096 {
-            let Ok((socket, _)) = accept(listener) else {
-                break;
-            };
-            reset(&socket);
-            refused += 1;
-        }
-        *spare = File::open("/dev/null").ok();
-        refused
-    })
+    let Some(spare) = SPARE.take() else {
+        return 0;
+    };
+    drop(spare);
+    let mut refused = 0;
+    // Ends at WouldBlock (queue empty) or EMFILE (slot taken).
+    while refused < 4096 {
+        let Ok((socket, _)) = accept(listener) else {
+            break;
+        };
+        reset(&socket);
+        refused += 1;
+    }
+    SPARE.keep();
+    refused
 }
 
 /// Accepts a connection, non-blocking but not yet registered with the
@@ -245,6 +225,17 @@ async fn proxy(
         reset(&client);
         return;
     };
+    if !SPARE.keep() {
+        // This connection holds the spare's slot, or the one it needs
+        // back: give both descriptors back rather than hold them (see
+        // `spare`), then take one for the spare.
+        Metrics::reason(&ctx.metrics.tcp_rejected, &shared.name, "fd_limit").inc();
+        reset(&client);
+        reset(&upstream);
+        drop((client, upstream));
+        SPARE.keep();
+        return;
+    }
     if !cfg!(target_os = "linux") {
         let _ = client.set_tcp_nodelay(true);
     }
