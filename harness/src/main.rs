@@ -26,6 +26,11 @@ fn main() -> ExitCode {
         .init();
     // A panic kills the children and leaves the run directory first.
     harness::exit::install_panic_hook();
+    // Up to the hard limit: a statistical UDP step keeps its timed-out
+    // flows open until it ends (`traffic::late`), and eight tests run at
+    // once; a soft limit of 1,024 is a common default. The children
+    // (reference gateway, echo servers) raise theirs too.
+    let _ = rlimit::increase_nofile_limit(u64::MAX);
     let code = match cli.command {
         Some(Command::EchoServer(args)) => {
             exit_with_parent();

@@ -9,7 +9,7 @@ mod common;
 
 use common::PATIENCE;
 use echo_server::Running;
-use harness::traffic::{Backend, Evidence, Outcome, Probe, Tcp, sample};
+use harness::traffic::{Backend, Evidence, Outcome, Probe, Tcp, sample, sample_until};
 use tokio::sync::Barrier;
 
 fn synthetic(outcome: Outcome, elapsed: Duration) -> Probe {
@@ -152,4 +152,65 @@ async fn counts_backends_over_real_probes() {
     assert_eq!(result.count(Outcome::Refused), 30);
     assert_eq!(result.latency_us.len(), 60);
     assert_eq!(result.probes[2].outcome, Outcome::Refused);
+}
+
+/// A UDP-like probe: answered at once, or unanswered after a short window.
+async fn flow(answered: bool) -> Result<Probe, harness::traffic::Error> {
+    if answered {
+        Ok(synthetic(Outcome::Ok, Duration::ZERO))
+    } else {
+        tokio::time::sleep(Duration::from_millis(40)).await;
+        Ok(synthetic(Outcome::Timeout, Duration::from_millis(40)))
+    }
+}
+
+/// The rule the statistical steps use, on probes in start order.
+fn replies_stopped(done: &[Probe], concurrency: usize) -> bool {
+    let answered: Vec<bool> = done.iter().map(|p| p.is_ok()).collect();
+    stats::capacity::replies_stopped(&answered, stats::capacity::stop_run(concurrency))
+}
+
+#[tokio::test]
+async fn a_drop_share_and_a_stall_do_not_end_a_sample_early() {
+    // Half the flows dropped (a designed invalid share), and a stall that
+    // loses the 200 flows in flight. In finish order the dropped flows
+    // time out in clusters of hundreds and read as replies that stopped
+    // (samples ended after a sixth of their flows); in start order they
+    // do not.
+    const N: usize = 3000;
+    let taken = sample_until(
+        N,
+        200,
+        |i| flow(i % 2 == 1 && !(1000..1200).contains(&i)),
+        |done| replies_stopped(done, 200),
+    )
+    .await
+    .unwrap();
+    assert_eq!(taken.probes.len(), N, "the sample ran to the end");
+    assert_eq!(
+        stats::capacity::cutoff(&taken.probes.iter().map(|p| p.is_ok()).collect::<Vec<_>>()),
+        None
+    );
+}
+
+#[tokio::test]
+async fn replies_that_stop_for_good_end_a_sample_early() {
+    // A session cap: after 1000 flows nothing is answered any more.
+    const N: usize = 5000;
+    let taken = sample_until(
+        N,
+        200,
+        |i| flow(i % 2 == 1 && i < 1000),
+        |done| replies_stopped(done, 200),
+    )
+    .await
+    .unwrap();
+    let len = taken.probes.len();
+    assert!(
+        (1400..2000).contains(&len),
+        "stopped two windows' worth after the cap, with those in flight: {len}"
+    );
+    let cut = stats::capacity::cutoff(&taken.probes.iter().map(|p| p.is_ok()).collect::<Vec<_>>())
+        .expect("a cutoff");
+    assert_eq!(cut.cut_at, 1000, "{cut:?}");
 }

@@ -9,7 +9,8 @@
 //! the first flows up to the cap and drops every later one until sessions
 //! expire. In start order that is a run of unanswered flows at the end of
 //! the sample, far longer than the drop rate seen before it makes
-//! plausible. [`cutoff`] finds it; the caller judges the split on the flows
+//! plausible, and longer than a stall (which loses the flows in flight,
+//! then replies resume: [`stop_run`]). [`cutoff`] finds it; the caller judges the split on the flows
 //! before it and reports the limit, which is a capacity matter, not a
 //! routing one.
 
@@ -54,23 +55,35 @@ pub fn cutoff(answered: &[bool]) -> Option<Cutoff> {
     })
 }
 
-/// Shortest run of unanswered flows, in the order they finished, after
-/// which [`replies_stopped`] may say replies stopped.
+/// Shortest run of unanswered flows after which [`replies_stopped`] may
+/// say replies stopped, whatever the concurrency.
 pub const STOP_RUN: usize = 50;
 
-/// Whether a sample still being taken should stop starting flows: some
-/// flow was answered, and the last `k` to finish (`answered`, in finish
-/// order) all went unanswered, where `k` is at least [`STOP_RUN`] and long
-/// enough that, at the drop rate seen before the run, chance would make it
-/// at most [`RUN_CHANCE`] likely. Replies have then stopped (a session
-/// limit): every further flow would wait out its timeout to show the same,
-/// so the sample ends there and [`cutoff`] judges what was taken.
-pub fn replies_stopped(answered: &[bool]) -> bool {
+/// The run [`replies_stopped`] needs for a sample taken `concurrency` flows
+/// at a time: at least [`STOP_RUN`], and twice the concurrency. A stall of
+/// the gateway, a backend or the runner longer than a flow's window loses
+/// about the flows in flight, a run of about `concurrency` in start order,
+/// after which replies resume; a session limit loses every later flow. Two
+/// windows' worth tells them apart, at the cost of two more windows before
+/// a capped sample ends.
+pub fn stop_run(concurrency: usize) -> usize {
+    STOP_RUN.max(2 * concurrency)
+}
+
+/// Whether a sample still being taken should stop starting flows:
+/// `answered` is the flows finished so far, in start order; some flow was
+/// answered, and the last `k` all went unanswered, where `k` is at least
+/// `min_run` ([`stop_run`]) and long enough that, at the drop rate seen
+/// before the run, chance would make it at most [`RUN_CHANCE`] likely.
+/// Replies have then stopped (a session limit): every further flow would
+/// wait out its timeout to show the same, so the sample ends there and
+/// [`cutoff`] judges what was taken.
+pub fn replies_stopped(answered: &[bool], min_run: usize) -> bool {
     let Some(last) = answered.iter().rposition(|a| *a) else {
         return false;
     };
     let run = answered.len() - last - 1;
-    if run < STOP_RUN {
+    if run < min_run.max(1) {
         return false;
     }
     let before = &answered[..=last];
@@ -161,13 +174,34 @@ mod tests {
 
     #[test]
     fn a_sample_stops_when_replies_stop() {
-        assert!(replies_stopped(&flows(&[(true, 500), (false, 50)])));
-        assert!(!replies_stopped(&flows(&[(true, 500), (false, 49)])));
-        assert!(!replies_stopped(&[false; 200]));
+        assert!(replies_stopped(
+            &flows(&[(true, 500), (false, 50)]),
+            STOP_RUN
+        ));
+        assert!(!replies_stopped(
+            &flows(&[(true, 500), (false, 49)]),
+            STOP_RUN
+        ));
+        assert!(!replies_stopped(&[false; 200], STOP_RUN));
         // At a 90% drop rate 50 in a row is 0.5% likely: keep going.
         let mut mostly_dropped: Vec<bool> = (0..1000).map(|i| i % 10 == 0).collect();
         mostly_dropped.extend([false; 50]);
-        assert!(!replies_stopped(&mostly_dropped));
+        assert!(!replies_stopped(&mostly_dropped, STOP_RUN));
+    }
+
+    #[test]
+    fn a_stall_of_the_flows_in_flight_does_not_stop_a_sample() {
+        // 200 at a time: a stall loses about 200 in a row, then replies
+        // resume; only a run of twice that is replies stopping.
+        assert_eq!(stop_run(200), 400);
+        assert_eq!(stop_run(10), STOP_RUN);
+        let half: Vec<bool> = (0..1000).map(|i| i % 2 == 1).collect();
+        let mut stalled = half.clone();
+        stalled.extend([false; 230]);
+        assert!(!replies_stopped(&stalled, stop_run(200)));
+        let mut capped = half;
+        capped.extend([false; 400]);
+        assert!(replies_stopped(&capped, stop_run(200)));
     }
 
     #[test]

@@ -9,11 +9,13 @@
 //! Failures of our own (no free port, too many open files) are an
 //! [`Error`], never an outcome: they say nothing about the system under test.
 
+pub mod late;
 pub mod outcome;
 pub mod sampler;
 pub mod tcp;
 pub mod udp;
 
+pub use late::LateReplies;
 pub use outcome::{Backend, Error, Evidence, Outcome, Probe, classify};
 pub use sampler::{Sample, sample, sample_until};
 pub use tcp::Tcp;

@@ -62,10 +62,17 @@ where
     Ok(summarise(probes.into_iter().map(|(_, p)| p).collect()))
 }
 
-/// [`sample`] that stops starting probes once `stop` (given the outcomes
-/// of the probes finished so far, in the order they finished) says so; the
-/// probes in flight then finish. The sample holds the probes taken, in the
-/// order they were started.
+/// [`sample`] that stops starting probes once `stop` says so, given the
+/// probes finished so far in the order they were *started*: the longest
+/// run of them with every earlier one finished too. The probes in flight
+/// then finish. The sample holds the probes taken, in start order.
+///
+/// Start order, not finish order: a probe that gets no reply finishes only
+/// when its timeout runs out, so in finish order the unanswered ones come
+/// in clusters (every flow started in one burst times out in the same
+/// instant) and a stop rule read them as replies that had stopped, ending
+/// samples after a sixth of their flows. In start order, replies that stop
+/// for good (a session limit) are a run that only grows.
 pub async fn sample_until<F, Fut>(
     n: usize,
     concurrency: usize,
@@ -77,8 +84,9 @@ where
     Fut: Future<Output = Result<Probe, Error>>,
 {
     let mut in_flight = futures::stream::FuturesUnordered::new();
-    let mut finished: Vec<Probe> = Vec::new();
-    let mut taken: Vec<(usize, Probe)> = Vec::new();
+    // Finished probes not yet in `prefix`, by start index.
+    let mut pending: BTreeMap<usize, Probe> = BTreeMap::new();
+    let mut prefix: Vec<Probe> = Vec::new();
     let mut next = 0;
     let mut stopped = false;
     loop {
@@ -92,14 +100,17 @@ where
             break;
         };
         let (i, p) = done?;
-        finished.push(p.clone());
-        taken.push((i, p));
-        if !stopped && stop(&finished) {
+        pending.insert(i, p);
+        let before = prefix.len();
+        while let Some(p) = pending.remove(&prefix.len()) {
+            prefix.push(p);
+        }
+        if !stopped && prefix.len() > before && stop(&prefix) {
             stopped = true;
         }
     }
-    taken.sort_by_key(|(i, _)| *i);
-    Ok(summarise(taken.into_iter().map(|(_, p)| p).collect()))
+    debug_assert!(pending.is_empty(), "every started probe finished");
+    Ok(summarise(prefix))
 }
 
 /// Builds the counts and histogram over finished probes.

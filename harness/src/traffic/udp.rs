@@ -39,6 +39,9 @@ pub const RETRANSMIT_GAPS: [Duration; 3] = [
 /// How many times a probe sends its datagram at most.
 pub const MAX_TRIES: u32 = RETRANSMIT_GAPS.len() as u32 + 1;
 
+/// A flow's receive buffer: any UDP datagram fits.
+const RECV_BUF: usize = 65_536;
+
 /// How a flow's socket behaves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UdpOptions {
@@ -69,6 +72,11 @@ pub struct UdpFlow {
     /// Tags nonces so replies to earlier (timed-out) probes are recognised.
     flow_tag: u64,
     next_seq: u64,
+    /// When the last [`UdpFlow::identify`] started: its late reply's
+    /// elapsed time counts from here.
+    identify_started: Option<Instant>,
+    /// Datagrams the current probe skipped as strays ([`UdpFlow::receive`]).
+    strays: usize,
     buf: Vec<u8>,
 }
 
@@ -137,6 +145,46 @@ async fn fresh_socket(source: std::net::IpAddr, target: SocketAddr) -> io::Resul
     }
 }
 
+/// The source address for flows to `target`: the address the kernel
+/// routes from, looked up once per target address.
+///
+/// Once: the lookup binds a wildcard socket (port 0 on every address),
+/// which needs a port free on all of them at once; thousands of flows
+/// each doing it ran the machine out of such ports long before any one
+/// address ran out (`Address already in use`, four local runs side by
+/// side).
+async fn source_for(target: SocketAddr) -> io::Result<std::net::IpAddr> {
+    type Routes = std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, std::net::IpAddr>>;
+    static ROUTES: std::sync::OnceLock<Routes> = std::sync::OnceLock::new();
+    let routes = ROUTES.get_or_init(Default::default);
+    let known = routes
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&target.ip())
+        .copied();
+    let routed = match known {
+        Some(routed) => routed,
+        None => {
+            let any: SocketAddr = if target.is_ipv4() {
+                (Ipv4Addr::UNSPECIFIED, 0).into()
+            } else {
+                (Ipv6Addr::UNSPECIFIED, 0).into()
+            };
+            // Connecting a UDP socket only does a route lookup; nothing is
+            // sent.
+            let route = UdpSocket::bind(any).await?;
+            route.connect(target).await?;
+            let routed = route.local_addr()?.ip();
+            routes
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(target.ip(), routed);
+            routed
+        }
+    };
+    Ok(routed)
+}
+
 /// Why a wait for a reply ended without one.
 enum NoReply {
     Io(io::Error),
@@ -171,24 +219,9 @@ impl UdpFlow {
             action,
             source,
         };
-        let any: SocketAddr = if target.is_ipv4() {
-            (Ipv4Addr::UNSPECIFIED, 0).into()
-        } else {
-            (Ipv6Addr::UNSPECIFIED, 0).into()
-        };
-        // Connecting a UDP socket only does a route lookup; nothing is sent.
-        let route = UdpSocket::bind(any)
-            .await
-            .map_err(|e| err("binding a socket", e))?;
-        route
-            .connect(target)
+        let source = source_for(target)
             .await
             .map_err(|e| err("finding the route", e))?;
-        let source = route
-            .local_addr()
-            .map_err(|e| err("finding the route", e))?
-            .ip();
-        drop(route);
         let socket = fresh_socket(source, target)
             .await
             .map_err(|e| err("binding a socket", e))?;
@@ -208,7 +241,9 @@ impl UdpFlow {
             options,
             flow_tag: rand::random(),
             next_seq: 0,
-            buf: vec![0u8; 65_536],
+            identify_started: None,
+            strays: 0,
+            buf: vec![0u8; RECV_BUF],
         })
     }
 
@@ -221,8 +256,10 @@ impl UdpFlow {
     /// earlier probes of this flow (recognised by nonce) are skipped.
     pub async fn identify(&mut self) -> Result<Probe, Error> {
         self.next_seq += 1;
-        let nonce = format!("{:016x}-{}", self.flow_tag, self.next_seq);
+        let nonce = self.nonce();
         let started = Instant::now();
+        self.identify_started = Some(started);
+        self.strays = 0;
         let mut evidence = self.evidence();
         let request = format!("HELLO {nonce}");
         if let Some(probe) = self
@@ -234,9 +271,16 @@ impl UdpFlow {
         let deadline = started + self.options.timeout;
         let mut resend = Resend::after(started);
         let mut stale = 0usize;
+        let ours = self.carries_tag();
         loop {
             let (n, from) = match self
-                .receive(request.as_bytes(), deadline, &mut resend, &mut evidence)
+                .receive(
+                    request.as_bytes(),
+                    &ours,
+                    deadline,
+                    &mut resend,
+                    &mut evidence,
+                )
                 .await
             {
                 Ok(r) => r,
@@ -244,47 +288,111 @@ impl UdpFlow {
             };
             evidence.bytes_received += n as u64;
             evidence.reply_from = Some(from);
-            let reply = match serde_json::from_slice::<Reply>(&self.buf[..n]) {
-                Ok(r) => r,
-                Err(e) => {
-                    let detail =
-                        format!("not an identity reply ({e}): {}", excerpt(&self.buf[..n]));
-                    return Ok(finish(Outcome::Mismatch, evidence, started, detail, None));
-                }
+            match self.identity_verdict(n, from, &nonce, stale, evidence.clone(), started) {
+                Some(probe) => return Ok(probe),
+                None => stale += 1,
+            }
+        }
+    }
+
+    /// This flow's nonce for its current (last started) identify probe.
+    fn nonce(&self) -> String {
+        format!("{:016x}-{}", self.flow_tag, self.next_seq)
+    }
+
+    /// The verdict on a datagram of `n` bytes in the buffer, from `from`,
+    /// for the identify probe with `nonce`; `None` for a reply to an
+    /// earlier probe of this flow (skipped: `stale` counts them).
+    fn identity_verdict(
+        &self,
+        n: usize,
+        from: SocketAddr,
+        nonce: &str,
+        stale: usize,
+        evidence: Evidence,
+        started: Instant,
+    ) -> Option<Probe> {
+        let reply = match serde_json::from_slice::<Reply>(&self.buf[..n]) {
+            Ok(r) => r,
+            Err(e) => {
+                let detail = format!("not an identity reply ({e}): {}", excerpt(&self.buf[..n]));
+                return Some(finish(Outcome::Mismatch, evidence, started, detail, None));
+            }
+        };
+        if reply.nonce != nonce && self.is_earlier_nonce(&reply.nonce) {
+            return None;
+        }
+        let (outcome, mut detail) = if reply.nonce != nonce {
+            (
+                Outcome::Mismatch,
+                format!("reply carries nonce {:?}, sent {nonce:?}", reply.nonce),
+            )
+        } else if from != self.target {
+            (
+                Outcome::Mismatch,
+                format!("reply came from {from}, sent to {}", self.target),
+            )
+        } else {
+            (
+                Outcome::Ok,
+                format!("answered by {}/{}", reply.service, reply.pod),
+            )
+        };
+        if stale > 0 {
+            detail.push_str(&format!(
+                " ({stale} late replies to earlier probes skipped)"
+            ));
+        }
+        Some(finish(outcome, evidence, started, detail, Some(reply)))
+    }
+
+    /// Frees the receive buffer of a flow kept open only to see whether a
+    /// late reply comes (`late`): thousands of them may wait at once.
+    pub fn park(&mut self) {
+        self.buf = Vec::new();
+    }
+
+    /// After [`Self::identify`] gave `timed_out` ([`Outcome::Timeout`]):
+    /// the reply that has come since, if any, read without waiting. Its
+    /// verdict is as `identify` would have given it (a wrong reply is still
+    /// wrong), its elapsed time counts from the probe's start, and its
+    /// detail says it came late.
+    pub fn late_identity(&mut self, timed_out: &Probe) -> Option<Probe> {
+        let started = self.identify_started?;
+        let nonce = self.nonce();
+        let mut evidence = timed_out.evidence.clone();
+        self.buf.resize(RECV_BUF, 0);
+        let mut stale = 0;
+        let ours = self.carries_tag();
+        let verdict = loop {
+            let Ok((n, from)) = self.socket.try_recv_from(&mut self.buf) else {
+                break None;
             };
-            if reply.nonce != nonce && self.is_earlier_nonce(&reply.nonce) {
-                stale += 1;
+            if self.is_stray(n, from, &ours) {
                 continue;
             }
-            let (outcome, mut detail) = if reply.nonce != nonce {
-                (
-                    Outcome::Mismatch,
-                    format!("reply carries nonce {:?}, sent {nonce:?}", reply.nonce),
-                )
-            } else if from != self.target {
-                (
-                    Outcome::Mismatch,
-                    format!("reply came from {from}, sent to {}", self.target),
-                )
-            } else {
-                (
-                    Outcome::Ok,
-                    format!("answered by {}/{}", reply.service, reply.pod),
-                )
-            };
-            if stale > 0 {
-                detail.push_str(&format!(
-                    " ({stale} late replies to earlier probes skipped)"
-                ));
+            evidence.bytes_received += n as u64;
+            evidence.reply_from = Some(from);
+            match self.identity_verdict(n, from, &nonce, stale, evidence.clone(), started) {
+                Some(probe) => break Some(probe),
+                None => stale += 1,
             }
-            return Ok(finish(outcome, evidence, started, detail, Some(reply)));
-        }
+        };
+        self.park();
+        verdict.map(|mut probe| {
+            probe.evidence.detail = format!(
+                "{} (late: after the {:?} the probe waited)",
+                probe.evidence.detail, self.options.timeout
+            );
+            probe
+        })
     }
 
     /// Sends `payload` and expects it back verbatim, from the target.
     /// (A payload starting with `HELLO` gets an identity reply instead.)
     pub async fn echo(&mut self, payload: &[u8]) -> Result<Probe, Error> {
         let started = Instant::now();
+        self.strays = 0;
         let mut evidence = self.evidence();
         if let Some(probe) = self.send(payload, &mut evidence, started).await? {
             return Ok(probe);
@@ -292,7 +400,13 @@ impl UdpFlow {
         let deadline = started + self.options.timeout;
         let mut resend = Resend::after(started);
         let (n, from) = match self
-            .receive(payload, deadline, &mut resend, &mut evidence)
+            .receive(
+                payload,
+                &|d| d == payload,
+                deadline,
+                &mut resend,
+                &mut evidence,
+            )
             .await
         {
             Ok(r) => r,
@@ -322,6 +436,7 @@ impl UdpFlow {
     /// `expected` back (trailing whitespace ignored), from the target.
     pub async fn text(&mut self, expected: &str) -> Result<Probe, Error> {
         let started = Instant::now();
+        self.strays = 0;
         let mut evidence = self.evidence();
         if let Some(probe) = self.send(b"hello\n", &mut evidence, started).await? {
             return Ok(probe);
@@ -329,7 +444,7 @@ impl UdpFlow {
         let deadline = started + self.options.timeout;
         let mut resend = Resend::after(started);
         let (n, from) = match self
-            .receive(b"hello\n", deadline, &mut resend, &mut evidence)
+            .receive(b"hello\n", &|_| true, deadline, &mut resend, &mut evidence)
             .await
         {
             Ok(r) => r,
@@ -399,10 +514,20 @@ impl UdpFlow {
     }
 
     /// Waits for a datagram until `deadline`, resending `datagram` on the
-    /// retransmission schedule while none comes.
+    /// retransmission schedule while none comes. Strays are skipped.
+    ///
+    /// A stray is a datagram from another address than the target that
+    /// `ours` does not recognise as an answer to this flow: a late reply to
+    /// an earlier, closed flow that had this source port, from the gateway
+    /// (or test) it talked to. Under load such replies are common (a resend
+    /// answered twice, a stalled gateway answering after the flow gave up),
+    /// and taking one as this flow's wrong reply failed correct gateways.
+    /// A reply that is ours but from the wrong address is still returned:
+    /// that is the gateway's fault, and the caller says so.
     async fn receive(
         &mut self,
         datagram: &[u8],
+        ours: &dyn Fn(&[u8]) -> bool,
         deadline: Instant,
         resend: &mut Resend,
         evidence: &mut Evidence,
@@ -410,6 +535,7 @@ impl UdpFlow {
         loop {
             let wake = resend.next.map_or(deadline, |r| r.min(deadline));
             match tokio::time::timeout_at(wake, self.socket.recv_from(&mut self.buf)).await {
+                Ok(Ok((n, from))) if self.is_stray(n, from, ours) => self.strays += 1,
                 Ok(Ok(r)) => return Ok(r),
                 Ok(Err(e)) => return Err(NoReply::Io(e)),
                 Err(_) if wake >= deadline => return Err(NoReply::Timeout),
@@ -428,6 +554,19 @@ impl UdpFlow {
         }
     }
 
+    /// Whether the `n`-byte datagram in the buffer, from `from`, is a stray
+    /// (see [`Self::receive`]).
+    fn is_stray(&self, n: usize, from: SocketAddr, ours: &dyn Fn(&[u8]) -> bool) -> bool {
+        from != self.target && !ours(&self.buf[..n])
+    }
+
+    /// Recognises an identity reply to any probe of this flow: it carries
+    /// the flow's nonce tag.
+    fn carries_tag(&self) -> impl Fn(&[u8]) -> bool + use<> {
+        let tag = format!("\"{:016x}-", self.flow_tag).into_bytes();
+        move |datagram: &[u8]| datagram.windows(tag.len()).any(|w| w == tag.as_slice())
+    }
+
     fn no_reply(
         &self,
         no: NoReply,
@@ -437,10 +576,16 @@ impl UdpFlow {
     ) -> Result<Probe, Error> {
         match no {
             NoReply::Timeout => {
-                let detail = format!(
+                let mut detail = format!(
                     "no {what} within {:?} ({} sends)",
                     self.options.timeout, evidence.tries
                 );
+                if self.strays > 0 {
+                    detail.push_str(&format!(
+                        "; {} stray datagrams from other addresses skipped",
+                        self.strays
+                    ));
+                }
                 Ok(finish(Outcome::Timeout, evidence, started, detail, None))
             }
             NoReply::Io(e) => self.io_failure(e, evidence, started, "awaiting the reply"),

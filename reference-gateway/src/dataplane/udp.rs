@@ -247,7 +247,7 @@ fn open(
     };
     for i in select::endpoint_order(endpoints.len(), &mut rand::rng()) {
         let endpoint = endpoints[i];
-        match connect(endpoint) {
+        match connect(endpoint, listener.local_addr().ok().map(|a| a.ip())) {
             Ok(upstream) => {
                 let upstream = Arc::new(upstream);
                 let last_seen = Arc::new(AtomicU64::new(now));
@@ -276,16 +276,38 @@ fn open(
     rejected(Some(index))
 }
 
-/// A socket connected to `endpoint`, bound to an ephemeral port.
-fn connect(endpoint: SocketAddr) -> io::Result<UdpSocket> {
-    let any: IpAddr = match endpoint {
-        SocketAddr::V4(_) => Ipv4Addr::UNSPECIFIED.into(),
-        SocketAddr::V6(_) => Ipv6Addr::UNSPECIFIED.into(),
-    };
-    let socket = std::net::UdpSocket::bind(SocketAddr::new(any, 0))?;
+/// A socket connected to `endpoint`, bound to an ephemeral port of
+/// [`session_source`].
+fn connect(endpoint: SocketAddr, listener: Option<IpAddr>) -> io::Result<UdpSocket> {
+    let socket = std::net::UdpSocket::bind(SocketAddr::new(session_source(endpoint, listener), 0))?;
     socket.connect(endpoint)?;
     socket.set_nonblocking(true)?;
     UdpSocket::from_std(socket)
+}
+
+/// The address a session's upstream socket binds: the listener's own when
+/// both it and the endpoint are loopback addresses, else the wildcard.
+///
+/// A session holds its port until it idles out (a minute by default), and
+/// a wildcard port is taken on every address at once: a few local test
+/// runs side by side, each opening thousands of sessions on its own
+/// loopback address, used up the machine's ~28,000 ephemeral ports, and
+/// every new socket on it failed (`Address already in use`). Bound to the
+/// listener's loopback address, each listener address has its own ports.
+fn session_source(endpoint: SocketAddr, listener: Option<IpAddr>) -> IpAddr {
+    match listener {
+        Some(ip)
+            if ip.is_loopback()
+                && endpoint.ip().is_loopback()
+                && ip.is_ipv4() == endpoint.is_ipv4() =>
+        {
+            ip
+        }
+        _ => match endpoint {
+            SocketAddr::V4(_) => Ipv4Addr::UNSPECIFIED.into(),
+            SocketAddr::V6(_) => Ipv6Addr::UNSPECIFIED.into(),
+        },
+    }
 }
 
 /// Relays a session's replies to its client from the listener socket.
@@ -346,4 +368,26 @@ fn remove_where(
 
 fn millis(epoch: Instant) -> u64 {
     u64::try_from(epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sessions_bind_the_listeners_loopback_address_else_the_wildcard() {
+        let src = |endpoint: &str, listener: Option<&str>| {
+            session_source(
+                endpoint.parse().unwrap(),
+                listener.map(|l| l.parse().unwrap()),
+            )
+            .to_string()
+        };
+        assert_eq!(src("127.0.0.1:3000", Some("127.1.4.12")), "127.1.4.12");
+        assert_eq!(src("10.244.0.7:3000", Some("127.1.4.12")), "0.0.0.0");
+        assert_eq!(src("127.0.0.1:3000", Some("0.0.0.0")), "0.0.0.0");
+        assert_eq!(src("10.244.0.7:3000", Some("10.0.0.1")), "0.0.0.0");
+        assert_eq!(src("[::1]:3000", Some("127.1.4.12")), "::");
+        assert_eq!(src("127.0.0.1:3000", None), "0.0.0.0");
+    }
 }

@@ -101,20 +101,21 @@ pub async fn run(
         ProbeKind::Tcp(TcpMode::Stream, n) => tcp.stream(addr, *n).await,
         ProbeKind::Tcp(TcpMode::Text, _) => tcp.text(addr, expect_text.unwrap_or_default()).await,
         ProbeKind::Udp(_) | ProbeKind::UdpText => {
-            let mut flow = UdpFlow::open(
-                addr,
-                UdpOptions {
-                    timeout: t.udp,
-                    ..UdpOptions::default()
-                },
-            )
-            .await?;
+            let mut flow = UdpFlow::open(addr, udp_options(t)).await?;
             match kind {
                 ProbeKind::Udp(Some(n)) => flow.echo(&payload(*n)).await,
                 ProbeKind::UdpText => flow.text(expect_text.unwrap_or_default()).await,
                 _ => flow.identify().await,
             }
         }
+    }
+}
+
+/// The options of a UDP probe's flow.
+pub fn udp_options(t: ProbeTimeouts) -> UdpOptions {
+    UdpOptions {
+        timeout: t.udp,
+        ..UdpOptions::default()
     }
 }
 

@@ -78,10 +78,58 @@ fn udp_loss(answered: &[bool]) -> (Option<String>, Option<String>) {
 }
 
 /// UDP: whether replies have stopped for good (a session limit), so the
-/// sample ends: every further flow would only wait out its timeout.
-fn replies_stopped(protocol: Protocol, done: &[traffic::Probe]) -> bool {
+/// sample ends: every further flow would only wait out its timeout. `done`
+/// is in start order; `concurrency` flows were in flight at a time.
+fn replies_stopped(protocol: Protocol, done: &[traffic::Probe], concurrency: usize) -> bool {
     protocol == Protocol::Udp
-        && stats::capacity::replies_stopped(&done.iter().map(|p| p.is_ok()).collect::<Vec<_>>())
+        && stats::capacity::replies_stopped(
+            &done.iter().map(|p| p.is_ok()).collect::<Vec<_>>(),
+            stats::capacity::stop_run(concurrency),
+        )
+}
+
+/// A statistical step's sample: `n` new connections or flows to `addr`,
+/// each identifying its backend, `concurrency` at a time, in start order;
+/// UDP stops early if replies stop for good. A UDP flow that timed out is
+/// kept open until the sample is over, and a reply it gets by then is its
+/// outcome (`traffic::late`); also returns how many were answered so.
+async fn take_sample(
+    protocol: Protocol,
+    addr: std::net::SocketAddr,
+    n: u64,
+    concurrency: u32,
+    t: ProbeTimeouts,
+) -> Result<(traffic::Sample, usize), traffic::Error> {
+    let kind = ProbeKind::identify(protocol);
+    let late = traffic::LateReplies::default();
+    let concurrency = concurrency as usize;
+    let sample = traffic::sample_until(
+        n as usize,
+        concurrency,
+        |i| {
+            let (kind, late) = (&kind, &late);
+            async move {
+                match protocol {
+                    Protocol::Udp => late.identify(i, addr, probe::udp_options(t)).await,
+                    Protocol::Tcp => probe::run(kind, addr, t, None).await,
+                }
+            }
+        },
+        |done| replies_stopped(protocol, done, concurrency),
+    )
+    .await?;
+    Ok(late.settle(sample, t.udp).await)
+}
+
+/// The note on flows answered only after their window, if any.
+fn late_note(late: usize, t: ProbeTimeouts) -> Option<String> {
+    (late > 0).then(|| {
+        format!(
+            "{late} UDP flows were answered only after the {:?} each waited (a stall of the \
+             gateway, a backend or gwl4): counted as answered, by whichever backend replied",
+            t.udp
+        )
+    })
 }
 
 /// The stats crate's verdicts and the reports' evidence are the same JSON.
@@ -136,15 +184,7 @@ pub async fn distribution<W: World>(ctx: &Ctx<'_, W>, step: &Distribution) -> St
         return failure(ctx, summary, e, &expect, protocol).await;
     }
     let t = ProbeTimeouts::from(&ctx.run.timeouts);
-    let kind = ProbeKind::identify(protocol);
-    let sample = match traffic::sample_until(
-        n as usize,
-        step.concurrency as usize,
-        |_| probe::run(&kind, r.addr, t, None),
-        |done| replies_stopped(protocol, done),
-    )
-    .await
-    {
+    let (sample, late) = match take_sample(protocol, r.addr, n, step.concurrency, t).await {
         Ok(s) => s,
         Err(e) => return StepReport::fail(summary, format!("gwl4 could not send: {e}")),
     };
@@ -224,6 +264,9 @@ pub async fn distribution<W: World>(ctx: &Ctx<'_, W>, step: &Distribution) -> St
     if let Some(w) = loss_warning {
         report = report.warn(Level::Recommended, w);
     }
+    if let Some(note) = late_note(late, t) {
+        report = report.note(note);
+    }
     report.with(traffic_ev)
 }
 
@@ -285,15 +328,7 @@ pub async fn rejection<W: World>(ctx: &Ctx<'_, W>, step: &Rejection) -> StepRepo
     let concurrency = step
         .concurrency
         .unwrap_or(if protocol == Protocol::Udp { 200 } else { 10 });
-    let kind = ProbeKind::identify(protocol);
-    let sample = match traffic::sample_until(
-        n as usize,
-        concurrency as usize,
-        |_| probe::run(&kind, r.addr, t, None),
-        |done| replies_stopped(protocol, done),
-    )
-    .await
-    {
+    let (sample, late) = match take_sample(protocol, r.addr, n, concurrency, t).await {
         Ok(s) => s,
         Err(e) => return StepReport::fail(summary, format!("gwl4 could not send: {e}")),
     };
@@ -399,6 +434,9 @@ pub async fn rejection<W: World>(ctx: &Ctx<'_, W>, step: &Rejection) -> StepRepo
                 ),
             );
         }
+    }
+    if let Some(note) = late_note(late, t) {
+        report = report.note(note);
     }
     if let Some(c) = cut {
         let total = sample.probes.len();
