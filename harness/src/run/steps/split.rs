@@ -17,7 +17,8 @@ use reports::{DistributionEvidence, Evidence, Level, RejectionEvidence};
 use super::probe::{
     self, ProbeKind, ProbeTimeouts, TCP_SETTLE, UDP_DROP_WAIT, describe, traffic_evidence,
 };
-use super::traffic::{eventually, eventually_with, failure};
+use super::settle::{Settled, settle};
+use super::traffic::failure;
 use crate::cluster::World;
 use crate::run::context::{Ctx, StepReport};
 use crate::suite::step::{Distribution, Expect, Protocol, Rejection};
@@ -180,10 +181,15 @@ pub async fn distribution<W: World>(ctx: &Ctx<'_, W>, step: &Distribution) -> St
         backend_in: Some(live),
         ..Expect::default()
     };
-    if let Err(e) = eventually(ctx, &ProbeKind::identify(protocol), r, &expect).await {
+    // Settled: every weighted backend has answered, not just one.
+    let settled = Settled {
+        every: expect.backend_in.as_deref().unwrap_or_default(),
+        ..Settled::for_expect(ctx, &expect)
+    };
+    let t = ProbeTimeouts::from(&ctx.run.timeouts);
+    if let Err(e) = settle(ctx, &ProbeKind::identify(protocol), r, &expect, t, settled).await {
         return failure(ctx, summary, e, &expect, protocol).await;
     }
-    let t = ProbeTimeouts::from(&ctx.run.timeouts);
     let (sample, late) = match take_sample(protocol, r.addr, n, step.concurrency, t).await {
         Ok(s) => s,
         Err(e) => return StepReport::fail(summary, format!("gwl4 could not send: {e}")),
@@ -322,7 +328,16 @@ pub async fn rejection<W: World>(ctx: &Ctx<'_, W>, step: &Rejection) -> StepRepo
     let mut t = ProbeTimeouts::from(&ctx.run.timeouts);
     t.udp = UDP_DROP_WAIT;
     t.settle = Some(TCP_SETTLE);
-    if let Err(e) = eventually_with(ctx, &ProbeKind::identify(protocol), r, &expect, t).await {
+    if let Err(e) = settle(
+        ctx,
+        &ProbeKind::identify(protocol),
+        r,
+        &expect,
+        t,
+        Settled::once(),
+    )
+    .await
+    {
         return failure(ctx, summary, e, &expect, protocol).await;
     }
     let concurrency = step

@@ -6,57 +6,11 @@
 use std::net::SocketAddr;
 
 use super::probe::{self, ProbeKind, ProbeTimeouts, describe, judge, traffic_evidence};
+use super::settle::eventually;
 use crate::cluster::World;
 use crate::run::context::{Ctx, Resolved, StepReport};
 use crate::suite::step::{Expect, ExpectedOutcome, FlowAffinity, Protocol, Tcp, TcpMode, Udp};
 use crate::traffic::{self, Probe, Sample, UdpFlow, UdpOptions};
-
-/// Polls single probes (every DefaultPollInterval, up to
-/// MaxTimeToConsistency) until one meets `expect`. Returns the last miss on
-/// timeout.
-pub async fn eventually<W: World>(
-    ctx: &Ctx<'_, W>,
-    kind: &ProbeKind,
-    r: Resolved,
-    expect: &Expect,
-) -> Result<(), String> {
-    eventually_with(
-        ctx,
-        kind,
-        r,
-        expect,
-        ProbeTimeouts::for_expect(&ctx.run.timeouts, expect),
-    )
-    .await
-}
-
-/// [`eventually`] with explicit probe timeouts.
-pub async fn eventually_with<W: World>(
-    ctx: &Ctx<'_, W>,
-    kind: &ProbeKind,
-    r: Resolved,
-    expect: &Expect,
-    t: ProbeTimeouts,
-) -> Result<(), String> {
-    let bound = ctx.run.timeouts.max_time_to_consistency;
-    let deadline = tokio::time::Instant::now() + bound;
-    loop {
-        let miss = match probe::run(kind, r.addr, t, expect.text.as_deref()).await {
-            Ok(p) => match judge(&p, expect, r.addr, r.protocol) {
-                Ok(()) => return Ok(()),
-                Err(m) => m,
-            },
-            Err(e) => return Err(e.to_string()),
-        };
-        if tokio::time::Instant::now() >= deadline {
-            return Err(format!(
-                "not consistent within MaxTimeToConsistency ({:.1}s); last probe: {miss}",
-                bound.as_secs_f64()
-            ));
-        }
-        tokio::time::sleep(ctx.poll()).await;
-    }
-}
 
 /// Runs `n` probes and judges each; fails on any miss, listing a few.
 async fn counted<W: World>(
