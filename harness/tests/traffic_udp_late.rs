@@ -89,7 +89,7 @@ async fn flows_answered_after_their_window_count_as_answered_and_strays_are_skip
     let late_probe = settled
         .probes
         .iter()
-        .find(|p| p.evidence.detail.contains("late"))
+        .find(|p| p.evidence.detail.contains("(late:"))
         .expect("a late probe says so");
     assert!(late_probe.evidence.elapsed >= DELAY, "{late_probe:?}");
 }

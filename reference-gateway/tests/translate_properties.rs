@@ -1,6 +1,8 @@
 //! Property tests: arbitrary snapshots (random kinds, names, references,
-//! weights, ports, timestamps) never make translation panic, and shuffling
-//! the input order never changes the output.
+//! weights, ports, timestamps) never make translation panic or hang (10 s
+//! a case), and shuffling the input order never changes the output. 512
+//! cases per property; by hand, `PROPTEST_CASES=20000 cargo test -p
+//! reference-gateway --test translate_properties`.
 
 use proptest::prelude::*;
 use rand::SeedableRng;
@@ -254,13 +256,30 @@ fn shuffled(s: &Snapshot, seed: u64) -> Snapshot {
     s
 }
 
+/// Longest one translation may take before the case counts as a hang
+/// (each takes well under a millisecond).
+const BOUND: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// `translate` within [`BOUND`].
+fn translate_bounded(s: &Snapshot) -> reference_gateway::translate::Translation {
+    let s = s.clone();
+    yaml_fuzz::bounded(BOUND, move || translate(&s))
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(512))]
+    // 512 cases, or PROPTEST_CASES for a longer run by hand.
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(512),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn translation_is_total_and_order_independent(s in snapshot(), seed in any::<u64>()) {
-        let expected = translate(&s);
-        prop_assert_eq!(translate(&shuffled(&s, seed)), expected.clone());
+        let expected = translate_bounded(&s);
+        prop_assert_eq!(translate_bounded(&shuffled(&s, seed)), expected.clone());
         // Status documents are unique per object, and serialise.
         let mut keys: Vec<_> = expected.statuses.iter().map(|d| d.relative_path()).collect();
         keys.dedup();
@@ -270,6 +289,6 @@ proptest! {
 
     #[test]
     fn oldest_route_wins_whatever_the_input_order(s in crowded(), seed in any::<u64>()) {
-        prop_assert_eq!(translate(&shuffled(&s, seed)), translate(&s));
+        prop_assert_eq!(translate_bounded(&shuffled(&s, seed)), translate_bounded(&s));
     }
 }

@@ -18,7 +18,7 @@
 //! sends a probe took.
 
 use std::io;
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use echo_server::protocol::Reply;
@@ -148,12 +148,11 @@ async fn fresh_socket(source: std::net::IpAddr, target: SocketAddr) -> io::Resul
 /// The source address for flows to `target`: the address the kernel
 /// routes from, looked up once per target address.
 ///
-/// Once: the lookup binds a wildcard socket (port 0 on every address),
-/// which needs a port free on all of them at once; thousands of flows
-/// each doing it ran the machine out of such ports long before any one
-/// address ran out (`Address already in use`, four local runs side by
-/// side).
-async fn source_for(target: SocketAddr) -> io::Result<std::net::IpAddr> {
+/// Once: the lookup takes a wildcard port (free on every address at
+/// once); thousands of flows each doing it ran the machine out of such
+/// ports long before any one address ran out (`Address already in use`,
+/// four local runs side by side).
+fn source_for(target: SocketAddr) -> io::Result<std::net::IpAddr> {
     type Routes = std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, std::net::IpAddr>>;
     static ROUTES: std::sync::OnceLock<Routes> = std::sync::OnceLock::new();
     let routes = ROUTES.get_or_init(Default::default);
@@ -165,16 +164,20 @@ async fn source_for(target: SocketAddr) -> io::Result<std::net::IpAddr> {
     let routed = match known {
         Some(routed) => routed,
         None => {
-            let any: SocketAddr = if target.is_ipv4() {
-                (Ipv4Addr::UNSPECIFIED, 0).into()
-            } else {
-                (Ipv6Addr::UNSPECIFIED, 0).into()
-            };
             // Connecting a UDP socket only does a route lookup; nothing is
-            // sent.
-            let route = UdpSocket::bind(any).await?;
-            route.connect(target).await?;
-            let routed = route.local_addr()?.ip();
+            // sent. Not bound first: the kernel binds it as it connects, so
+            // no wildcard socket that could take datagrams is ever open.
+            let route = socket2::Socket::new(
+                socket2::Domain::for_address(target),
+                socket2::Type::DGRAM,
+                Some(socket2::Protocol::UDP),
+            )?;
+            route.connect(&target.into())?;
+            let routed = route
+                .local_addr()?
+                .as_socket()
+                .ok_or_else(|| io::Error::other("a UDP socket without an IP address"))?
+                .ip();
             routes
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
@@ -219,9 +222,7 @@ impl UdpFlow {
             action,
             source,
         };
-        let source = source_for(target)
-            .await
-            .map_err(|e| err("finding the route", e))?;
+        let source = source_for(target).map_err(|e| err("finding the route", e))?;
         let socket = fresh_socket(source, target)
             .await
             .map_err(|e| err("binding a socket", e))?;
