@@ -8,64 +8,11 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::IpAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{gwl4_in, processes_of};
-
-/// One socket as /proc/net shows it.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-struct Socket {
-    table: &'static str,
-    local: IpAddr,
-    port: u16,
-    /// TCP: listening; UDP: not connected (takes datagrams from anyone).
-    open_to_all: bool,
-}
-
-/// An address of /proc/net/{tcp,udp}{,6}: hex, in host byte order per
-/// 32-bit word.
-fn parse_ip(hex: &str) -> Option<IpAddr> {
-    let words: Vec<u32> = (0..hex.len() / 8)
-        .map(|i| u32::from_str_radix(&hex[i * 8..i * 8 + 8], 16).ok())
-        .collect::<Option<_>>()?;
-    let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
-    match bytes.len() {
-        4 => Some(Ipv4Addr::new(bytes[0], bytes[1], bytes[2], bytes[3]).into()),
-        16 => Some(Ipv6Addr::from(<[u8; 16]>::try_from(bytes).ok()?).into()),
-        _ => None,
-    }
-}
-
-/// The sockets of `table` by inode.
-fn table(name: &'static str) -> Vec<(u64, Socket)> {
-    let tcp = name.starts_with("tcp");
-    std::fs::read_to_string(format!("/proc/net/{name}"))
-        .unwrap_or_default()
-        .lines()
-        .skip(1)
-        .filter_map(|line| {
-            let cols: Vec<&str> = line.split_whitespace().collect();
-            let (addr, port) = cols.get(1)?.split_once(':')?;
-            let (remote, _) = cols.get(2)?.split_once(':')?;
-            let open_to_all = if tcp {
-                cols.get(3) == Some(&"0A")
-            } else {
-                remote.chars().all(|c| c == '0')
-            };
-            Some((
-                cols.get(9)?.parse().ok()?,
-                Socket {
-                    table: name,
-                    local: parse_ip(addr)?,
-                    port: u16::from_str_radix(port, 16).ok()?,
-                    open_to_all,
-                },
-            ))
-        })
-        .collect()
-}
+use common::{ProcSocket, gwl4_in, proc_sockets, processes_of};
 
 /// The socket inodes process `pid` holds.
 fn inodes(pid: u32) -> BTreeSet<u64> {
@@ -83,17 +30,23 @@ fn inodes(pid: u32) -> BTreeSet<u64> {
 
 /// The sockets open to all that the processes of the run in `dir` hold,
 /// by whether gwl4 itself (`gwl4_pid`) holds them.
-fn open_sockets(dir: &Path, gwl4_pid: u32) -> Vec<(bool, Socket)> {
-    let all: Vec<(u64, Socket)> = ["tcp", "tcp6", "udp", "udp6"]
+fn open_sockets(dir: &Path, gwl4_pid: u32) -> Vec<(bool, ProcSocket)> {
+    let all: Vec<ProcSocket> = ["tcp", "tcp6", "udp", "udp6"]
         .into_iter()
-        .flat_map(table)
-        .filter(|(_, s)| s.open_to_all)
+        .flat_map(proc_sockets)
+        .filter(|s| {
+            if s.table.starts_with("tcp") {
+                s.listening
+            } else {
+                s.unconnected
+            }
+        })
         .collect();
     let mut found = Vec::new();
     for pid in processes_of(dir) {
         let held = inodes(pid);
-        for (inode, socket) in &all {
-            if held.contains(inode) {
+        for socket in &all {
+            if held.contains(&socket.inode) {
                 found.push((pid == gwl4_pid, socket.clone()));
             }
         }
@@ -124,7 +77,7 @@ fn a_local_run_opens_nothing_beyond_loopback_and_gwl4_listens_on_nothing() {
         .unwrap();
     let gwl4_pid = child.id();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
-    let mut seen: BTreeSet<(bool, Socket)> = BTreeSet::new();
+    let mut seen: BTreeSet<(bool, ProcSocket)> = BTreeSet::new();
     let status = loop {
         seen.extend(open_sockets(dir.path(), gwl4_pid));
         if let Some(status) = child.try_wait().unwrap() {
@@ -151,10 +104,10 @@ fn a_local_run_opens_nothing_beyond_loopback_and_gwl4_listens_on_nothing() {
         tcp_listeners >= 3 && udp_open >= 3,
         "too few sockets seen to judge: {seen:#?}"
     );
-    let exposed: Vec<&(bool, Socket)> =
+    let exposed: Vec<&(bool, ProcSocket)> =
         seen.iter().filter(|(_, s)| !is_loopback(s.local)).collect();
     assert!(exposed.is_empty(), "open beyond loopback: {exposed:#?}");
-    let gwl4_listens: Vec<&(bool, Socket)> = seen
+    let gwl4_listens: Vec<&(bool, ProcSocket)> = seen
         .iter()
         .filter(|(own, s)| *own && s.table.starts_with("tcp"))
         .collect();

@@ -20,6 +20,8 @@
 // A synchronous test driving child processes: there is no async clock to pause.
 #![allow(clippy::disallowed_types)]
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
@@ -207,6 +209,7 @@ fn wait_for_command(group: Pid, cmdline: &str) {
 #[test]
 #[ignore = "needs the node tier: root, containerd, runc, tools/kube/build.sh with KUBE_BUILD_NODE=1"]
 fn with_node_leaves_nothing_behind() {
+    common::assert_sigint_not_ignored();
     let before = snapshot();
     eprintln!("before: {} relevant entries", before.len());
 

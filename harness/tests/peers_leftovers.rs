@@ -10,6 +10,8 @@
 //! `tools/peers/envoy-gateway/build.sh`; `GWL4_LEFTOVER_PEER=traefik` for
 //! the other peer).
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
@@ -110,6 +112,7 @@ fn assert_clean(before: &Traces, when: &str) {
 #[test]
 #[ignore = "needs root and a built peer (tools/peers/envoy-gateway/build.sh; run by .ci/run)"]
 fn with_peer_leaves_nothing_at_the_end_or_after_ctrl_c() {
+    common::assert_sigint_not_ignored();
     let before = traces();
     assert!(
         before.namespaces.is_empty() && before.links.is_empty() && before.processes.is_empty(),

@@ -426,27 +426,95 @@ impl HostileRun {
 
 /// The IPv4 addresses with a TCP listener on `port`, from /proc/net/tcp.
 pub fn tcp_listeners(port: u16) -> Vec<std::net::Ipv4Addr> {
-    sockets("/proc/net/tcp", port, Some("0A"))
+    ipv4_on(proc_sockets("tcp"), port, |s| s.listening)
 }
 
 /// The IPv4 addresses with a UDP socket bound on `port`, from /proc/net/udp.
 pub fn udp_bound(port: u16) -> Vec<std::net::Ipv4Addr> {
-    sockets("/proc/net/udp", port, None)
+    ipv4_on(proc_sockets("udp"), port, |_| true)
 }
 
-/// Local addresses of the sockets in `table` on `port` (in `state`, if given).
-fn sockets(table: &str, port: u16, state: Option<&str>) -> Vec<std::net::Ipv4Addr> {
-    std::fs::read_to_string(table)
+fn ipv4_on(
+    sockets: Vec<ProcSocket>,
+    port: u16,
+    keep: impl Fn(&ProcSocket) -> bool,
+) -> Vec<std::net::Ipv4Addr> {
+    sockets
+        .into_iter()
+        .filter(|s| s.port == port && keep(s))
+        .filter_map(|s| match s.local {
+            std::net::IpAddr::V4(v4) => Some(v4),
+            std::net::IpAddr::V6(_) => None,
+        })
+        .collect()
+}
+
+/// One socket of a /proc/net table.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ProcSocket {
+    /// The table: tcp, tcp6, udp or udp6.
+    pub table: &'static str,
+    pub local: std::net::IpAddr,
+    pub port: u16,
+    /// TCP: in LISTEN (state 0A).
+    pub listening: bool,
+    /// UDP: not connected to a peer (takes datagrams from anyone).
+    pub unconnected: bool,
+    pub inode: u64,
+}
+
+/// The sockets of `/proc/net/<table>` (tcp, tcp6, udp or udp6).
+pub fn proc_sockets(table: &'static str) -> Vec<ProcSocket> {
+    std::fs::read_to_string(format!("/proc/net/{table}"))
         .unwrap_or_default()
         .lines()
         .skip(1)
         .filter_map(|line| {
             let cols: Vec<&str> = line.split_whitespace().collect();
-            // local_address is hex ADDR:PORT, ADDR in host byte order; 0A is LISTEN.
-            let (addr, p) = cols.get(1)?.split_once(':')?;
-            let listening = state.is_none_or(|st| cols.get(3) == Some(&st));
-            let ip = u32::from_str_radix(addr, 16).ok()?.to_le_bytes();
-            (listening && u16::from_str_radix(p, 16).ok()? == port).then(|| ip.into())
+            let (addr, port) = cols.get(1)?.split_once(':')?;
+            let (remote, _) = cols.get(2)?.split_once(':')?;
+            Some(ProcSocket {
+                table,
+                local: proc_ip(addr)?,
+                port: u16::from_str_radix(port, 16).ok()?,
+                listening: cols.get(3) == Some(&"0A"),
+                unconnected: remote.chars().all(|c| c == '0'),
+                inode: cols.get(9)?.parse().ok()?,
+            })
         })
         .collect()
+}
+
+/// An address of a /proc/net table: hex, host byte order per 32-bit word.
+fn proc_ip(hex: &str) -> Option<std::net::IpAddr> {
+    let words: Vec<u32> = (0..hex.len() / 8)
+        .map(|i| u32::from_str_radix(hex.get(i * 8..i * 8 + 8)?, 16).ok())
+        .collect::<Option<_>>()?;
+    let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+    match bytes.len() {
+        4 => Some(std::net::Ipv4Addr::new(bytes[0], bytes[1], bytes[2], bytes[3]).into()),
+        16 => Some(std::net::Ipv6Addr::from(<[u8; 16]>::try_from(bytes).ok()?).into()),
+        _ => None,
+    }
+}
+
+/// Fails at once if SIGINT is ignored in this process: its children (the
+/// tier scripts, `sleep`) would inherit that, bash cannot trap a signal
+/// ignored on entry, and a Ctrl-C test would wait out its command instead
+/// (seen when `.ci/run` was started as a background job of a
+/// non-interactive shell, which ignores SIGINT for it).
+pub fn assert_sigint_not_ignored() {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let ignored = status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigIgn:"))
+        .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+        .unwrap_or(0);
+    let sigint = 1u64 << (nix::sys::signal::Signal::SIGINT as u64 - 1);
+    assert!(
+        ignored & sigint == 0,
+        "SIGINT is ignored in this test process (inherited: started as a background job of a \
+         non-interactive shell, or under a wrapper that ignores it), so a Ctrl-C test cannot \
+         run; run it in the foreground, or with SIGINT at its default disposition"
+    );
 }
