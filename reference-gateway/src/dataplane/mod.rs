@@ -114,6 +114,9 @@ pub(crate) struct Ctx {
 pub(crate) struct Shared {
     /// The listener's name when it was bound (log and metric label).
     name: String,
+    /// The address it binds (UDP sessions bind it too when it is a
+    /// loopback address: `udp::session_source`).
+    address: std::net::IpAddr,
     state: ArcSwap<ListenerState>,
     /// Pinged after each swap of `state`, so connections recheck.
     changes: watch::Sender<()>,
@@ -256,6 +259,7 @@ impl DataPlane {
     fn bind(&self, listener: &Listener) -> std::io::Result<Bound> {
         let shared = Arc::new(Shared {
             name: listener.name.clone(),
+            address: listener.key.address,
             state: ArcSwap::from_pointee(ListenerState::new(listener, &self.ctx.metrics)),
             changes: watch::Sender::new(()),
             stop_accept: CancellationToken::new(),

@@ -247,7 +247,7 @@ fn open(
     };
     for i in select::endpoint_order(endpoints.len(), &mut rand::rng()) {
         let endpoint = endpoints[i];
-        match connect(endpoint, listener.local_addr().ok().map(|a| a.ip())) {
+        match connect(endpoint, shared.address) {
             Ok(upstream) => {
                 let upstream = Arc::new(upstream);
                 let last_seen = Arc::new(AtomicU64::new(now));
@@ -278,7 +278,7 @@ fn open(
 
 /// A socket connected to `endpoint`, bound to an ephemeral port of
 /// [`session_source`].
-fn connect(endpoint: SocketAddr, listener: Option<IpAddr>) -> io::Result<UdpSocket> {
+fn connect(endpoint: SocketAddr, listener: IpAddr) -> io::Result<UdpSocket> {
     let socket = std::net::UdpSocket::bind(SocketAddr::new(session_source(endpoint, listener), 0))?;
     socket.connect(endpoint)?;
     socket.set_nonblocking(true)?;
@@ -294,19 +294,17 @@ fn connect(endpoint: SocketAddr, listener: Option<IpAddr>) -> io::Result<UdpSock
 /// loopback address, used up the machine's ~28,000 ephemeral ports, and
 /// every new socket on it failed (`Address already in use`). Bound to the
 /// listener's loopback address, each listener address has its own ports.
-fn session_source(endpoint: SocketAddr, listener: Option<IpAddr>) -> IpAddr {
-    match listener {
-        Some(ip)
-            if ip.is_loopback()
-                && endpoint.ip().is_loopback()
-                && ip.is_ipv4() == endpoint.is_ipv4() =>
-        {
-            ip
-        }
-        _ => match endpoint {
+fn session_source(endpoint: SocketAddr, listener: IpAddr) -> IpAddr {
+    if listener.is_loopback()
+        && endpoint.ip().is_loopback()
+        && listener.is_ipv4() == endpoint.is_ipv4()
+    {
+        listener
+    } else {
+        match endpoint {
             SocketAddr::V4(_) => Ipv4Addr::UNSPECIFIED.into(),
             SocketAddr::V6(_) => Ipv6Addr::UNSPECIFIED.into(),
-        },
+        }
     }
 }
 
@@ -376,18 +374,13 @@ mod tests {
 
     #[test]
     fn sessions_bind_the_listeners_loopback_address_else_the_wildcard() {
-        let src = |endpoint: &str, listener: Option<&str>| {
-            session_source(
-                endpoint.parse().unwrap(),
-                listener.map(|l| l.parse().unwrap()),
-            )
-            .to_string()
+        let src = |endpoint: &str, listener: &str| {
+            session_source(endpoint.parse().unwrap(), listener.parse().unwrap()).to_string()
         };
-        assert_eq!(src("127.0.0.1:3000", Some("127.1.4.12")), "127.1.4.12");
-        assert_eq!(src("10.244.0.7:3000", Some("127.1.4.12")), "0.0.0.0");
-        assert_eq!(src("127.0.0.1:3000", Some("0.0.0.0")), "0.0.0.0");
-        assert_eq!(src("10.244.0.7:3000", Some("10.0.0.1")), "0.0.0.0");
-        assert_eq!(src("[::1]:3000", Some("127.1.4.12")), "::");
-        assert_eq!(src("127.0.0.1:3000", None), "0.0.0.0");
+        assert_eq!(src("127.0.0.1:3000", "127.1.4.12"), "127.1.4.12");
+        assert_eq!(src("10.244.0.7:3000", "127.1.4.12"), "0.0.0.0");
+        assert_eq!(src("127.0.0.1:3000", "0.0.0.0"), "0.0.0.0");
+        assert_eq!(src("10.244.0.7:3000", "10.0.0.1"), "0.0.0.0");
+        assert_eq!(src("[::1]:3000", "127.1.4.12"), "::");
     }
 }
