@@ -12,10 +12,13 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // A test run's watches are optional (it polls where they are refused,
     // and says so once), so kube-runtime's retry warnings are noise there;
-    // the reference gateway's watches are not optional.
+    // the reference gateway's watches are not optional. kube's client logs
+    // every failed try, dozens a second in an API server outage; gwl4's
+    // retry says one line when it starts and one when it ends
+    // (`cluster::kube::retry`), and a call that still fails names it.
     let default_filter = match cli.command {
         Some(Command::ReferenceGateway(_)) => "warn",
-        _ => "warn,kube_runtime::watcher=off",
+        _ => "warn,kube_runtime::watcher=off,kube_client::client::builder=off",
     };
     tracing_subscriber::fmt()
         .with_env_filter(

@@ -183,7 +183,7 @@ async fn delete_with(
     match o.api(client).delete(&o.name, params).await {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
-        Err(e) => Err(format!("deleting {o}: {e}")),
+        Err(e) => Err(super::retry::describe(format_args!("deleting {o}"), &e)),
     }
 }
 
@@ -205,7 +205,12 @@ async fn wait_gone(
                 return Err(format!("{o} still exists {timeout:?} after deletion"));
             }
             Ok(Some(_)) => {}
-            Err(e) => return Err(format!("reading {o} after deletion: {e}")),
+            Err(e) => {
+                return Err(super::retry::describe(
+                    format_args!("reading {o} after deletion"),
+                    &e,
+                ));
+            }
         }
         match (changes, rx.as_mut()) {
             (Some(c), Some(rx)) => c.changed(rx, Duration::from_millis(250)).await,

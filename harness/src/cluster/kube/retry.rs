@@ -150,6 +150,32 @@ pub fn client(mut config: kube::Config) -> Result<kube::Client, kube::Error> {
     Ok(builder.with_layer(&layers).build())
 }
 
+/// What a call's final error says when the retries above gave up on it: the
+/// outage, in words a user reads as one (kube's own reads "ServiceError:
+/// client error (Connect)"); `None` when the API server gave a verdict.
+pub fn outage(e: &kube::Error) -> Option<String> {
+    let bound = RETRY_FOR.as_secs();
+    match e {
+        kube::Error::Api(s) if s.code == 429 || (s.code >= 500 && s.code != 501) => Some(format!(
+            "the API server answered HTTP {} ({}) to every try for up to {bound}s",
+            s.code, s.message
+        )),
+        kube::Error::Api(_) => None,
+        kube::Error::Service(_) | kube::Error::HyperError(_) => Some(format!(
+            "the API server did not answer ({e}) for up to {bound}s of retries"
+        )),
+        _ => None,
+    }
+}
+
+/// `e` as a message about `what`: the outage where it was one.
+pub fn describe(what: impl std::fmt::Display, e: &kube::Error) -> String {
+    match outage(e) {
+        Some(o) => format!("{what}: {o}"),
+        None => format!("{what}: {e}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,6 +199,27 @@ mod tests {
                 .0
                 .contains("connection refused")
         );
+    }
+
+    #[test]
+    fn an_error_after_the_retries_names_the_outage() {
+        let refused = kube::Error::Service("client error (Connect)".into());
+        assert_eq!(
+            describe("TCPRoute ns/r", &refused),
+            "TCPRoute ns/r: the API server did not answer (ServiceError: client error (Connect)) for up to 30s of retries"
+        );
+        let api = |code: u16| {
+            kube::Error::Api(
+                kube::core::Status::failure("busy", "TooManyRequests")
+                    .with_code(code)
+                    .boxed(),
+            )
+        };
+        assert!(outage(&api(429)).unwrap().contains("HTTP 429 (busy)"));
+        assert!(outage(&api(503)).is_some());
+        for verdict in [404, 409, 422, 501] {
+            assert_eq!(outage(&api(verdict)), None, "{verdict}");
+        }
     }
 
     #[test]

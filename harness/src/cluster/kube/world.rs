@@ -276,6 +276,11 @@ pub fn deployment_available(d: &Value) -> bool {
 
 /// An API error as a cluster error naming the object.
 fn api_error(key: &ObjectKey, e: kube::Error) -> ClusterError {
+    // An outage that outlasted the retries is not the API's verdict on
+    // the object.
+    if super::retry::outage(&e).is_some() {
+        return ClusterError::Setup(super::retry::describe(key, &e));
+    }
     match e {
         kube::Error::Api(s) if s.code == 404 => ClusterError::NotFound(key.clone()),
         kube::Error::Api(s) => ClusterError::Rejected {
