@@ -19,9 +19,10 @@
 //!   (100 MB of garbage), `tcp-reset` (RST in the middle of a reply);
 //! - UDP: `udp-wrong-source`, `udp-hundred` (100 replies per datagram),
 //!   `udp-jumbo` (a 65,507-byte datagram to every probe);
-//! - process: `exit-at-start`, `exit-mid-test` (1.5 s after a Gateway
-//!   appears), `ignore-sigterm`, `fork-listener` (a child process that
-//!   ignores SIGTERM and listens on `--port P` outlives the gateway).
+//! - process: `exit-at-start`, `exit-mid-test` (when its third TCP
+//!   connection arrives: in the middle of a test's traffic),
+//!   `ignore-sigterm`, `fork-listener` (a child process that ignores
+//!   SIGTERM and listens on `--port P` outlives the gateway).
 
 mod config_dir;
 
@@ -39,6 +40,9 @@ use tokio::net::{TcpListener, TcpStream, UdpSocket};
 
 /// 100 MB: the size of the huge status file and of the garbage reply.
 const HUGE: usize = 100 * 1024 * 1024;
+
+/// TCP connections accepted so far (`exit-mid-test` counts them).
+static ACCEPTED: AtomicUsize = AtomicUsize::new(0);
 
 #[derive(Clone)]
 struct Args {
@@ -283,6 +287,10 @@ async fn serve_tcp(listener: TcpListener, pool: Arc<Vec<SocketAddr>>, mode: Stri
         let Ok((client, _)) = listener.accept().await else {
             continue;
         };
+        if mode == "exit-mid-test" && ACCEPTED.fetch_add(1, Ordering::Relaxed) == 2 {
+            eprintln!("hostile-gateway: exiting mid-test, as asked");
+            std::process::exit(4);
+        }
         let Some(target) =
             (!pool.is_empty()).then(|| pool[next.fetch_add(1, Ordering::Relaxed) % pool.len()])
         else {
@@ -514,7 +522,6 @@ async fn main() {
         .then(|| tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()));
     let mut last = String::new();
     let mut tasks = Vec::new();
-    let mut exit_at = None;
     loop {
         let objs = load(&a.config);
         let fingerprint = serde_json::to_string(&objs).unwrap_or_default();
@@ -528,16 +535,6 @@ async fn main() {
             if matches!(a.mode.as_str(), "status-flip" | "status-torn") {
                 tasks.push(tokio::spawn(rewrite_forever(objs.clone(), a.clone())));
             }
-            if a.mode == "exit-mid-test"
-                && exit_at.is_none()
-                && of(&objs, "Gateway").next().is_some()
-            {
-                exit_at = Some(tokio::time::Instant::now() + Duration::from_millis(1500));
-            }
-        }
-        if exit_at.is_some_and(|t| tokio::time::Instant::now() >= t) {
-            eprintln!("hostile-gateway: exiting mid-test, as asked");
-            std::process::exit(4);
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

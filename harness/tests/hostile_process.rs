@@ -1,10 +1,11 @@
 //! gwl4 against a gateway process that misbehaves (issue #24): exits at
 //! start, exits in the middle of a test, ignores SIGTERM, forks a child that
-//! keeps a listener open after the gateway is gone. Each run ends within a
-//! stated bound, with no panic, the cause named (a failure, or for the
-//! stop-time modes a line on stderr), and no process, run directory or
-//! listener left behind: gwl4 signals the gateway's whole process group,
-//! SIGTERM then SIGKILL after a 3 s grace.
+//! keeps a listener open after the gateway is gone. Each runs the catalog's
+//! `TCPRouteLargeTransferIntegrity` and ends within a stated bound, with no
+//! panic, the cause named (a failure, or for the stop-time modes a line on
+//! stderr), and no process, run directory or listener left behind: gwl4
+//! signals the gateway's whole process group, SIGTERM then SIGKILL after a
+//! 3 s grace.
 //!
 //! The modes share this file because each test file is its own test binary
 //! (~100 MB linked); they differ only in the mode and the verdict.
@@ -13,21 +14,24 @@ mod common;
 
 use std::time::Duration;
 
-use common::{HostileRun, run_hostile_suite, tcp_listeners};
+use common::{HostileRun, run_hostile_catalog, tcp_listeners};
 
 const TIMEOUTS: &str =
     "GatewayMustHaveCondition:4;GatewayMustHaveAddress:4;RequestTimeout:2;MaxTimeToConsistency:4";
 const BOUND: Duration = Duration::from_secs(90);
 
-/// Runs the one-test suite `name` (assert the Gateway, `more` steps, then
-/// TCP through it) against `--mode <mode> <gateway_args>`.
-fn run(mode: &str, gateway_args: &str, name: &str, more: &str) -> HostileRun {
-    run_hostile_suite(mode, gateway_args, name, more, TIMEOUTS, BOUND)
+/// The catalog test every mode runs: status asserts, then 1 MiB echoed on
+/// each of 5 connections (after the probes that settle the route).
+const TEST: &str = "TCPRouteLargeTransferIntegrity";
+
+/// Runs [`TEST`] against `--mode <mode> <gateway_args>`.
+fn run(mode: &str, gateway_args: &str) -> HostileRun {
+    run_hostile_catalog(mode, gateway_args, TEST, TIMEOUTS, BOUND)
 }
 
 #[test]
 fn a_gateway_that_exits_at_start_is_a_setup_error_naming_it() {
-    let r = run("exit-at-start", "", "ZzExitAtStart", "");
+    let r = run("exit-at-start", "");
     assert_eq!(r.code, Some(2), "{}", r.all);
     assert!(r.all.contains("the gateway exited at start"), "{}", r.all);
     // Its log is quoted.
@@ -36,13 +40,15 @@ fn a_gateway_that_exits_at_start_is_a_setup_error_naming_it() {
 
 #[test]
 fn a_gateway_that_exits_mid_test_is_named_as_the_cause() {
-    let r = run(
-        "exit-mid-test",
-        "",
-        "ZzExitMidTest",
-        "  - wait: {duration: 3s, reason: the gateway exits meanwhile}\n",
-    );
+    // It exits when its third connection arrives: while gwl4 settles the
+    // route or sends the test's traffic.
+    let r = run("exit-mid-test", "");
     assert_eq!(r.code, Some(1), "{}", r.all);
+    assert!(
+        r.all.contains(&format!("FAILED   {TEST}: step 3 (tcp")),
+        "{}",
+        r.all
+    );
     assert!(
         r.all.contains("the gateway process exited with status 4"),
         "{}",
@@ -53,7 +59,7 @@ fn a_gateway_that_exits_mid_test_is_named_as_the_cause() {
 
 #[test]
 fn a_gateway_that_ignores_sigterm_is_killed_after_the_grace() {
-    let r = run("ignore-sigterm", "", "ZzIgnoreSigterm", "");
+    let r = run("ignore-sigterm", "");
     // The test itself passes: stopping is after it.
     assert_eq!(r.code, Some(0), "{}", r.all);
     assert!(
@@ -76,12 +82,7 @@ fn a_forked_child_keeping_a_listener_is_killed_with_the_gateway() {
         .map(|p| p + (std::process::id() % 7_000) as u16)
         .find(|p| tcp_listeners(*p).is_empty())
         .unwrap();
-    let r = run(
-        "fork-listener",
-        &format!("--port {port}"),
-        "ZzForkListener",
-        "",
-    );
+    let r = run("fork-listener", &format!("--port {port}"));
     assert_eq!(r.code, Some(0), "{}", r.all);
     // The child was there, outlived the gateway, and was killed.
     assert!(

@@ -345,24 +345,37 @@ pub fn run_hostile_suite(
 }
 
 /// Runs the catalog test `test` with `--strict` (so its recommended level
-/// fails the run too) against `--mode <mode>` with `timeouts` as
-/// `--timeout-config-overrides`, and checks nothing is left: not in TMPDIR,
-/// nor bound on the addresses the traffic went to (the gateway's sockets
-/// are gone with it).
-pub fn run_hostile_catalog_test(
+/// fails the run too) against `--mode <mode> <gateway_args>` with
+/// `timeouts` as `--timeout-config-overrides`, and checks gwl4 left
+/// nothing in its TMPDIR.
+pub fn run_hostile_catalog(
     mode: &str,
+    gateway_args: &str,
     test: &str,
     timeouts: &str,
     bound: std::time::Duration,
 ) -> HostileRun {
     let r = run_hostile(
         mode,
-        "",
+        gateway_args,
         |_| vec!["--exact".into(), test.into()],
         &["--strict", "--timeout-config-overrides", timeouts],
         bound,
     );
     assert!(r.left_in_tmp().is_empty(), "left: {:?}", r.left_in_tmp());
+    r
+}
+
+/// [`run_hostile_catalog`] of a test whose traffic reached the gateway,
+/// which also checks nothing is bound on the addresses the traffic went
+/// to (the gateway's sockets are gone with it).
+pub fn run_hostile_catalog_test(
+    mode: &str,
+    test: &str,
+    timeouts: &str,
+    bound: std::time::Duration,
+) -> HostileRun {
+    let r = run_hostile_catalog(mode, "", test, timeouts, bound);
     assert!(r.assert_targets_free() > 0, "no traffic target:\n{}", r.all);
     r
 }
