@@ -68,8 +68,12 @@ pub fn parse(path: &Path, bytes: &[u8], key: &ObjectKey) -> Result<Option<Value>
     if text.trim().is_empty() {
         return Err(bad(path, "is empty".into()));
     }
-    let doc: Value = serde_yaml::from_str(text)
-        .map_err(|e| bad(path, format!("is not a YAML status document: {e}")))?;
+    let doc: Value = serde_yaml::from_str(text).map_err(|e| {
+        bad(
+            path,
+            format!("is not a YAML status document: {}", yaml_error(text, &e)),
+        )
+    })?;
     let Value::Object(doc) = doc else {
         return Err(bad(
             path,
@@ -92,16 +96,16 @@ pub fn parse(path: &Path, bytes: &[u8], key: &ObjectKey) -> Result<Option<Value>
         if let Some(name) = field("name")
             && name.as_str() != Some(key.name.as_str())
         {
-            return Err(bad(
-                path,
-                format!("is for an object named {name}, not {key}"),
-            ));
+            return Err(bad(path, format!("is for metadata.name {name}, not {key}")));
         }
         if let Some(ns) = field("namespace")
             && !key.namespace.is_empty()
             && ns.as_str() != Some(key.namespace.as_str())
         {
-            return Err(bad(path, format!("is for namespace {ns}, not {key}")));
+            return Err(bad(
+                path,
+                format!("is for metadata.namespace {ns}, not {key}"),
+            ));
         }
     }
     match doc.get("status") {
@@ -119,6 +123,75 @@ fn bad(path: &Path, what: String) -> StatusFileError {
         "{}: the gateway's status file {what}",
         path.display()
     ))
+}
+
+/// A YAML error with the line it is on: serde_yaml names it for most
+/// errors, but not for some (a control character "at position N", a
+/// second document), which the gateway's author must still be able to find.
+fn yaml_error(text: &str, e: &serde_yaml::Error) -> String {
+    let shown = e.to_string();
+    if shown.contains(" line ") {
+        return shown;
+    }
+    if shown.contains("repetition limit exceeded") {
+        // The billion-laughs guard: no one line is at fault.
+        return format!("{shown}: its aliases expand to too many nodes");
+    }
+    // "at position N" is right where the location, if any, is not.
+    let position = shown.rsplit_once("at position ").and_then(|(_, p)| {
+        p.split(|c: char| !c.is_ascii_digit())
+            .next()?
+            .parse::<usize>()
+            .ok()
+    });
+    let line = position
+        .or_else(|| e.location().map(|l| l.index()))
+        .map(|index| line_of(text, index))
+        .or_else(|| {
+            shown
+                .contains("more than one document")
+                .then(|| second_document(text))
+                .flatten()
+        });
+    match line {
+        Some(line) => format!("{shown}, at line {line}"),
+        None => shown,
+    }
+}
+
+/// The 1-based line of byte `index` of `text`.
+fn line_of(text: &str, index: usize) -> usize {
+    let index = index.min(text.len());
+    text.as_bytes()[..index]
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count()
+        + 1
+}
+
+/// The line on which `text`'s second YAML document starts, as the parser
+/// sees it: the fewest lines that already hold two documents (a `---`, a
+/// `...`, a directive, a byte order mark out of place). A binary search:
+/// a few parses, only on this error's path.
+fn second_document(text: &str) -> Option<usize> {
+    let ends: Vec<usize> = text
+        .match_indices('\n')
+        .map(|(i, _)| i + 1)
+        .chain((!text.ends_with('\n')).then_some(text.len()))
+        .collect();
+    let two = |lines: usize| {
+        serde_yaml::from_str::<serde::de::IgnoredAny>(&text[..ends[lines - 1]])
+            .is_err_and(|e| e.to_string().contains("more than one document"))
+    };
+    let (mut lo, mut hi) = (1, ends.len());
+    if hi == 0 || !two(hi) {
+        return None;
+    }
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if two(mid) { hi = mid } else { lo = mid + 1 }
+    }
+    Some(lo)
 }
 
 /// A value's type, for messages.
@@ -162,7 +235,34 @@ mod tests {
         let e = parse(Path::new("s.yaml"), doc, &key())
             .unwrap_err()
             .to_string();
-        assert!(e.contains("named \"other\""), "{e}");
+        assert!(e.contains("metadata.name \"other\""), "{e}");
+    }
+
+    #[test]
+    fn a_yaml_error_names_its_line_where_the_parser_does_not() {
+        let shown = |doc: &str| {
+            parse(Path::new("s.yaml"), doc.as_bytes(), &key())
+                .unwrap_err()
+                .to_string()
+        };
+        // The parser says "at position 14" (and a location of 0).
+        let e = shown("kind: Gateway\n\u{0}\nstatus: {}\n");
+        assert!(
+            e.ends_with("control characters are not allowed at position 14, at line 2"),
+            "{e}"
+        );
+        // The parser names no place at all.
+        let e = shown("kind: Gateway\nstatus: {}\n---\nkind: Gateway\n");
+        assert!(
+            e.ends_with("more than one document is not supported, at line 3"),
+            "{e}"
+        );
+        let e = shown("\u{feff}kind: Gateway\nstatus: {}\n");
+        assert!(e.contains("more than one document"), "{e}");
+        assert!(e.ends_with(", at line 2"), "{e}");
+        // A parser that names the line is left as it is.
+        let e = shown("kind: Gateway\nstatus: {a: [}\n");
+        assert!(e.contains("line 2") && !e.contains(", at line"), "{e}");
     }
 
     #[test]
