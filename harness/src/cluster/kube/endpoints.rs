@@ -70,7 +70,7 @@ pub async fn wait_published(
     let by_service = format!("kubernetes.io/service-name={}", key.name);
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
-        let list_error = |e: kube::Error| ClusterError::Setup(super::retry::describe(&key, &e));
+        let list_error = |e: kube::Error| ClusterError::Setup(super::retry::describe(key, &e));
         let ready = ready_pod_ips(
             &pods
                 .list(&ListParams::default().labels(&selector))
