@@ -20,11 +20,10 @@
 mod apiserver_support;
 mod common;
 
-use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use apiserver_support::{host_leftovers, labelled_leftovers, session};
+use apiserver_support::{host_leftovers, kube_dir, labelled_leftovers, restart, session};
 use kube::api::{Api, DynamicObject, ListParams};
 
 /// How long kube-apiserver stays down: longer than a call is retried (30 s)
@@ -65,28 +64,10 @@ async fn gateway_accepted(client: &kube::Client) -> bool {
     })
 }
 
-/// `tools/kube/restart.sh DIR kube-apiserver DOWN`, returning its stderr.
-async fn long_outage(kube_dir: &Path) -> String {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tools/kube/restart.sh");
-    let out = tokio::process::Command::new(script)
-        .arg(kube_dir)
-        .args(["kube-apiserver", &DOWN.to_string()])
-        .output()
-        .await
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(out.status.success(), "restart.sh failed: {err}");
-    eprint!("{err}");
-    err
-}
-
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs a real API server: tools/kube/with-apiserver.sh (run by .ci/run)"]
 async fn a_test_in_flight_fails_naming_an_outage_longer_than_the_retries() {
-    let kube_dir = PathBuf::from(
-        std::env::var_os("GWL4_KUBE_DIR")
-            .expect("GWL4_KUBE_DIR: run under tools/kube/with-apiserver.sh"),
-    );
+    let kube_dir = kube_dir();
     let s = session().await;
     let suites = common::tcp_suite(s.dir.path(), NAME, STEPS);
     let suite_dir = suites.display().to_string();
@@ -128,7 +109,7 @@ async fn a_test_in_flight_fails_naming_an_outage_longer_than_the_retries() {
     );
     tokio::time::sleep(Duration::from_secs(1)).await;
     let down_at = begin.elapsed();
-    long_outage(&kube_dir).await;
+    restart(&kube_dir, "kube-apiserver", DOWN).await;
     let back_at = begin.elapsed();
 
     let status = tokio::time::timeout(BOUND.saturating_sub(begin.elapsed()), gwl4.wait())

@@ -22,13 +22,12 @@ mod apiserver_support;
 mod common;
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use apiserver_support::{host_leftovers, labelled_leftovers, session};
+use apiserver_support::{host_leftovers, kube_dir, labelled_leftovers, restart, session};
 use harness::cluster::local::addresses::claim_block;
 use harness::cluster::local::netns::PodNetwork;
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams};
@@ -209,21 +208,6 @@ async fn new_connections(
     errors
 }
 
-/// `tools/kube/restart.sh DIR name 5`, returning its stderr.
-async fn outage(kube_dir: PathBuf, name: &'static str) -> String {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tools/kube/restart.sh");
-    let out = tokio::process::Command::new(script)
-        .arg(&kube_dir)
-        .args([name, "5"])
-        .output()
-        .await
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(out.status.success(), "restart.sh {name} failed: {err}");
-    eprint!("{err}");
-    err
-}
-
 /// Removes the pod networks this process made, also when the test panics.
 struct RemoveOnDrop;
 
@@ -236,10 +220,7 @@ impl Drop for RemoveOnDrop {
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs a real API server: tools/kube/with-apiserver.sh (run by .ci/run)"]
 async fn runs_and_routes_survive_api_server_and_etcd_restarts() {
-    let kube_dir = PathBuf::from(
-        std::env::var_os("GWL4_KUBE_DIR")
-            .expect("GWL4_KUBE_DIR: run under tools/kube/with-apiserver.sh"),
-    );
+    let kube_dir = kube_dir();
     let s = session().await;
     let ns = format!("gwl4-outage-{}", std::process::id());
 
@@ -337,9 +318,9 @@ async fn runs_and_routes_survive_api_server_and_etcd_restarts() {
         steady.ok.load(Ordering::Relaxed),
         fresh.ok.load(Ordering::Relaxed),
     );
-    outage(kube_dir.clone(), "kube-apiserver").await;
+    restart(&kube_dir, "kube-apiserver", 5).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
-    outage(kube_dir.clone(), "etcd").await;
+    restart(&kube_dir, "etcd", 5).await;
     let (ok_during, fresh_during) = (
         steady.ok.load(Ordering::Relaxed) - ok_before,
         fresh.ok.load(Ordering::Relaxed) - fresh_before,

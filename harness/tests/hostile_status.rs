@@ -47,7 +47,7 @@ fn run_catalog(mode: &str) -> HostileRun {
 /// Runs the one-test suite `name` (assert the Gateway, maybe `more` steps,
 /// then TCP through it) against `--mode <mode>`.
 fn run(mode: &str, name: &str, more: &str) -> HostileRun {
-    run_hostile_suite(mode, "", name, more, TIMEOUTS, BOUND)
+    run_hostile_suite(mode, name, more, TIMEOUTS, BOUND)
 }
 
 #[test]

@@ -330,6 +330,31 @@ pub fn tier_args<'a>(kubeconfig: &'a Path, extra: &[&'a str]) -> Vec<&'a str> {
     args
 }
 
+/// The tier's directory (`GWL4_KUBE_DIR`, set by `with-apiserver.sh`).
+pub fn kube_dir() -> PathBuf {
+    PathBuf::from(
+        std::env::var_os("GWL4_KUBE_DIR")
+            .expect("GWL4_KUBE_DIR: run under tools/kube/with-apiserver.sh"),
+    )
+}
+
+/// An outage: `tools/kube/restart.sh DIR name DOWN` (kill `name`, keep it
+/// down `down` seconds, start it again, wait until it answers), returning
+/// its stderr, which it also prints.
+pub async fn restart(kube_dir: &Path, name: &str, down: u64) -> String {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tools/kube/restart.sh");
+    let out = tokio::process::Command::new(script)
+        .arg(kube_dir)
+        .args([name, &down.to_string()])
+        .output()
+        .await
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "restart.sh {name} failed: {err}");
+    eprint!("{err}");
+    err
+}
+
 /// Waits until the controller has accepted the class (so gwl4's start-up
 /// check does not race the controller's first status write).
 pub async fn wait_class_accepted(client: &kube::Client, controller: &Controller) {

@@ -308,12 +308,11 @@ pub fn run_hostile(
 }
 
 /// Runs the one-test user suite `name` ([`tcp_suite`]: assert its Gateway,
-/// the `more` steps, then TCP through it) against `--mode <mode>
-/// <gateway_args>` with `timeouts` as `--timeout-config-overrides`, and
-/// checks gwl4 left nothing in its TMPDIR.
+/// the `more` steps, then TCP through it) against `--mode <mode>` with
+/// `timeouts` as `--timeout-config-overrides`, and checks gwl4 left nothing
+/// in its TMPDIR.
 pub fn run_hostile_suite(
     mode: &str,
-    gateway_args: &str,
     name: &str,
     more: &str,
     timeouts: &str,
@@ -327,7 +326,7 @@ pub fn run_hostile_suite(
     );
     let r = run_hostile(
         mode,
-        gateway_args,
+        "",
         |dir| {
             let suites = tcp_suite(dir, name, &steps);
             vec![

@@ -278,8 +278,8 @@ pub fn deployment_available(d: &Value) -> bool {
 fn api_error(key: &ObjectKey, e: kube::Error) -> ClusterError {
     // An outage that outlasted the retries is not the API's verdict on
     // the object.
-    if super::retry::outage(&e).is_some() {
-        return ClusterError::Setup(super::retry::describe(key, &e));
+    if let Some(outage) = super::retry::outage(&e) {
+        return ClusterError::Setup(format!("{key}: {outage}"));
     }
     match e {
         kube::Error::Api(s) if s.code == 404 => ClusterError::NotFound(key.clone()),
